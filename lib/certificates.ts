@@ -1,0 +1,200 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
+import * as forge from 'node-forge';
+import { CLUSTER_DOMAIN } from './defaults';
+import { ValidationError, assertIntegerInRange } from './validate';
+
+/** A certificate and its private key, both PEM. */
+export interface CertificateAndKey {
+  readonly certificatePem: string;
+  readonly privateKeyPem: string;
+}
+
+export interface SubjectAltNames {
+  readonly dnsNames: readonly string[];
+  readonly ipAddresses: readonly string[];
+}
+
+export interface CertificateAuthorityOptions {
+  /** @default 'cdk8s-private-registry CA' */
+  readonly commonName?: string;
+  /** @default 3650 */
+  readonly validityDays?: number;
+  /** @default 2048 */
+  readonly keySizeBits?: number;
+  /** @default - the current time */
+  readonly now?: Date;
+}
+
+export interface ServerCertificateOptions {
+  readonly ca: CertificateAndKey;
+  readonly subjectAltNames: SubjectAltNames;
+  /** @default 825, the longest validity Apple platforms accept for a TLS server certificate */
+  readonly validityDays?: number;
+  /** @default 2048 */
+  readonly keySizeBits?: number;
+  /** @default - the current time */
+  readonly now?: Date;
+}
+
+export interface CertificateSummary {
+  readonly subject: string;
+  readonly issuer: string;
+  readonly serialNumber: string;
+  readonly isCertificateAuthority: boolean;
+  readonly dnsNames: string[];
+  readonly ipAddresses: string[];
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  readonly daysLeft: number;
+  readonly sha256Fingerprint: string;
+}
+
+export const DEFAULT_CA_VALIDITY_DAYS = 3650;
+export const DEFAULT_CERT_VALIDITY_DAYS = 825;
+const DAY_MS = 24 * 60 * 60 * 1000;
+// Tolerate a node clock that is a little behind the desktop that made the certificate.
+const CLOCK_SKEW_MS = 5 * 60 * 1000;
+
+/**
+ * Every name a client uses for the registry. Go clients (containerd, k3s, skopeo) ignore the Common
+ * Name, so each of these must be a subjectAltName.
+ */
+export function registrySubjectAltNames(hostname: string, serviceName: string, namespace: string): SubjectAltNames {
+  const service = [serviceName, `${serviceName}.${namespace}`, `${serviceName}.${namespace}.svc`, `${serviceName}.${namespace}.svc.${CLUSTER_DOMAIN}`];
+  return { dnsNames: unique([hostname, 'localhost', ...service]), ipAddresses: ['127.0.0.1'] };
+}
+
+export function createCertificateAuthority(options: CertificateAuthorityOptions = {}): CertificateAndKey {
+  const validityDays = options.validityDays ?? DEFAULT_CA_VALIDITY_DAYS;
+  assertIntegerInRange('caValidityDays', validityDays, 1, 36500, 'give the CA lifetime in days');
+  const keys = generateKeys(options.keySizeBits);
+  const subject = [{ name: 'commonName', value: options.commonName ?? 'cdk8s-private-registry CA' }];
+  const cert = newCertificate(keys.publicKey, subject, subject, validityDays, options.now);
+  cert.setExtensions([
+    { name: 'basicConstraints', cA: true, pathLenConstraint: 0, critical: true },
+    { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
+    { name: 'subjectKeyIdentifier' },
+  ]);
+  cert.sign(keys.privateKey, forge.md.sha256.create());
+  return toPem(cert, keys.privateKey);
+}
+
+export function createServerCertificate(options: ServerCertificateOptions): CertificateAndKey {
+  const validityDays = options.validityDays ?? DEFAULT_CERT_VALIDITY_DAYS;
+  assertIntegerInRange('certValidityDays', validityDays, 1, 3650, 'give the server certificate lifetime in days');
+  const { dnsNames, ipAddresses } = options.subjectAltNames;
+  if (dnsNames.length === 0) throw new ValidationError(`'subjectAltNames.dnsNames' must name at least one host, got []: add the registry hostname`);
+  const badIp = ipAddresses.find((ip) => isIP(ip) === 0);
+  if (badIp !== undefined) throw new ValidationError(`'subjectAltNames.ipAddresses' must hold IP addresses, got ${JSON.stringify(badIp)}: move host names to dnsNames`);
+  const caCert = parseCertificate(options.ca.certificatePem, 'CA certificate');
+  const caKey = parsePrivateKey(options.ca.privateKeyPem, 'CA private key');
+  const keys = generateKeys(options.keySizeBits);
+  const cert = newCertificate(keys.publicKey, [{ name: 'commonName', value: dnsNames[0] }], caCert.subject.attributes, validityDays, options.now);
+  cert.setExtensions([
+    { name: 'basicConstraints', cA: false, critical: true },
+    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+    { name: 'extKeyUsage', serverAuth: true },
+    { name: 'subjectAltName', altNames: [...dnsNames.map((value) => ({ type: 2, value })), ...ipAddresses.map((ip) => ({ type: 7, ip }))] },
+    { name: 'subjectKeyIdentifier' },
+    { name: 'authorityKeyIdentifier', keyIdentifier: caCert.generateSubjectKeyIdentifier().getBytes() },
+  ]);
+  cert.sign(caKey, forge.md.sha256.create());
+  return toPem(cert, keys.privateKey);
+}
+
+export function describeCertificate(pem: string, now: Date = new Date(), source = 'certificate'): CertificateSummary {
+  const cert = parseCertificate(pem, source);
+  const altNames = (cert.getExtension('subjectAltName') as { altNames?: { type: number; value?: string; ip?: string }[] } | null)?.altNames ?? [];
+  const basicConstraints = cert.getExtension('basicConstraints') as { cA?: boolean } | null;
+  const der = forge.asn1.toDer(forge.pki.certificateToAsn1(cert)).getBytes();
+  return {
+    subject: distinguishedName(cert.subject.attributes),
+    issuer: distinguishedName(cert.issuer.attributes),
+    serialNumber: cert.serialNumber,
+    isCertificateAuthority: basicConstraints?.cA === true,
+    dnsNames: altNames.filter((name) => name.type === 2).map((name) => name.value ?? ''),
+    ipAddresses: altNames.filter((name) => name.type === 7).map((name) => name.ip ?? ''),
+    notBefore: cert.validity.notBefore,
+    notAfter: cert.validity.notAfter,
+    daysLeft: Math.floor((cert.validity.notAfter.getTime() - now.getTime()) / DAY_MS),
+    sha256Fingerprint: createHash('sha256').update(Buffer.from(der, 'binary')).digest('hex').toUpperCase().replace(/(..)(?!$)/g, '$1:'),
+  };
+}
+
+/** True when `caPem` signed `certificatePem`. */
+export function isIssuedBy(certificatePem: string, caPem: string): boolean {
+  try {
+    return parseCertificate(caPem, 'CA certificate').verify(parseCertificate(certificatePem, 'certificate'));
+  } catch {
+    return false;
+  }
+}
+
+/** True when the private key belongs to the certificate's public key. */
+export function keyMatchesCertificate(certificatePem: string, privateKeyPem: string): boolean {
+  const publicKey = parseCertificate(certificatePem, 'certificate').publicKey as forge.pki.rsa.PublicKey;
+  const privateKey = parsePrivateKey(privateKeyPem, 'private key');
+  return publicKey.n.equals(privateKey.n) && publicKey.e.equals(privateKey.e);
+}
+
+export function parseCertificate(pem: string, source: string): forge.pki.Certificate {
+  try {
+    return forge.pki.certificateFromPem(pem);
+  } catch (error) {
+    throw new ValidationError(`${source} is not a PEM X.509 RSA certificate (${(error as Error).message}): restore it or create new material`);
+  }
+}
+
+export function parsePrivateKey(pem: string, source: string): forge.pki.rsa.PrivateKey {
+  try {
+    return forge.pki.privateKeyFromPem(pem) as forge.pki.rsa.PrivateKey;
+  } catch (error) {
+    throw new ValidationError(`${source} is not a PEM RSA private key (${(error as Error).message}): restore it or create new material`);
+  }
+}
+
+function generateKeys(keySizeBits = 2048): forge.pki.rsa.KeyPair {
+  if (![2048, 3072, 4096].includes(keySizeBits)) {
+    throw new ValidationError(`'keySizeBits' must be 2048, 3072 or 4096, got ${keySizeBits}: pick one of those RSA sizes`);
+  }
+  // node-forge hands this to Node's native generator when it is available (tens of milliseconds).
+  return forge.pki.rsa.generateKeyPair({ bits: keySizeBits, e: 0x10001 });
+}
+
+function newCertificate(
+  publicKey: forge.pki.PublicKey,
+  subject: forge.pki.CertificateField[],
+  issuer: forge.pki.CertificateField[],
+  validityDays: number,
+  now: Date = new Date(),
+): forge.pki.Certificate {
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = publicKey;
+  // A positive 128-bit serial: the high bit clear keeps the DER integer positive.
+  const serial = randomBytes(16);
+  serial[0] &= 0x7f;
+  cert.serialNumber = serial.toString('hex');
+  cert.validity.notBefore = new Date(now.getTime() - CLOCK_SKEW_MS);
+  cert.validity.notAfter = new Date(now.getTime() + validityDays * DAY_MS);
+  cert.setSubject(subject);
+  cert.setIssuer(issuer);
+  return cert;
+}
+
+function toPem(cert: forge.pki.Certificate, privateKey: forge.pki.PrivateKey): CertificateAndKey {
+  return { certificatePem: normalizePem(forge.pki.certificateToPem(cert)), privateKeyPem: normalizePem(forge.pki.privateKeyToPem(privateKey)) };
+}
+
+// node-forge writes CRLF line ends; files and Secrets read better with LF.
+function normalizePem(pem: string): string {
+  return pem.replace(/\r\n/g, '\n');
+}
+
+function distinguishedName(attributes: forge.pki.CertificateField[]): string {
+  return attributes.map((attribute) => `${attribute.shortName ?? attribute.name}=${String(attribute.value)}`).join(', ');
+}
+
+function unique(values: string[]): string[] {
+  return [...new Set(values)];
+}

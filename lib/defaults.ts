@@ -1,0 +1,20 @@
+/** The guide's names and ports, shared by the constructs, the material directory and the CLI. */
+export const DEFAULT_NAMESPACE = 'container-registry';
+export const DEFAULT_SERVICE_NAME = 'container-registry';
+export const DEFAULT_REGISTRY_PORT = 5000;
+export const DEFAULT_NODE_PORT = 31113;
+/** The name the nodes use for the registry; the DaemonSet maps it to the Service IP in /etc/hosts. */
+export const DEFAULT_REGISTRY_HOSTNAME = 'container-registry.local';
+/** Pinned: a floating tag would make the same synth deploy different code. */
+export const DEFAULT_REGISTRY_IMAGE = 'registry:3.1.1';
+export const DEFAULT_USERNAME = 'registry';
+/** Where the k3d volume mounts the material directory on every node. */
+export const NODE_MATERIAL_MOUNT_PATH = '/registry';
+export const DEFAULT_MATERIAL_DIR = 'registry';
+export const CLUSTER_DOMAIN = 'cluster.local';
+
+/**
+ * bcrypt cost of generated htpasswd lines. The registry verifies the hash on every request (a 10-layer
+ * push is ~55 requests), so the cost multiplies straight into push time; see bench/ and the README.
+ */
+export const DEFAULT_BCRYPT_COST = 5;

@@ -1,0 +1,100 @@
+import * as bcrypt from 'bcryptjs';
+import { DEFAULT_BCRYPT_COST } from './defaults';
+import { RandomSource, secureRandom } from './random';
+import { ValidationError, assertIntegerInRange } from './validate';
+
+/** One `user:hash` line of an htpasswd file. */
+export interface HtpasswdEntry {
+  readonly username: string;
+  readonly hash: string;
+}
+
+export interface Credentials {
+  readonly username: string;
+  readonly password: string;
+}
+
+const BCRYPT_HASH = /^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/;
+const MAX_PASSWORD_BYTES = 72;
+
+export function validateUsername(username: string): void {
+  if (username.length === 0 || /[:\s]/.test(username)) {
+    throw new ValidationError(
+      `'username' must be non-empty with no ':' or whitespace, got ${JSON.stringify(username)}: pick a name like "registry"`,
+    );
+  }
+}
+
+export function validatePassword(password: string, username?: string): void {
+  const who = username === undefined ? '' : ` for user ${JSON.stringify(username)}`;
+  if (password.length === 0) {
+    throw new ValidationError(`'password'${who} must not be empty: give a password or let one be generated`);
+  }
+  const bytes = Buffer.byteLength(password, 'utf8');
+  if (bytes > MAX_PASSWORD_BYTES) {
+    throw new ValidationError(
+      `'password'${who} must be at most ${MAX_PASSWORD_BYTES} bytes, got ${bytes} bytes: bcrypt ignores everything after byte ${MAX_PASSWORD_BYTES}, so use a shorter password`,
+    );
+  }
+}
+
+export function validateBcryptCost(cost: number): void {
+  assertIntegerInRange('bcryptCost', cost, 4, 31, 'bcrypt costs run from 4 (fastest) to 31');
+}
+
+/** A bcrypt hash in the `$2b$` form the registry accepts. The salt comes from `random`. */
+export function hashPassword(password: string, cost: number = DEFAULT_BCRYPT_COST, random: RandomSource = secureRandom): string {
+  validatePassword(password);
+  validateBcryptCost(cost);
+  const salt = `$2b$${String(cost).padStart(2, '0')}$${bcrypt.encodeBase64(random(16), 16)}`;
+  return bcrypt.hashSync(password, salt);
+}
+
+export function parseHtpasswd(content: string, source = 'htpasswd'): HtpasswdEntry[] {
+  const entries: HtpasswdEntry[] = [];
+  content.split('\n').forEach((rawLine, index) => {
+    const line = rawLine.replace(/\r$/, '');
+    if (line.trim() === '' || line.startsWith('#')) return;
+    const colon = line.indexOf(':');
+    const username = colon < 0 ? '' : line.slice(0, colon);
+    const hash = colon < 0 ? '' : line.slice(colon + 1);
+    if (username === '' || !BCRYPT_HASH.test(hash)) {
+      throw new ValidationError(
+        `${source} line ${index + 1} must be "user:<bcrypt hash>" ($2a$/$2b$/$2y$), got ${JSON.stringify(line.slice(0, 40))}: the registry rejects other hash types; recreate the user with bcrypt`,
+      );
+    }
+    if (entries.some((entry) => entry.username === username)) {
+      throw new ValidationError(`${source} line ${index + 1} repeats user ${JSON.stringify(username)}: keep one line per user`);
+    }
+    entries.push({ username, hash });
+  });
+  return entries;
+}
+
+export function formatHtpasswd(entries: readonly HtpasswdEntry[]): string {
+  return entries.map((entry) => `${entry.username}:${entry.hash}\n`).join('');
+}
+
+/** The entries of `users`, hashed, in the order given. */
+export function createHtpasswd(users: readonly Credentials[], cost: number = DEFAULT_BCRYPT_COST, random: RandomSource = secureRandom): string {
+  const seen = new Set<string>();
+  return formatHtpasswd(
+    users.map(({ username, password }) => {
+      validateUsername(username);
+      validatePassword(password, username);
+      if (seen.has(username)) throw new ValidationError(`'users' lists ${JSON.stringify(username)} twice: give each user once`);
+      seen.add(username);
+      return { username, hash: hashPassword(password, cost, random) };
+    }),
+  );
+}
+
+/** True when `password` matches the line for `username`. */
+export function verifyPassword(entries: readonly HtpasswdEntry[], username: string, password: string): boolean {
+  const entry = entries.find((candidate) => candidate.username === username);
+  return entry !== undefined && bcrypt.compareSync(password, entry.hash);
+}
+
+export function bcryptCostOf(hash: string): number {
+  return bcrypt.getRounds(hash);
+}

@@ -1,0 +1,187 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { FileToWrite, PUBLIC_FILE_MODE, SECRET_FILE_MODE, createDirectoryAtomic } from './atomic-file';
+import {
+  CertificateAndKey,
+  createCertificateAuthority,
+  createServerCertificate,
+  isIssuedBy,
+  keyMatchesCertificate,
+  parseCertificate,
+  parsePrivateKey,
+  registrySubjectAltNames,
+} from './certificates';
+import {
+  DEFAULT_BCRYPT_COST,
+  DEFAULT_NAMESPACE,
+  DEFAULT_NODE_PORT,
+  DEFAULT_REGISTRY_HOSTNAME,
+  DEFAULT_REGISTRY_PORT,
+  DEFAULT_SERVICE_NAME,
+  DEFAULT_USERNAME,
+  NODE_MATERIAL_MOUNT_PATH,
+} from './defaults';
+import { Credentials, createHtpasswd, parseHtpasswd, validatePassword, validateUsername } from './htpasswd';
+import { RandomSource, generatePassword, secureRandom } from './random';
+import { RegistriesConfig, endpointHost, nodeRegistriesConfig, parseRegistriesYaml, renderRegistriesYaml } from './registries-yaml';
+import { ValidationError, assertDnsLabel, assertHostname, assertNodePort, assertPort } from './validate';
+
+/**
+ * The node material: what the k3d volume mounts at /registry on every node, and what the registry's
+ * Secrets are made from. Same layout as the guide's `registry/` directory.
+ */
+export interface RegistryMaterial {
+  readonly ca: CertificateAndKey;
+  readonly tls: CertificateAndKey;
+  readonly htpasswd: string;
+  readonly registries: RegistriesConfig;
+  /** The user the nodes pull with, as written in registries.yaml. */
+  readonly nodeCredentials: Credentials;
+}
+
+export interface MaterialOptions {
+  /** @default 'container-registry.local' */
+  readonly hostname?: string;
+  /** @default 'container-registry' */
+  readonly serviceName?: string;
+  /** @default 'container-registry' */
+  readonly namespace?: string;
+  /** @default 5000 */
+  readonly registryPort?: number;
+  /** @default 31113 */
+  readonly nodePort?: number;
+  /** @default 'registry' */
+  readonly username?: string;
+  /** @default - a random 24-character password */
+  readonly password?: string;
+  /** @default 3650 */
+  readonly caValidityDays?: number;
+  /** @default 825 */
+  readonly certValidityDays?: number;
+  /** @default 5 */
+  readonly bcryptCost?: number;
+  /** @default - the operating system's CSPRNG */
+  readonly random?: RandomSource;
+  /** @default - the current time */
+  readonly now?: Date;
+}
+
+/** Paths inside the material directory. */
+export const MATERIAL_FILES = {
+  caCertificate: 'certs/ca.crt',
+  caKey: 'certs/ca.key',
+  tlsCertificate: 'certs/tls.crt',
+  tlsKey: 'certs/tls.key',
+  registriesYaml: 'certs/registries.yaml',
+  htpasswd: 'auth/htpasswd',
+  password: 'auth/password',
+} as const;
+
+/** Where the nodes find the CA, given the k3d volume `<material dir>:/registry`. */
+export const NODE_CA_FILE = `${NODE_MATERIAL_MOUNT_PATH}/${MATERIAL_FILES.caCertificate}`;
+
+export function generateMaterial(options: MaterialOptions = {}): RegistryMaterial {
+  const hostname = options.hostname ?? DEFAULT_REGISTRY_HOSTNAME;
+  const serviceName = options.serviceName ?? DEFAULT_SERVICE_NAME;
+  const namespace = options.namespace ?? DEFAULT_NAMESPACE;
+  const registryPort = options.registryPort ?? DEFAULT_REGISTRY_PORT;
+  const nodePort = options.nodePort ?? DEFAULT_NODE_PORT;
+  const username = options.username ?? DEFAULT_USERNAME;
+  assertHostname('hostname', hostname);
+  assertDnsLabel('serviceName', serviceName);
+  assertDnsLabel('namespace', namespace);
+  assertPort('registryPort', registryPort);
+  assertNodePort('nodePort', nodePort);
+  validateUsername(username);
+  if (options.password !== undefined) validatePassword(options.password, username);
+
+  const random = options.random ?? secureRandom;
+  const password = options.password ?? generatePassword(random);
+  const ca = createCertificateAuthority({ validityDays: options.caValidityDays, now: options.now });
+  const tls = createServerCertificate({
+    ca,
+    subjectAltNames: registrySubjectAltNames(hostname, serviceName, namespace),
+    validityDays: options.certValidityDays,
+    now: options.now,
+  });
+  const nodeCredentials = { username, password };
+  return {
+    ca,
+    tls,
+    htpasswd: createHtpasswd([nodeCredentials], options.bcryptCost ?? DEFAULT_BCRYPT_COST, random),
+    registries: nodeRegistriesConfig({ hostname, registryPort, nodePort, credentials: nodeCredentials, caFile: NODE_CA_FILE }),
+    nodeCredentials,
+  };
+}
+
+/** The files of the material directory, with their modes: keys, credentials and htpasswd are 0600. */
+export function materialFiles(material: RegistryMaterial): FileToWrite[] {
+  return [
+    { relativePath: MATERIAL_FILES.caCertificate, content: material.ca.certificatePem, mode: PUBLIC_FILE_MODE },
+    { relativePath: MATERIAL_FILES.caKey, content: material.ca.privateKeyPem, mode: SECRET_FILE_MODE },
+    { relativePath: MATERIAL_FILES.tlsCertificate, content: material.tls.certificatePem, mode: PUBLIC_FILE_MODE },
+    { relativePath: MATERIAL_FILES.tlsKey, content: material.tls.privateKeyPem, mode: SECRET_FILE_MODE },
+    { relativePath: MATERIAL_FILES.registriesYaml, content: renderRegistriesYaml(material.registries), mode: SECRET_FILE_MODE },
+    { relativePath: MATERIAL_FILES.htpasswd, content: material.htpasswd, mode: SECRET_FILE_MODE },
+    { relativePath: MATERIAL_FILES.password, content: `${material.nodeCredentials.password}\n`, mode: SECRET_FILE_MODE },
+  ];
+}
+
+/** Writes new material into `dir`, which must not exist: all files or none. */
+export function writeNewMaterial(dir: string, material: RegistryMaterial): void {
+  if (fs.existsSync(dir)) {
+    throw new ValidationError(`${dir} already exists: material is never overwritten; move it away first or use it as it is`);
+  }
+  createDirectoryAtomic(dir, materialFiles(material));
+}
+
+/** Reads and cross-checks the material in `dir`; every error names the file and the fix. */
+export function readMaterial(dir: string): RegistryMaterial {
+  const read = (relativePath: string): string => {
+    const file = path.join(dir, relativePath);
+    try {
+      return fs.readFileSync(file, 'utf8');
+    } catch {
+      throw new ValidationError(`${file} is missing or unreadable: restore it from a backup, or move ${dir} away and synthesize again to create new material`);
+    }
+  };
+  const file = (relativePath: string) => path.join(dir, relativePath);
+  const ca = { certificatePem: read(MATERIAL_FILES.caCertificate), privateKeyPem: read(MATERIAL_FILES.caKey) };
+  const tls = { certificatePem: read(MATERIAL_FILES.tlsCertificate), privateKeyPem: read(MATERIAL_FILES.tlsKey) };
+  for (const [relativePath, pem] of [[MATERIAL_FILES.caCertificate, ca.certificatePem], [MATERIAL_FILES.tlsCertificate, tls.certificatePem]]) {
+    parseCertificate(pem, file(relativePath));
+  }
+  parsePrivateKey(ca.privateKeyPem, file(MATERIAL_FILES.caKey));
+  parsePrivateKey(tls.privateKeyPem, file(MATERIAL_FILES.tlsKey));
+  if (!keyMatchesCertificate(ca.certificatePem, ca.privateKeyPem)) {
+    throw new ValidationError(`${file(MATERIAL_FILES.caKey)} does not belong to ${file(MATERIAL_FILES.caCertificate)}: restore the matching pair`);
+  }
+  if (!keyMatchesCertificate(tls.certificatePem, tls.privateKeyPem)) {
+    throw new ValidationError(`${file(MATERIAL_FILES.tlsKey)} does not belong to ${file(MATERIAL_FILES.tlsCertificate)}: restore the matching pair or renew the certificate`);
+  }
+  if (!isIssuedBy(tls.certificatePem, ca.certificatePem)) {
+    throw new ValidationError(`${file(MATERIAL_FILES.tlsCertificate)} is not signed by ${file(MATERIAL_FILES.caCertificate)}: renew the server certificate from this CA`);
+  }
+  const htpasswd = read(MATERIAL_FILES.htpasswd);
+  parseHtpasswd(htpasswd, file(MATERIAL_FILES.htpasswd));
+  const registries = parseRegistriesYaml(read(MATERIAL_FILES.registriesYaml), file(MATERIAL_FILES.registriesYaml));
+  return { ca, tls, htpasswd, registries, nodeCredentials: nodeCredentialsOf(registries, file(MATERIAL_FILES.registriesYaml)) };
+}
+
+/** Reads the material in `dir`, or creates it there when `dir` does not exist. Never overwrites. */
+export function loadOrCreateMaterial(dir: string, options: MaterialOptions = {}): { material: RegistryMaterial; created: boolean } {
+  if (fs.existsSync(dir)) return { material: readMaterial(dir), created: false };
+  const material = generateMaterial(options);
+  writeNewMaterial(dir, material);
+  return { material, created: true };
+}
+
+/** The credentials in `configs` for the first mirror's endpoint: what the nodes pull with. */
+export function nodeCredentialsOf(registries: RegistriesConfig, source = 'registries.yaml'): Credentials {
+  const endpoint = Object.values(registries.mirrors)[0]?.endpoint[0];
+  const auth = endpoint === undefined ? undefined : registries.configs?.[endpointHost(endpoint)]?.auth;
+  if (auth?.username === undefined || auth.password === undefined) {
+    throw new ValidationError(`${source} has no configs."<endpoint host>".auth with username and password: the nodes could not pull; recreate it`);
+  }
+  return { username: auth.username, password: auth.password };
+}

@@ -1,0 +1,119 @@
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Chart } from 'cdk8s';
+import { Construct } from 'constructs';
+import { k8s } from 'cdk8s-plus-28';
+import { DEFAULT_REGISTRY_HOSTNAME } from './defaults';
+import { IRegistryService, serviceDnsName } from './registry-server';
+import { assertDnsLabel, assertHostname, assertIntegerInRange } from './validate';
+
+/** The script the DaemonSet runs, kept in its own file so it can be tested under a real `sh`. */
+export const NODE_HOSTS_SCRIPT_PATH = path.join(__dirname, 'node-hosts.sh');
+export const NODE_HOSTS_SCRIPT = fs.readFileSync(NODE_HOSTS_SCRIPT_PATH, 'utf8');
+
+export interface NodeHostsDaemonSetProps {
+  /** The registry Service whose ClusterIP goes into every node's /etc/hosts. */
+  readonly registry: IRegistryService;
+  /** The name the nodes use for the registry (registries.yaml's endpoint host). @default 'container-registry.local' */
+  readonly hostname?: string;
+  /** How often the Service IP is looked up again. @default 30 */
+  readonly intervalSeconds?: number;
+  /** @default 'busybox:1.37.0' */
+  readonly image?: string;
+  /** Name of the DaemonSet and its ConfigMap. @default 'container-registry-node-hosts' */
+  readonly name?: string;
+}
+
+/**
+ * A DaemonSet on every node (control plane included) that keeps `<registry Service IP> <hostname>` in
+ * the node's /etc/hosts, so containerd on the node can reach the registry. Only /etc/hosts is mounted;
+ * the container is unprivileged with every capability dropped.
+ */
+export class NodeHostsDaemonSet extends Construct {
+  public readonly name: string;
+  public readonly hostname: string;
+  public readonly intervalSeconds: number;
+  public readonly daemonSet: k8s.KubeDaemonSet;
+  public readonly configMap: k8s.KubeConfigMap;
+
+  constructor(scope: Construct, id: string, props: NodeHostsDaemonSetProps) {
+    super(scope, id);
+    this.name = props.name ?? 'container-registry-node-hosts';
+    this.hostname = props.hostname ?? DEFAULT_REGISTRY_HOSTNAME;
+    this.intervalSeconds = props.intervalSeconds ?? 30;
+    assertDnsLabel('name', this.name);
+    assertHostname('hostname', this.hostname);
+    assertIntegerInRange('intervalSeconds', this.intervalSeconds, 1, 3600, 'pick how many seconds to wait between lookups');
+
+    const labels = { 'app.kubernetes.io/name': this.name, 'app.kubernetes.io/component': 'node-hosts' };
+    this.configMap = new k8s.KubeConfigMap(this, 'Script', {
+      metadata: { name: this.name, labels },
+      data: { 'node-hosts.sh': NODE_HOSTS_SCRIPT },
+    });
+
+    // Service links only cover Services of the pod's own namespace.
+    const sameNamespace = (Chart.of(this).namespace ?? 'default') === props.registry.serviceNamespace;
+    const serviceHostVariable = `${props.registry.serviceName.toUpperCase().replace(/-/g, '_')}_SERVICE_HOST`;
+    const env: k8s.EnvVar[] = [
+      { name: 'HOSTS_FILE', value: '/host/etc/hosts' },
+      { name: 'REGISTRY_HOSTNAME', value: this.hostname },
+      { name: 'SERVICE_DNS_NAME', value: serviceDnsName(props.registry) },
+      ...(sameNamespace ? [{ name: 'SERVICE_IP_FALLBACK', value: `$(${serviceHostVariable})` }] : []),
+      { name: 'INTERVAL_SECONDS', value: String(this.intervalSeconds) },
+    ];
+
+    this.daemonSet = new k8s.KubeDaemonSet(this, 'DaemonSet', {
+      metadata: { name: this.name, labels },
+      spec: {
+        selector: { matchLabels: labels },
+        template: {
+          metadata: {
+            labels,
+            // A changed script rolls the pods.
+            annotations: { 'cdk8s-private-registry/script-sha256': createHash('sha256').update(NODE_HOSTS_SCRIPT).digest('hex') },
+          },
+          spec: {
+            automountServiceAccountToken: false,
+            // Every node pulls, so every node needs the entry: tolerate every taint.
+            tolerations: [{ operator: 'Exists' }],
+            priorityClassName: 'system-node-critical',
+            terminationGracePeriodSeconds: 5,
+            securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
+            containers: [
+              {
+                name: 'node-hosts',
+                image: props.image ?? 'busybox:1.37.0',
+                command: ['/bin/sh', '/scripts/node-hosts.sh'],
+                env,
+                volumeMounts: [
+                  { name: 'node-hosts-file', mountPath: '/host/etc/hosts' },
+                  { name: 'script', mountPath: '/scripts', readOnly: true },
+                  { name: 'tmp', mountPath: '/tmp' },
+                ],
+                resources: {
+                  requests: { cpu: k8s.Quantity.fromString('5m'), memory: k8s.Quantity.fromString('8Mi') },
+                  limits: { cpu: k8s.Quantity.fromString('50m'), memory: k8s.Quantity.fromString('32Mi') },
+                },
+                securityContext: {
+                  // Root owns the node's /etc/hosts; owner write needs no capability.
+                  runAsUser: 0,
+                  runAsNonRoot: false,
+                  privileged: false,
+                  allowPrivilegeEscalation: false,
+                  readOnlyRootFilesystem: true,
+                  capabilities: { drop: ['ALL'] },
+                },
+              },
+            ],
+            volumes: [
+              { name: 'node-hosts-file', hostPath: { path: '/etc/hosts', type: 'File' } },
+              { name: 'script', configMap: { name: this.name, defaultMode: 0o555 } },
+              { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: k8s.Quantity.fromString('1Mi') } },
+            ],
+          },
+        },
+      },
+    });
+  }
+}

@@ -1,0 +1,92 @@
+#!/bin/sh
+# Keeps exactly one "<registry Service IP> <hostname>" line in the node's /etc/hosts, so containerd on
+# the node can reach the registry by the name its registries.yaml uses.
+#
+# k3d bind-mounts /etc/hosts into each node: rename and `sed -i` fail there with "Device or resource
+# busy", so the file is rewritten in place. Every other line (k3d's host.k3d.internal and hostAliases
+# among them) is kept byte for byte, and nothing is written when nothing would change.
+set -u
+
+hosts_file=${HOSTS_FILE:-/host/etc/hosts}
+hostname=${REGISTRY_HOSTNAME:-container-registry.local}
+dns_name=${SERVICE_DNS_NAME:-}
+fallback_ip=${SERVICE_IP_FALLBACK:-}
+interval=${INTERVAL_SECONDS:-30}
+
+log() {
+  echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) node-hosts: $*"
+}
+
+is_ipv4() {
+  case "$1" in
+    '' | *[!0-9.]* | *..* | .* | *.) return 1 ;;
+  esac
+  [ "$(echo "$1" | awk -F. 'NF == 4 && $1 < 256 && $2 < 256 && $3 < 256 && $4 < 256 { print "ok" }')" = ok ]
+}
+
+# The Service's ClusterIP, looked up by its cluster DNS name each time so a recreated Service is
+# followed; Kubernetes' injected Service variable is the fallback (right until the Service is recreated).
+service_ip() {
+  if [ -n "$dns_name" ]; then
+    # Both busybox formats: "Address: 10.43.0.7" and "Address 1: 10.43.0.7 name"; the first IPv4 wins.
+    found=$(nslookup "$dns_name" 2>/dev/null | awk '
+      /^Name:/ { named = 1; next }
+      named && /^Address/ {
+        sub(/^Address( [0-9]+)?:[ \t]*/, "")
+        split($0, field, /[ \t]+/)
+        if (field[1] ~ /^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$/) { print field[1]; exit }
+      }')
+    if is_ipv4 "$found"; then
+      echo "$found"
+      return 0
+    fi
+  fi
+  if is_ipv4 "$fallback_ip"; then
+    echo "$fallback_ip"
+    return 0
+  fi
+  return 1
+}
+
+# The hosts file with our line in place of the first old one, later copies dropped, or appended.
+desired_hosts() {
+  awk -v line="$1" -v host="$hostname" '
+    NF == 2 && $2 == host && $1 !~ /^#/ { if (!done) print line; done = 1; next }
+    { print }
+    END { if (!done) print line }
+  ' "$hosts_file"
+}
+
+update_hosts() {
+  ip=$(service_ip) || {
+    log "cannot resolve ${dns_name:-the Service} and no fallback IP: $hosts_file left as it is"
+    return 1
+  }
+  line="$ip $hostname"
+  # The lock serialises copies of this script on one node (a rolling update), so none reads a
+  # half-written file and the line is never duplicated.
+  (
+    flock -x 9 || exit 1
+    next_hosts=$(mktemp) || exit 1
+    trap 'rm -f "$next_hosts"' EXIT
+    desired_hosts "$line" > "$next_hosts" || exit 1
+    if cmp -s "$next_hosts" "$hosts_file"; then
+      exit 0
+    fi
+    cat "$next_hosts" > "$hosts_file" || exit 1
+    log "wrote '$line' to $hosts_file"
+  ) 9< "$hosts_file"
+}
+
+if [ "${RUN_ONCE:-0}" = 1 ]; then
+  update_hosts
+  exit $?
+fi
+
+trap 'exit 0' TERM INT
+log "keeping '<Service IP> $hostname' in $hosts_file, every ${interval}s"
+while :; do
+  update_hosts || true
+  sleep "$interval" &
+  wait $!
+done

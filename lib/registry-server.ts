@@ -1,0 +1,237 @@
+import { createHash } from 'node:crypto';
+import { Chart } from 'cdk8s';
+import { Construct } from 'constructs';
+import { k8s } from 'cdk8s-plus-28';
+import { CertificateAndKey } from './certificates';
+import { CLUSTER_DOMAIN, DEFAULT_NODE_PORT, DEFAULT_REGISTRY_IMAGE, DEFAULT_REGISTRY_PORT, DEFAULT_SERVICE_NAME } from './defaults';
+import { IRegistryAuth } from './registry-auth';
+import { ValidationError, assertDnsLabel, assertNodePort, assertPort, assertStorageSize } from './validate';
+
+/** How other constructs (the hosts DaemonSet, KEP-1755) find the registry Service. */
+export interface IRegistryService {
+  readonly serviceName: string;
+  readonly serviceNamespace: string;
+  readonly port: number;
+}
+
+export type StorageAccessMode = 'ReadWriteOnce' | 'ReadWriteMany';
+
+export interface RegistryServerProps {
+  /** The server certificate (with every client-facing name as a SAN) and its key. */
+  readonly tls: CertificateAndKey;
+  /** The CA that signed `tls`, added to the TLS Secret as ca.crt. @default - not added */
+  readonly caCertificatePem?: string;
+  /** The htpasswd Secret, usually a RegistryAuth. */
+  readonly auth: IRegistryAuth;
+  /** Name of the Service, Deployment and their objects. @default 'container-registry' */
+  readonly name?: string;
+  /** @default 'registry:3.1.1' */
+  readonly image?: string;
+  /** The registry's port and the Service's. @default 5000 */
+  readonly port?: number;
+  /** The NodePort the desktop pushes to as localhost:<nodePort>. @default 31113 */
+  readonly nodePort?: number;
+  /** @default '10Gi' */
+  readonly storageSize?: string;
+  /** @default - the cluster's default storage class (local-path on k3s) */
+  readonly storageClassName?: string;
+  /** ReadWriteMany is needed for more than one replica. @default 'ReadWriteOnce' */
+  readonly storageAccessMode?: StorageAccessMode;
+  /** @default 1 */
+  readonly replicas?: number;
+  /**
+   * Signs upload state; must be the same in every replica and stable across restarts.
+   * @default - derived from the TLS key, so it is stable and never committed on its own
+   */
+  readonly httpSecret?: string;
+  /** @default true */
+  readonly deleteEnabled?: boolean;
+  /** @default - requests 50m CPU / 64Mi, limits 1 CPU / 512Mi */
+  readonly resources?: k8s.ResourceRequirements;
+}
+
+const STORAGE_PATH = '/var/lib/registry';
+const CERTS_PATH = '/certs';
+const AUTH_PATH = '/auth';
+const RUN_AS_USER = 1000;
+
+/**
+ * The CNCF registry: a Deployment on a PersistentVolumeClaim, TLS and htpasswd from Secrets, and a
+ * NodePort Service. Lives in the enclosing chart's namespace.
+ */
+export class RegistryServer extends Construct implements IRegistryService {
+  public readonly serviceName: string;
+  public readonly serviceNamespace: string;
+  public readonly port: number;
+  public readonly nodePort: number;
+  public readonly image: string;
+  public readonly replicas: number;
+  public readonly tlsSecretName: string;
+  public readonly deployment: k8s.KubeDeployment;
+  public readonly service: k8s.KubeService;
+  public readonly persistentVolumeClaim: k8s.KubePersistentVolumeClaim;
+
+  constructor(scope: Construct, id: string, props: RegistryServerProps) {
+    super(scope, id);
+    const name = props.name ?? DEFAULT_SERVICE_NAME;
+    this.serviceName = name;
+    this.serviceNamespace = Chart.of(this).namespace ?? 'default';
+    this.port = props.port ?? DEFAULT_REGISTRY_PORT;
+    this.nodePort = props.nodePort ?? DEFAULT_NODE_PORT;
+    this.image = props.image ?? DEFAULT_REGISTRY_IMAGE;
+    this.replicas = props.replicas ?? 1;
+    this.tlsSecretName = `${name}-tls`;
+    const storageSize = props.storageSize ?? '10Gi';
+    const accessMode = props.storageAccessMode ?? 'ReadWriteOnce';
+    assertDnsLabel('name', name);
+    assertPort('port', this.port);
+    assertNodePort('nodePort', this.nodePort);
+    assertStorageSize('storageSize', storageSize);
+    if (!/^[^\s:@]+(:[^\s:@]+)?(@sha256:[a-f0-9]{64})?$/.test(this.image) || !/[:@]/.test(this.image.split('/').pop() ?? '')) {
+      throw new ValidationError(`'image' must name an exact version like "registry:3.1.1", got ${JSON.stringify(this.image)}: add a tag or digest so every synth deploys the same code`);
+    }
+    if (!Number.isInteger(this.replicas) || this.replicas < 1) {
+      throw new ValidationError(`'replicas' must be a whole number of at least 1, got ${this.replicas}: use 1 for a local registry`);
+    }
+    if (this.replicas > 1 && accessMode === 'ReadWriteOnce') {
+      throw new ValidationError(
+        `'replicas' is ${this.replicas} but 'storageAccessMode' is ReadWriteOnce: replicas on other nodes could not mount the volume; use replicas: 1, or storageAccessMode: 'ReadWriteMany' with a storage class that supports it`,
+      );
+    }
+
+    const labels = { 'app.kubernetes.io/name': name, 'app.kubernetes.io/component': 'registry' };
+    const httpSecretName = `${name}-http`;
+
+    new k8s.KubeSecret(this, 'TlsSecret', {
+      metadata: { name: this.tlsSecretName },
+      type: 'kubernetes.io/tls',
+      data: base64Values({
+        'tls.crt': props.tls.certificatePem,
+        'tls.key': props.tls.privateKeyPem,
+        ...(props.caCertificatePem === undefined ? {} : { 'ca.crt': props.caCertificatePem }),
+      }),
+    });
+    new k8s.KubeSecret(this, 'HttpSecret', {
+      metadata: { name: httpSecretName },
+      type: 'Opaque',
+      data: base64Values({ 'http-secret': props.httpSecret ?? deriveHttpSecret(props.tls.privateKeyPem) }),
+    });
+
+    this.persistentVolumeClaim = new k8s.KubePersistentVolumeClaim(this, 'Storage', {
+      metadata: { name, labels },
+      spec: {
+        accessModes: [accessMode],
+        storageClassName: props.storageClassName,
+        resources: { requests: { storage: k8s.Quantity.fromString(storageSize) } },
+      },
+    });
+
+    const probe = (initialDelaySeconds: number): k8s.Probe => ({
+      // The registry answers 200 on "/" without credentials; /v2/ would be 401.
+      httpGet: { path: '/', port: k8s.IntOrString.fromNumber(this.port), scheme: 'HTTPS' },
+      initialDelaySeconds,
+      periodSeconds: 10,
+      timeoutSeconds: 3,
+    });
+
+    this.deployment = new k8s.KubeDeployment(this, 'Deployment', {
+      metadata: { name, labels },
+      spec: {
+        replicas: this.replicas,
+        // With a ReadWriteOnce volume the old pod must let go before the new one mounts it.
+        strategy: { type: accessMode === 'ReadWriteOnce' ? 'Recreate' : 'RollingUpdate' },
+        selector: { matchLabels: labels },
+        template: {
+          metadata: {
+            labels,
+            // A renewed certificate changes this and so rolls the pod (htpasswd is re-read live).
+            annotations: { 'cdk8s-private-registry/tls-sha256': sha256(props.tls.certificatePem) },
+          },
+          spec: {
+            automountServiceAccountToken: false,
+            securityContext: {
+              runAsNonRoot: true,
+              runAsUser: RUN_AS_USER,
+              runAsGroup: RUN_AS_USER,
+              fsGroup: RUN_AS_USER,
+              seccompProfile: { type: 'RuntimeDefault' },
+            },
+            containers: [
+              {
+                name: 'registry',
+                image: this.image,
+                ports: [{ name: 'https', containerPort: this.port }],
+                env: [
+                  { name: 'REGISTRY_HTTP_ADDR', value: `0.0.0.0:${this.port}` },
+                  { name: 'REGISTRY_HTTP_TLS_CERTIFICATE', value: `${CERTS_PATH}/tls.crt` },
+                  { name: 'REGISTRY_HTTP_TLS_KEY', value: `${CERTS_PATH}/tls.key` },
+                  { name: 'REGISTRY_HTTP_SECRET', valueFrom: { secretKeyRef: { name: httpSecretName, key: 'http-secret' } } },
+                  { name: 'REGISTRY_AUTH', value: 'htpasswd' },
+                  { name: 'REGISTRY_AUTH_HTPASSWD_REALM', value: props.auth.realm },
+                  { name: 'REGISTRY_AUTH_HTPASSWD_PATH', value: `${AUTH_PATH}/${props.auth.htpasswdKey}` },
+                  { name: 'REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY', value: STORAGE_PATH },
+                  { name: 'REGISTRY_STORAGE_DELETE_ENABLED', value: String(props.deleteEnabled ?? true) },
+                  // Registry 3 exports traces to localhost:4318 unless told not to (distribution#4270).
+                  { name: 'OTEL_TRACES_EXPORTER', value: 'none' },
+                ],
+                volumeMounts: [
+                  { name: 'storage', mountPath: STORAGE_PATH },
+                  { name: 'tls', mountPath: CERTS_PATH, readOnly: true },
+                  { name: 'auth', mountPath: AUTH_PATH, readOnly: true },
+                  { name: 'tmp', mountPath: '/tmp' },
+                ],
+                readinessProbe: probe(1),
+                livenessProbe: probe(10),
+                resources: props.resources ?? {
+                  requests: { cpu: k8s.Quantity.fromString('50m'), memory: k8s.Quantity.fromString('64Mi') },
+                  limits: { cpu: k8s.Quantity.fromString('1'), memory: k8s.Quantity.fromString('512Mi') },
+                },
+                securityContext: {
+                  allowPrivilegeEscalation: false,
+                  privileged: false,
+                  readOnlyRootFilesystem: true,
+                  capabilities: { drop: ['ALL'] },
+                },
+              },
+            ],
+            volumes: [
+              { name: 'storage', persistentVolumeClaim: { claimName: name } },
+              // 0440 + fsGroup: the registry's group can read the key, nobody else in the pod.
+              { name: 'tls', secret: { secretName: this.tlsSecretName, defaultMode: 0o440 } },
+              { name: 'auth', secret: { secretName: props.auth.secretName, defaultMode: 0o440 } },
+              { name: 'tmp', emptyDir: { sizeLimit: k8s.Quantity.fromString('64Mi') } },
+            ],
+          },
+        },
+      },
+    });
+
+    this.service = new k8s.KubeService(this, 'Service', {
+      metadata: { name, labels },
+      spec: {
+        type: 'NodePort',
+        selector: labels,
+        ports: [{ name: 'https', port: this.port, targetPort: k8s.IntOrString.fromNumber(this.port), nodePort: this.nodePort }],
+      },
+    });
+  }
+
+}
+
+/** A Service's in-cluster DNS name, e.g. container-registry.container-registry.svc.cluster.local. */
+export function serviceDnsName(service: IRegistryService): string {
+  return `${service.serviceName}.${service.serviceNamespace}.svc.${CLUSTER_DOMAIN}`;
+}
+
+/** A stable secret that is not stored anywhere on its own: a one-way function of the TLS key. */
+export function deriveHttpSecret(tlsPrivateKeyPem: string): string {
+  return createHash('sha256').update('cdk8s-private-registry http secret\0').update(tlsPrivateKeyPem).digest('hex');
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+function base64Values(values: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(values).map(([key, value]) => [key, Buffer.from(value).toString('base64')]));
+}

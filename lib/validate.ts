@@ -1,0 +1,55 @@
+/**
+ * Input checks shared by the constructs, the material directory and the CLI.
+ * Each error names the field, the value received, what was expected and how to fix it.
+ */
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_SUBDOMAIN_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/i;
+
+export class ValidationError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ValidationError';
+  }
+}
+
+function show(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value) : String(value);
+}
+
+export function assertDnsLabel(field: string, value: string): void {
+  if (value.length > 63 || !DNS_LABEL.test(value)) {
+    throw new ValidationError(
+      `'${field}' must be a DNS label (lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters), got ${show(value)}: pick a name like "container-registry"`,
+    );
+  }
+}
+
+export function assertHostname(field: string, value: string): void {
+  const labels = value.split('.');
+  if (value.length > 253 || labels.some((label) => label.length > 63 || !DNS_SUBDOMAIN_LABEL.test(label))) {
+    throw new ValidationError(
+      `'${field}' must be a DNS hostname (dot-separated labels of letters, digits and '-'), got ${show(value)}: pick a name like "container-registry.local"`,
+    );
+  }
+}
+
+export function assertIntegerInRange(field: string, value: number, min: number, max: number, fix: string): void {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ValidationError(`'${field}' must be an integer in ${min}-${max}, got ${show(value)}: ${fix}`);
+  }
+}
+
+export function assertPort(field: string, value: number): void {
+  assertIntegerInRange(field, value, 1, 65535, 'pick a TCP port');
+}
+
+export function assertNodePort(field: string, value: number): void {
+  assertIntegerInRange(field, value, 30000, 32767, 'pick a port in the NodePort range');
+}
+
+export function assertStorageSize(field: string, value: string): void {
+  if (!/^[1-9][0-9]*(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$/.test(value)) {
+    throw new ValidationError(`'${field}' must be a Kubernetes quantity like "10Gi", got ${show(value)}: write a whole number with a unit such as Mi or Gi`);
+  }
+}
