@@ -1,21 +1,33 @@
 import { App } from 'cdk8s';
-import { DEFAULT_MATERIAL_DIR, RegistryChart, loadOrCreateMaterial } from '../lib';
+import { DEFAULT_MATERIAL_DIR, RegistryChart, ValidationError, loadOrCreateMaterial } from '../lib';
 import { ExampleChart } from './example-chart';
 
-// The material directory is created on the first synth and only read after that, so every synth from
-// the same material writes byte-identical manifests.
-const materialDir = process.env.REGISTRY_MATERIAL_DIR ?? DEFAULT_MATERIAL_DIR;
-const { material, created } = loadOrCreateMaterial(materialDir);
-if (created) {
-  process.stderr.write(`created ${materialDir}/ (CA, server certificate, htpasswd, registries.yaml); password for user "${material.nodeCredentials.username}" is in ${materialDir}/auth/password\n`);
+function main(): void {
+  // The material directory is created on the first synth and only read after that, so every synth
+  // from the same material writes byte-identical manifests.
+  const materialDir = process.env.REGISTRY_MATERIAL_DIR ?? DEFAULT_MATERIAL_DIR;
+  const { material, created } = loadOrCreateMaterial(materialDir);
+  if (created) {
+    process.stderr.write(
+      `created ${materialDir}/ (CA, server certificate, htpasswd, registries.yaml); password for user "${material.nodeCredentials.username}" is in ${materialDir}/auth/password\n`,
+    );
+  }
+
+  const app = new App();
+  new RegistryChart(app, 'container-registry', { material });
+  app.synth();
+
+  // The example pod goes to a sub-directory: `kubectl apply -f dist` does not recurse, so the pod only
+  // starts when you apply dist/example after pushing its image.
+  const exampleApp = new App({ outdir: `${app.outdir}/example` });
+  new ExampleChart(exampleApp, 'hello-world-example');
+  exampleApp.synth();
 }
 
-const app = new App();
-new RegistryChart(app, 'container-registry', { material });
-app.synth();
-
-// The example pod goes to a sub-directory: `kubectl apply -f dist` does not recurse, so the pod only
-// starts when you apply dist/example after pushing its image.
-const exampleApp = new App({ outdir: `${app.outdir}/example` });
-new ExampleChart(exampleApp, 'hello-world-example');
-exampleApp.synth();
+try {
+  main();
+} catch (error) {
+  if (!(error instanceof ValidationError)) throw error;
+  process.stderr.write(`error: ${error.message}\n`);
+  process.exitCode = 1;
+}

@@ -6,7 +6,7 @@ import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
 import { DEFAULT_REGISTRY_HOSTNAME } from './defaults';
 import { IRegistryService, serviceDnsName } from './registry-server';
-import { assertDnsLabel, assertHostname, assertIntegerInRange } from './validate';
+import { assertDnsLabel, assertHostname, assertIntegerInRange, assertPinnedImage } from './validate';
 
 /** The script the DaemonSet runs, kept in its own file so it can be tested under a real `sh`. */
 export const NODE_HOSTS_SCRIPT_PATH = path.join(__dirname, 'node-hosts.sh');
@@ -34,6 +34,7 @@ export class NodeHostsDaemonSet extends Construct {
   public readonly name: string;
   public readonly hostname: string;
   public readonly intervalSeconds: number;
+  public readonly image: string;
   public readonly daemonSet: k8s.KubeDaemonSet;
   public readonly configMap: k8s.KubeConfigMap;
 
@@ -42,6 +43,8 @@ export class NodeHostsDaemonSet extends Construct {
     this.name = props.name ?? 'container-registry-node-hosts';
     this.hostname = props.hostname ?? DEFAULT_REGISTRY_HOSTNAME;
     this.intervalSeconds = props.intervalSeconds ?? 30;
+    this.image = props.image ?? 'busybox:1.37.0';
+    assertPinnedImage('image', this.image);
     assertDnsLabel('name', this.name);
     assertHostname('hostname', this.hostname);
     assertIntegerInRange('intervalSeconds', this.intervalSeconds, 1, 3600, 'pick how many seconds to wait between lookups');
@@ -83,7 +86,7 @@ export class NodeHostsDaemonSet extends Construct {
             containers: [
               {
                 name: 'node-hosts',
-                image: props.image ?? 'busybox:1.37.0',
+                image: this.image,
                 command: ['/bin/sh', '/scripts/node-hosts.sh'],
                 env,
                 volumeMounts: [

@@ -5,7 +5,7 @@ import { k8s } from 'cdk8s-plus-28';
 import { CertificateAndKey } from './certificates';
 import { CLUSTER_DOMAIN, DEFAULT_NODE_PORT, DEFAULT_REGISTRY_IMAGE, DEFAULT_REGISTRY_PORT, DEFAULT_SERVICE_NAME } from './defaults';
 import { IRegistryAuth } from './registry-auth';
-import { ValidationError, assertDnsLabel, assertNodePort, assertPort, assertStorageSize } from './validate';
+import { ValidationError, assertDnsLabel, assertPinnedImage, assertNodePort, assertPort, assertStorageSize } from './validate';
 
 /** How other constructs (the hosts DaemonSet, KEP-1755) find the registry Service. */
 export interface IRegistryService {
@@ -87,9 +87,7 @@ export class RegistryServer extends Construct implements IRegistryService {
     assertPort('port', this.port);
     assertNodePort('nodePort', this.nodePort);
     assertStorageSize('storageSize', storageSize);
-    if (!/^[^\s:@]+(:[^\s:@]+)?(@sha256:[a-f0-9]{64})?$/.test(this.image) || !/[:@]/.test(this.image.split('/').pop() ?? '')) {
-      throw new ValidationError(`'image' must name an exact version like "registry:3.1.1", got ${JSON.stringify(this.image)}: add a tag or digest so every synth deploys the same code`);
-    }
+    assertPinnedImage('image', this.image);
     if (!Number.isInteger(this.replicas) || this.replicas < 1) {
       throw new ValidationError(`'replicas' must be a whole number of at least 1, got ${this.replicas}: use 1 for a local registry`);
     }

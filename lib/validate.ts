@@ -53,3 +53,13 @@ export function assertStorageSize(field: string, value: string): void {
     throw new ValidationError(`'${field}' must be a Kubernetes quantity like "10Gi", got ${show(value)}: write a whole number with a unit such as Mi or Gi`);
   }
 }
+
+/** An image reference with a tag other than `latest`, or a digest: the same synth must deploy the same code. */
+export function assertPinnedImage(field: string, value: string): void {
+  const lastComponent = value.split('/').pop() ?? '';
+  const tag = /:([\w][\w.-]{0,127})$/.exec(lastComponent.replace(/@.*$/, ''))?.[1];
+  const digest = /@sha256:[a-f0-9]{64}$/.test(value);
+  if (/\s/.test(value) || value === '' || (!digest && (tag === undefined || tag === 'latest'))) {
+    throw new ValidationError(`'${field}' must name an exact version like "registry:3.1.1", got ${JSON.stringify(value)}: add a tag other than latest, or a digest, so every synth deploys the same code`);
+  }
+}

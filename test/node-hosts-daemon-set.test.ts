@@ -1,0 +1,196 @@
+import { spawn } from 'node:child_process';
+import { Chart, Testing } from 'cdk8s';
+import { mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { IRegistryService, NODE_HOSTS_SCRIPT, NodeHostsDaemonSet, NodeHostsDaemonSetProps } from '../lib';
+import { busyboxBinary, busyboxPath, runUnderBusybox } from './support/busybox';
+import { findObject } from './support/fixture-material';
+import { describeReal } from './support/real-software';
+
+const registry: IRegistryService = { serviceName: 'container-registry', serviceNamespace: 'container-registry', port: 5000 };
+
+function synth(props: Partial<NodeHostsDaemonSetProps> = {}, namespace = 'container-registry') {
+  const chart = new Chart(Testing.app(), 'test', { namespace, disableResourceNameHashes: true });
+  new NodeHostsDaemonSet(chart, 'NodeHosts', { registry, ...props });
+  return Testing.synth(chart);
+}
+
+describe('NodeHostsDaemonSet', () => {
+  it('defaults', () => {
+    expect(synth()).toMatchSnapshot();
+  });
+
+  it('custom', () => {
+    expect(synth({ hostname: 'images.local', intervalSeconds: 5, image: 'busybox:1.36.1', name: 'images-hosts' })).toMatchSnapshot();
+  });
+
+  it('embeds the script file verbatim and rolls the pods when it changes', () => {
+    const manifests = synth();
+    expect(findObject(manifests, 'ConfigMap').data['node-hosts.sh']).toBe(NODE_HOSTS_SCRIPT);
+    expect(NODE_HOSTS_SCRIPT).toBe(readFileSync(join(__dirname, '..', 'lib', 'node-hosts.sh'), 'utf8'));
+    const annotations = findObject(manifests, 'DaemonSet').spec.template.metadata.annotations;
+    expect(annotations['cdk8s-private-registry/script-sha256']).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('runs on every node, control plane included', () => {
+    const pod = findObject(synth(), 'DaemonSet').spec.template.spec;
+    expect(pod.tolerations).toEqual([{ operator: 'Exists' }]);
+  });
+
+  it('mounts only the node /etc/hosts file, unprivileged, every capability dropped, with limits', () => {
+    const pod = findObject(synth(), 'DaemonSet').spec.template.spec;
+    const hostPaths = pod.volumes.filter((volume: any) => volume.hostPath !== undefined);
+    expect(hostPaths).toEqual([{ name: 'node-hosts-file', hostPath: { path: '/etc/hosts', type: 'File' } }]);
+    const container = pod.containers[0];
+    expect(container.image).toBe('busybox:1.37.0');
+    expect(container.securityContext).toEqual({
+      runAsUser: 0,
+      runAsNonRoot: false,
+      privileged: false,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+    });
+    expect(container.resources.limits).toEqual({ cpu: '50m', memory: '32Mi' });
+    expect(pod.automountServiceAccountToken).toBe(false);
+  });
+
+  it('looks the Service up by DNS, falling back to the injected Service variable in the same namespace', () => {
+    const env = findObject(synth(), 'DaemonSet').spec.template.spec.containers[0].env;
+    expect(env).toEqual([
+      { name: 'HOSTS_FILE', value: '/host/etc/hosts' },
+      { name: 'REGISTRY_HOSTNAME', value: 'container-registry.local' },
+      { name: 'SERVICE_DNS_NAME', value: 'container-registry.container-registry.svc.cluster.local' },
+      { name: 'SERVICE_IP_FALLBACK', value: '$(CONTAINER_REGISTRY_SERVICE_HOST)' },
+      { name: 'INTERVAL_SECONDS', value: '30' },
+    ]);
+    // Service variables only exist for Services of the pod's own namespace.
+    const elsewhere = findObject(synth({}, 'kube-system'), 'DaemonSet').spec.template.spec.containers[0].env;
+    expect(elsewhere.map((variable: any) => variable.name)).not.toContain('SERVICE_IP_FALLBACK');
+  });
+
+  it.each([
+    [{ hostname: 'bad host' }, `'hostname' must be a DNS hostname (dot-separated labels of letters, digits and '-'), got "bad host": pick a name like "container-registry.local"`],
+    [{ intervalSeconds: 0 }, "'intervalSeconds' must be an integer in 1-3600, got 0: pick how many seconds to wait between lookups"],
+    [{ image: 'busybox' }, `'image' must name an exact version like "registry:3.1.1", got "busybox"`],
+    [{ name: 'Hosts' }, `'name' must be a DNS label`],
+  ] as [Partial<NodeHostsDaemonSetProps>, string][])('refuses %j', (props, message) => {
+    expect(() => synth(props)).toThrow(message);
+  });
+});
+
+// What k3d writes into a node's /etc/hosts (its own entries and a hostAliases line), tab and all.
+const K3D_HOSTS = [
+  '127.0.0.1\tlocalhost',
+  '::1\tlocalhost ip6-localhost ip6-loopback',
+  'fe00::0\tip6-localnet',
+  '172.18.0.3\tk3d-dev-server-0',
+  '172.18.0.1 host.k3d.internal',
+  '# added by k3d hostAliases',
+  '192.168.1.10 nas.lan container-registry.local',
+  '',
+].join('\n');
+
+describeReal('the node hosts script under busybox sh', ['busybox', 'flock'], () => {
+  let dir: string;
+  let hostsFile: string;
+  let scriptFile: string;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'node-hosts-'));
+    hostsFile = join(dir, 'hosts');
+    scriptFile = join(dir, 'node-hosts.sh');
+    // The script as the DaemonSet runs it: taken from the synthesized ConfigMap.
+    writeFileSync(scriptFile, findObject(synth(), 'ConfigMap').data['node-hosts.sh']);
+    writeFileSync(hostsFile, K3D_HOSTS);
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const runOnce = (ip: string, extraEnv: Record<string, string> = {}) =>
+    runUnderBusybox(scriptFile, { HOSTS_FILE: hostsFile, SERVICE_IP_FALLBACK: ip, RUN_ONCE: '1', TMPDIR: dir, ...extraEnv });
+  const hosts = () => readFileSync(hostsFile, 'utf8');
+  const ourLines = () => hosts().split('\n').filter((line) => /^\S+ container-registry\.local$/.test(line));
+
+  it('appends the line and keeps every other line byte for byte', async () => {
+    const result = await runOnce('10.43.12.34');
+    expect(result.code, result.stderr).toBe(0);
+    expect(hosts()).toBe(`${K3D_HOSTS}10.43.12.34 container-registry.local\n`);
+    expect(result.stdout).toMatch(/node-hosts: wrote '10\.43\.12\.34 container-registry\.local' to /);
+  });
+
+  it('follows an IP change in place, on the same line, in the same file (inode)', async () => {
+    await runOnce('10.43.12.34');
+    writeFileSync(hostsFile, hosts() + '10.0.0.1 after.example\n');
+    const inode = statSync(hostsFile).ino;
+    const result = await runOnce('10.43.99.1');
+    expect(result.code, result.stderr).toBe(0);
+    expect(hosts()).toBe(`${K3D_HOSTS}10.43.99.1 container-registry.local\n10.0.0.1 after.example\n`);
+    expect(statSync(hostsFile).ino).toBe(inode);
+  });
+
+  it('writes nothing when nothing changed: mtime and inode stay, nothing is logged', async () => {
+    await runOnce('10.43.12.34');
+    const past = new Date('2020-01-01T00:00:00Z');
+    utimesSync(hostsFile, past, past);
+    const before = statSync(hostsFile);
+    const result = await runOnce('10.43.12.34');
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toBe('');
+    const after = statSync(hostsFile);
+    expect([after.ino, after.mtimeMs]).toEqual([before.ino, before.mtimeMs]);
+  });
+
+  it('collapses duplicates of its own line into one, keeping lines that merely mention the name', async () => {
+    writeFileSync(hostsFile, `${K3D_HOSTS}10.1.1.1 container-registry.local\n10.2.2.2 container-registry.local\n`);
+    await runOnce('10.43.12.34');
+    expect(hosts()).toBe(`${K3D_HOSTS}10.43.12.34 container-registry.local\n`);
+    expect(hosts()).toContain('192.168.1.10 nas.lan container-registry.local');
+  });
+
+  it('adds a line ending to a last line that had none, and changes nothing else', async () => {
+    writeFileSync(hostsFile, '127.0.0.1 localhost');
+    await runOnce('10.43.12.34');
+    expect(hosts()).toBe('127.0.0.1 localhost\n10.43.12.34 container-registry.local\n');
+  });
+
+  it('leaves the file alone and fails when it cannot find the Service', async () => {
+    const result = await runOnce('', { SERVICE_DNS_NAME: '' });
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain('cannot resolve the Service and no fallback IP');
+    expect(hosts()).toBe(K3D_HOSTS);
+    const bogus = await runOnce('10.43.300.1');
+    expect(bogus.code).toBe(1);
+    expect(hosts()).toBe(K3D_HOSTS);
+  });
+
+  it('never duplicates the line or loses others when copies race', async () => {
+    const results = await Promise.all(Array.from({ length: 8 }, (_, index) => runOnce(`10.43.0.${index + 1}`)));
+    expect(results.map((result) => result.code)).toEqual(Array(8).fill(0));
+    expect(ourLines()).toHaveLength(1);
+    expect(hosts().startsWith(K3D_HOSTS)).toBe(true);
+    expect(hosts().split('\n')).toHaveLength(K3D_HOSTS.split('\n').length + 1);
+  });
+
+  it('keeps running in a loop until told to stop', async () => {
+    const child = spawn(busyboxBinary(), ['sh', scriptFile], {
+      env: { PATH: busyboxPath(), HOSTS_FILE: hostsFile, SERVICE_IP_FALLBACK: '10.43.1.1', INTERVAL_SECONDS: '1', TMPDIR: dir },
+    });
+    try {
+      await waitFor(() => ourLines().join() === '10.43.1.1 container-registry.local');
+    } finally {
+      child.kill('SIGTERM');
+    }
+    const code = await new Promise((resolve) => child.on('exit', (exitCode) => resolve(exitCode)));
+    expect(code).toBe(0);
+  });
+});
+
+async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

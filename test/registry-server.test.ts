@@ -1,0 +1,140 @@
+import { Chart, Testing } from 'cdk8s';
+import { describe, expect, it } from 'vitest';
+import { RegistryAuth, RegistryServer, RegistryServerProps, deriveHttpSecret, serviceDnsName } from '../lib';
+import { findObject, fixtureMaterial } from './support/fixture-material';
+
+const material = fixtureMaterial();
+
+function synth(props: Partial<RegistryServerProps> = {}) {
+  const chart = new Chart(Testing.app(), 'test', { namespace: 'registry-ns', disableResourceNameHashes: true });
+  const auth = new RegistryAuth(chart, 'Auth', { htpasswd: material.htpasswd, nodeCredentials: material.nodeCredentials });
+  const server = new RegistryServer(chart, 'Registry', { tls: material.tls, caCertificatePem: material.ca.certificatePem, auth, ...props });
+  return { server, manifests: Testing.synth(chart) };
+}
+
+const decode = (value: string) => Buffer.from(value, 'base64').toString('utf8');
+
+describe('RegistryServer', () => {
+  it('defaults', () => {
+    expect(synth().manifests).toMatchSnapshot();
+  });
+
+  it('custom', () => {
+    const { manifests } = synth({
+      name: 'images',
+      image: 'registry:3.0.0@sha256:' + 'a'.repeat(64),
+      port: 5443,
+      nodePort: 32000,
+      storageSize: '1Ti',
+      storageClassName: 'nfs',
+      storageAccessMode: 'ReadWriteMany',
+      replicas: 2,
+      httpSecret: 'shared',
+      deleteEnabled: false,
+    });
+    expect(manifests).toMatchSnapshot();
+    const deployment = findObject(manifests, 'Deployment');
+    expect(deployment.spec.replicas).toBe(2);
+    expect(deployment.spec.strategy).toEqual({ type: 'RollingUpdate' });
+    expect(decode(findObject(manifests, 'Secret', 'images-http').data['http-secret'])).toBe('shared');
+  });
+
+  it('accepts images from a registry with a port, by tag or digest', () => {
+    expect(() => synth({ image: 'localhost:5000/mirror/registry:3.1.1' })).not.toThrow();
+    expect(() => synth({ image: 'localhost:5000/registry@sha256:' + 'b'.repeat(64) })).not.toThrow();
+  });
+
+  it('takes the chart namespace and exposes the Service for other constructs', () => {
+    const { server } = synth();
+    expect(server.serviceNamespace).toBe('registry-ns');
+    expect(serviceDnsName(server)).toBe('container-registry.registry-ns.svc.cluster.local');
+  });
+
+  it('configures the pinned registry by environment: TLS, htpasswd, stable http secret, delete, storage', () => {
+    const { manifests } = synth();
+    const container = findObject(manifests, 'Deployment').spec.template.spec.containers[0];
+    expect(container.image).toBe('registry:3.1.1');
+    expect(Object.fromEntries(container.env.map((v: any) => [v.name, v.value ?? v.valueFrom]))).toEqual({
+      REGISTRY_HTTP_ADDR: '0.0.0.0:5000',
+      REGISTRY_HTTP_TLS_CERTIFICATE: '/certs/tls.crt',
+      REGISTRY_HTTP_TLS_KEY: '/certs/tls.key',
+      REGISTRY_HTTP_SECRET: { secretKeyRef: { name: 'container-registry-http', key: 'http-secret' } },
+      REGISTRY_AUTH: 'htpasswd',
+      REGISTRY_AUTH_HTPASSWD_REALM: 'container-registry',
+      REGISTRY_AUTH_HTPASSWD_PATH: '/auth/htpasswd',
+      REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: '/var/lib/registry',
+      REGISTRY_STORAGE_DELETE_ENABLED: 'true',
+      OTEL_TRACES_EXPORTER: 'none',
+    });
+    expect(decode(findObject(manifests, 'Secret', 'container-registry-http').data['http-secret'])).toBe(deriveHttpSecret(material.tls.privateKeyPem));
+  });
+
+  it('serves the material in a kubernetes.io/tls Secret', () => {
+    const secret = findObject(synth().manifests, 'Secret', 'container-registry-tls');
+    expect(secret.type).toBe('kubernetes.io/tls');
+    expect(decode(secret.data['tls.crt'])).toBe(material.tls.certificatePem);
+    expect(decode(secret.data['tls.key'])).toBe(material.tls.privateKeyPem);
+    expect(decode(secret.data['ca.crt'])).toBe(material.ca.certificatePem);
+  });
+
+  it('keeps images on a 10Gi PersistentVolumeClaim of the default class, with the Recreate strategy', () => {
+    const { manifests } = synth();
+    const claim = findObject(manifests, 'PersistentVolumeClaim');
+    expect(claim.spec).toEqual({ accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '10Gi' } } });
+    const deployment = findObject(manifests, 'Deployment');
+    expect(deployment.spec.strategy).toEqual({ type: 'Recreate' });
+    expect(deployment.spec.template.spec.volumes[0]).toEqual({ name: 'storage', persistentVolumeClaim: { claimName: 'container-registry' } });
+  });
+
+  it('probes over HTTPS on the path that needs no credentials, and limits resources', () => {
+    const container = findObject(synth().manifests, 'Deployment').spec.template.spec.containers[0];
+    for (const probe of [container.readinessProbe, container.livenessProbe]) {
+      expect(probe.httpGet).toEqual({ path: '/', port: 5000, scheme: 'HTTPS' });
+    }
+    expect(container.resources.limits).toEqual({ cpu: '1', memory: '512Mi' });
+    expect(container.resources.requests).toEqual({ cpu: '50m', memory: '64Mi' });
+  });
+
+  it('runs hardened: non-root, read-only root, no capabilities, no escalation, RuntimeDefault seccomp', () => {
+    const pod = findObject(synth().manifests, 'Deployment').spec.template.spec;
+    expect(pod.securityContext).toEqual({ runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, fsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(pod.containers[0].securityContext).toEqual({
+      allowPrivilegeEscalation: false,
+      privileged: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+    });
+    expect(pod.automountServiceAccountToken).toBe(false);
+  });
+
+  it('exposes port 5000 as NodePort 31113', () => {
+    const service = findObject(synth().manifests, 'Service');
+    expect(service.spec.type).toBe('NodePort');
+    expect(service.spec.ports).toEqual([{ name: 'https', port: 5000, targetPort: 5000, nodePort: 31113 }]);
+    expect(service.spec.selector).toEqual(findObject(synth().manifests, 'Deployment').spec.selector.matchLabels);
+  });
+
+  it('rolls the pod when the certificate changes', () => {
+    const annotation = (manifests: any[]) => findObject(manifests, 'Deployment').spec.template.metadata.annotations['cdk8s-private-registry/tls-sha256'];
+    const other = synth({ tls: { ...material.tls, certificatePem: material.ca.certificatePem } });
+    expect(annotation(synth().manifests)).toMatch(/^[0-9a-f]{64}$/);
+    expect(annotation(other.manifests)).not.toBe(annotation(synth().manifests));
+  });
+
+  it.each([
+    [{ nodePort: 80 }, "'nodePort' must be an integer in 30000-32767, got 80: pick a port in the NodePort range"],
+    [{ port: 70000 }, "'port' must be an integer in 1-65535, got 70000: pick a TCP port"],
+    [{ name: 'Registry' }, `'name' must be a DNS label (lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters), got "Registry": pick a name like "container-registry"`],
+    [{ storageSize: '10 GB' }, `'storageSize' must be a Kubernetes quantity like "10Gi", got "10 GB": write a whole number with a unit such as Mi or Gi`],
+    [{ image: 'registry' }, `'image' must name an exact version like "registry:3.1.1", got "registry": add a tag other than latest, or a digest, so every synth deploys the same code`],
+    [{ image: 'localhost:5000/registry' }, `'image' must name an exact version like "registry:3.1.1", got "localhost:5000/registry"`],
+    [{ image: 'registry:latest' }, `'image' must name an exact version like "registry:3.1.1", got "registry:latest"`],
+    [{ replicas: 0 }, "'replicas' must be a whole number of at least 1, got 0: use 1 for a local registry"],
+    [
+      { replicas: 2 },
+      "'replicas' is 2 but 'storageAccessMode' is ReadWriteOnce: replicas on other nodes could not mount the volume; use replicas: 1, or storageAccessMode: 'ReadWriteMany' with a storage class that supports it",
+    ],
+  ] as [Partial<RegistryServerProps>, string][])('refuses %j', (props, message) => {
+    expect(() => synth(props)).toThrow(message);
+  });
+});

@@ -1,0 +1,81 @@
+import { createHash } from 'node:crypto';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MATERIAL_FILES } from '../lib';
+import { SynthesizedApp, synthApp } from './support/synth-app';
+
+/** Every file under `dir` with its SHA-256, mode and mtime: what "changes nothing" must keep. */
+function fingerprint(dir: string): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const file = join(entry.parentPath, entry.name);
+    const stat = statSync(file);
+    files[file.slice(dir.length + 1)] = `${createHash('sha256').update(readFileSync(file)).digest('hex')} ${(stat.mode & 0o777).toString(8)} ${stat.mtimeMs}`;
+  }
+  return files;
+}
+
+const contentOnly = (files: Record<string, string>) => Object.fromEntries(Object.entries(files).map(([file, print]) => [file, print.split(' ')[0]]));
+
+describe('the synth app (cdk8s synth)', () => {
+  let work: string;
+  let first: SynthesizedApp;
+  let firstMaterial: Record<string, string>;
+  let firstDist: Record<string, string>;
+
+  beforeAll(async () => {
+    work = mkdtempSync(join(tmpdir(), 'synth-'));
+    first = await synthApp(join(work, 'registry'), join(work, 'dist'));
+    firstMaterial = fingerprint(join(work, 'registry'));
+    firstDist = fingerprint(join(work, 'dist'));
+  });
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  it('creates the material directory on the first run', () => {
+    expect(Object.keys(firstMaterial).sort()).toEqual(Object.values(MATERIAL_FILES).sort());
+    expect(first.stderr).toContain('created');
+  });
+
+  it('writes the registry objects to dist/ with the Namespace first', () => {
+    expect(first.manifests.map((object) => `${object.kind}/${object.metadata.name}`)).toEqual([
+      'Namespace/container-registry',
+      'Secret/container-registry-htpasswd',
+      'Secret/container-registry-tls',
+      'Secret/container-registry-http',
+      'PersistentVolumeClaim/container-registry',
+      'Deployment/container-registry',
+      'Service/container-registry',
+      'ConfigMap/container-registry-node-hosts',
+      'DaemonSet/container-registry-node-hosts',
+      'ConfigMap/local-registry-hosting',
+    ]);
+  });
+
+  it('keeps the example pod out of `kubectl apply -f dist` (a sub-directory), pulling the pushed name', () => {
+    expect(readdirSync(join(work, 'dist')).sort()).toEqual(['container-registry.k8s.yaml', 'example']);
+    expect(first.exampleManifests).toHaveLength(1);
+    const pod = first.exampleManifests[0];
+    expect(pod.kind).toBe('Pod');
+    expect(pod.spec.containers[0].image).toBe('localhost:31113/hello-world-example:latest');
+    expect(pod.spec.restartPolicy).toBe('Never');
+  });
+
+  it('a second synth changes nothing: byte-identical dist/, material untouched (content, mode, mtime)', async () => {
+    const second = await synthApp(join(work, 'registry'), join(work, 'dist-again'));
+    expect(second.stderr).not.toContain('created');
+    expect(fingerprint(join(work, 'registry'))).toEqual(firstMaterial);
+    expect(contentOnly(fingerprint(join(work, 'dist-again')))).toEqual(contentOnly(firstDist));
+  });
+
+  it('fails with the file name and the fix when the material is damaged, writing nothing', async () => {
+    const damaged = join(work, 'damaged');
+    cpSync(join(work, 'registry'), damaged, { recursive: true });
+    writeFileSync(join(damaged, MATERIAL_FILES.tlsKey), 'not a key');
+    const before = fingerprint(damaged);
+    await expect(synthApp(damaged, join(work, 'dist-damaged'))).rejects.toThrow(`${damaged}/certs/tls.key is not a PEM RSA private key`);
+    expect(fingerprint(damaged)).toEqual(before);
+  });
+});
