@@ -23,16 +23,7 @@
  */
 
 import { isIP } from 'node:net';
-
-export interface RegistriesConfig {
-  readonly mirrors: Readonly<Record<string, { readonly endpoint: readonly string[]; readonly rewrite?: Readonly<Record<string, string>> }>>;
-  readonly configs?: Readonly<Record<string, RegistryEndpointConfig>>;
-}
-
-export interface RegistryEndpointConfig {
-  readonly auth?: { readonly username?: string; readonly password?: string; readonly auth?: string; readonly identity_token?: string };
-  readonly tls?: { readonly ca_file?: string; readonly cert_file?: string; readonly key_file?: string; readonly insecure_skip_verify?: boolean };
-}
+import { RegistriesConfig, RegistryHostConfig } from './registries-yaml';
 
 export interface HostsTomlFile {
   /** The directory under the hosts dir (containerd `config_path` / `ctr --hosts-dir`), e.g. "localhost:31113". */
@@ -73,7 +64,7 @@ interface Endpoint {
   /** Normalized URL; undefined only for the `*` registry's default endpoint. */
   readonly url: string | undefined;
   readonly overridePath: boolean;
-  readonly config: RegistryEndpointConfig;
+  readonly config: RegistryHostConfig;
   readonly rewrites?: Readonly<Record<string, string>>;
 }
 
@@ -142,13 +133,13 @@ function normalizeEndpoint(endpoint: string): NormalizedEndpoint {
 }
 
 /** k3s `configForHost`: docker.io also finds configs["registry-1.docker.io"]. */
-function configForHost(configs: RegistriesConfig['configs'], host: string): RegistryEndpointConfig {
+function configForHost(configs: RegistriesConfig['configs'], host: string): RegistryHostConfig {
   const mapped = defaultHost(host);
   if (mapped !== host && configs?.[mapped] !== undefined) return configs[mapped];
   return configs?.[host] ?? {};
 }
 
-function defaultHostConfig(host: string, config: RegistryEndpointConfig): HostConfig {
+function defaultHostConfig(host: string, config: RegistryHostConfig): HostConfig {
   const url = host === '*' ? undefined : normalizeEndpoint(host).url;
   return { default: { url, overridePath: false, config }, endpoints: [] };
 }

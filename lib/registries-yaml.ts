@@ -4,13 +4,13 @@ import { ValidationError } from './validate';
 
 /** The k3s `registries.yaml` schema (rancher/wharfie types), as far as this project writes and reads it. */
 export interface RegistriesConfig {
-  readonly mirrors: Record<string, RegistryMirror>;
-  readonly configs?: Record<string, RegistryHostConfig>;
+  readonly mirrors: Readonly<Record<string, RegistryMirror>>;
+  readonly configs?: Readonly<Record<string, RegistryHostConfig>>;
 }
 
 export interface RegistryMirror {
-  readonly endpoint: string[];
-  readonly rewrite?: Record<string, string>;
+  readonly endpoint: readonly string[];
+  readonly rewrite?: Readonly<Record<string, string>>;
 }
 
 export interface RegistryHostConfig {

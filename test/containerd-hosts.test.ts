@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HOSTS_TOML_HEADER, RegistriesConfig, containerdHostsFiles, tomlString } from '../lib/containerd-hosts';
+import { HOSTS_TOML_HEADER, RegistriesConfig, containerdHostsFiles, tomlString } from '../lib';
 
 const H = HOSTS_TOML_HEADER;
 

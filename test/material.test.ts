@@ -75,6 +75,8 @@ describe('writeNewMaterial / loadOrCreateMaterial', () => {
     expect(modes).toEqual({
       'auth/htpasswd': '600',
       'auth/password': '600',
+      'certs.d/container-registry.local:5000/hosts.toml': '644',
+      'certs.d/localhost:31113/hosts.toml': '644',
       'certs/ca.crt': '644',
       'certs/ca.key': '600',
       'certs/registries.yaml': '600',
@@ -84,6 +86,10 @@ describe('writeNewMaterial / loadOrCreateMaterial', () => {
     expect((statSync(dir).mode & 0o777).toString(8)).toBe('700');
     expect(readFileSync(join(dir, MATERIAL_FILES.password), 'utf8')).toBe('pw\n');
     expect(readMaterial(dir)).toEqual(material);
+    // The containerd hosts directory says what k3s derives from registries.yaml, CA path included.
+    expect(readFileSync(join(dir, 'certs.d/localhost:31113/hosts.toml'), 'utf8')).toContain(
+      '[host."https://container-registry.local:5000/v2"]\n  capabilities = ["pull", "resolve"]\n  ca = ["/registry/certs/ca.crt"]',
+    );
   });
 
   it('reads existing material and never writes to it', () => {
