@@ -21,6 +21,7 @@ import {
   DEFAULT_USERNAME,
   NODE_MATERIAL_MOUNT_PATH,
 } from './defaults';
+import { containerdHostsFiles } from './containerd-hosts';
 import { Credentials, createHtpasswd, parseHtpasswd, validatePassword, validateUsername } from './htpasswd';
 import { RandomSource, generatePassword, secureRandom } from './random';
 import { RegistriesConfig, endpointHost, nodeRegistriesConfig, parseRegistriesYaml, renderRegistriesYaml } from './registries-yaml';
@@ -77,6 +78,9 @@ export const MATERIAL_FILES = {
   password: 'auth/password',
 } as const;
 
+/** The containerd hosts directory (`config_path`) inside the material directory. */
+export const CONTAINERD_HOSTS_DIR = 'certs.d';
+
 /** Where the nodes find the CA, given the k3d volume `<material dir>:/registry`. */
 export const NODE_CA_FILE = `${NODE_MATERIAL_MOUNT_PATH}/${MATERIAL_FILES.caCertificate}`;
 
@@ -124,6 +128,12 @@ export function materialFiles(material: RegistryMaterial): FileToWrite[] {
     { relativePath: MATERIAL_FILES.registriesYaml, content: renderRegistriesYaml(material.registries), mode: SECRET_FILE_MODE },
     { relativePath: MATERIAL_FILES.htpasswd, content: material.htpasswd, mode: SECRET_FILE_MODE },
     { relativePath: MATERIAL_FILES.password, content: `${material.nodeCredentials.password}\n`, mode: SECRET_FILE_MODE },
+    // For containerd clusters that are not k3s (kind, plain containerd): what k3s derives from registries.yaml.
+    ...containerdHostsFiles(material.registries).map((file) => ({
+      relativePath: `${CONTAINERD_HOSTS_DIR}/${file.host}/hosts.toml`,
+      content: file.content,
+      mode: PUBLIC_FILE_MODE,
+    })),
   ];
 }
 
@@ -176,12 +186,40 @@ export function loadOrCreateMaterial(dir: string, options: MaterialOptions = {})
   return { material, created: true };
 }
 
+/** The `configs` key of the first mirror's first endpoint: where the nodes' credentials and CA live. */
+export function nodeConfigKey(registries: RegistriesConfig): string | undefined {
+  const endpoint = Object.values(registries.mirrors)[0]?.endpoint[0];
+  return endpoint === undefined ? undefined : endpointHost(endpoint);
+}
+
 /** The credentials in `configs` for the first mirror's endpoint: what the nodes pull with. */
 export function nodeCredentialsOf(registries: RegistriesConfig, source = 'registries.yaml'): Credentials {
-  const endpoint = Object.values(registries.mirrors)[0]?.endpoint[0];
-  const auth = endpoint === undefined ? undefined : registries.configs?.[endpointHost(endpoint)]?.auth;
+  const key = nodeConfigKey(registries);
+  const auth = key === undefined ? undefined : registries.configs?.[key]?.auth;
   if (auth?.username === undefined || auth.password === undefined) {
     throw new ValidationError(`${source} has no configs."<endpoint host>".auth with username and password: the nodes could not pull; recreate it`);
   }
   return { username: auth.username, password: auth.password };
+}
+
+/** Where the registry is, as the material's registries.yaml says (it records no other settings). */
+export interface MaterialAddresses {
+  /** The name the nodes use, e.g. container-registry.local. */
+  readonly hostname: string;
+  /** The Service port the nodes reach, e.g. 5000. */
+  readonly registryPort: number;
+  /** The NodePort the desktop pushes to as localhost:<nodePort>. */
+  readonly nodePort: number;
+}
+
+/** The hostname and ports of `nodeRegistriesConfig`, read back from a registries.yaml. */
+export function materialAddressesOf(registries: RegistriesConfig, source = 'registries.yaml'): MaterialAddresses {
+  const endpoint = /^(.+):(\d+)$/.exec(nodeConfigKey(registries) ?? '');
+  const pushName = Object.keys(registries.mirrors)
+    .map((name) => /^localhost:(\d+)$/.exec(name))
+    .find((match) => match !== null);
+  if (endpoint === null || pushName === undefined || pushName === null) {
+    throw new ValidationError(`${source} needs a mirror "localhost:<nodePort>" and an endpoint "https://<hostname>:<port>": recreate the material (private-registry init --force)`);
+  }
+  return { hostname: endpoint[1], registryPort: Number(endpoint[2]), nodePort: Number(pushName[1]) };
 }

@@ -3,6 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run, type RunResult } from './run';
 
+/** Runs a command somewhere: `run` on this machine, or a node sandbox's `execInNode`. */
+export type Runner = (cmd: string, args: readonly string[], options: { env: Record<string, string>; timeoutMs: number }) => Promise<RunResult>;
+
 export interface Credentials {
   username: string;
   password: string;
@@ -21,6 +24,8 @@ export interface SkopeoCopyOptions {
   srcCertDir?: string;
   extraArgs?: string[];
   timeoutMs?: number;
+  /** Where skopeo runs (default: this machine). */
+  runner?: Runner;
 }
 
 export interface SkopeoInspectOptions {
@@ -41,13 +46,13 @@ const credsArg = (c: Credentials): string => `${c.username}:${c.password}`;
  * (As root, skopeo 1.9 still updates /var/lib/containers/cache/blob-info-cache-v1.boltdb, a
  * digest→location cache without credentials; it has no flag to move it.)
  */
-async function skopeo(subcommand: string, args: string[], timeoutMs: number | undefined): Promise<RunResult> {
+async function skopeo(subcommand: string, args: string[], timeoutMs: number | undefined, runner: Runner = run): Promise<RunResult> {
   const home = await mkdtemp(join(tmpdir(), 'skopeo-home-'));
   try {
     const authfile = join(home, 'auth.json');
     await writeFile(authfile, '{}');
     const env = {
-      PATH: process.env.PATH,
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
       HOME: home,
       XDG_RUNTIME_DIR: home,
       XDG_CONFIG_HOME: join(home, '.config'),
@@ -55,7 +60,7 @@ async function skopeo(subcommand: string, args: string[], timeoutMs: number | un
       DOCKER_CONFIG: join(home, '.docker'),
     };
     const globalArgs = ['--insecure-policy', '--tmpdir', home];
-    return await run('skopeo', [...globalArgs, subcommand, '--authfile', authfile, ...args], { env, timeoutMs: timeoutMs ?? 120_000 });
+    return await runner('skopeo', [...globalArgs, subcommand, '--authfile', authfile, ...args], { env, timeoutMs: timeoutMs ?? 120_000 });
   } finally {
     await rm(home, { recursive: true, force: true });
   }
@@ -69,7 +74,7 @@ export function skopeoCopy(options: SkopeoCopyOptions): Promise<RunResult> {
   if (options.srcCreds) args.push('--src-creds', credsArg(options.srcCreds));
   if (options.srcCertDir) args.push('--src-cert-dir', options.srcCertDir);
   args.push(...(options.extraArgs ?? []), options.from, options.to);
-  return skopeo('copy', args, options.timeoutMs);
+  return skopeo('copy', args, options.timeoutMs, options.runner);
 }
 
 /** `skopeo inspect`; stdout is the JSON on success. Never rejects on failure. */

@@ -1,0 +1,219 @@
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import {
+  CONTAINERD_HOSTS_DIR,
+  Credentials,
+  MATERIAL_FILES,
+  NODE_MATERIAL_MOUNT_PATH,
+  RegistriesConfig,
+  containerdHostsFiles,
+  createCertificateAuthority,
+  nodeCredentialsOf,
+  parseRegistriesYaml,
+} from '../lib';
+import { busyboxBinary, busyboxPath } from './support/busybox';
+import { findObject } from './support/fixture-material';
+import { K3D_NODE_HOSTS, NodeProcess, NodeSandbox, startNodeSandbox } from './support/node-sandbox';
+import { writeOciImage } from './support/oci-image';
+import { describeReal } from './support/real-software';
+import { registryEnvFromManifests } from './support/registry-from-manifests';
+import { RunResult } from './support/run';
+import { skopeoCopy } from './support/skopeo';
+import { SynthesizedApp, synthApp } from './support/synth-app';
+
+/**
+ * The node half of the guide, with real parts: one k3d node played by a network namespace with a
+ * bind-mounted /etc/hosts, the synthesized registry listening on a "Service ClusterIP", socat as the
+ * NodePort, a DNS server answering the Service name, the DaemonSet's own script, and real containerd
+ * pulling through the hosts directory that k3s derives from the synthesized registries.yaml.
+ */
+const TOOLS = ['ip', 'ss', 'containerd', 'ctr', 'docker-registry', 'skopeo', 'busybox', 'flock', 'socat'];
+const SERVICE_IP = '10.43.0.50';
+const MOVED_SERVICE_IP = '10.43.0.77';
+const GREETING = 'hello world\n';
+
+describeReal('a k3d node pulls the pushed image through the synthesized registries.yaml', TOOLS, () => {
+  const started = Date.now();
+  let work: string;
+  let app: SynthesizedApp;
+  let node: NodeSandbox;
+  let registries: RegistriesConfig;
+  let credentials: Credentials;
+  let hostsScript: string;
+  let scriptEnv: Record<string, string>;
+  let serviceDnsName: string;
+  let nodeName: string; // container-registry.local:5000
+  let pushedName: string; // localhost:31113
+  const materialDir = () => join(work, 'registry');
+  /** Node paths under /registry → the material directory (the k3d volume). */
+  const mapPath = (path: string) => path.replace(`${NODE_MATERIAL_MOUNT_PATH}/`, `${materialDir()}/`);
+
+  const ok = (result: RunResult) => {
+    expect(result.code, `stdout: ${result.stdout}\nstderr: ${result.stderr}`).toBe(0);
+    return result;
+  };
+  /** The hosts directory k3s writes from a registries.yaml, CA paths mapped to this machine. */
+  const hostsDirFor = (config: RegistriesConfig, name: string) => {
+    const dir = join(work, name);
+    node.writeHostsToml(containerdHostsFiles(config, { mapPath }), dir);
+    return dir;
+  };
+  const pullFails = async (ref: string, creds: Credentials, hostsDir?: string) => {
+    const result = await node.pullImage(ref, { credentials: creds, hostsDir });
+    expect(result.code).not.toBe(0);
+    return result.stderr.split('\n').find((line) => line.startsWith('ctr: ')) ?? result.stderr;
+  };
+  const runHostsScript = (env: Record<string, string> = {}) =>
+    node.execInNode(busyboxBinary(), ['sh', hostsScript], { env: { ...scriptEnv, RUN_ONCE: '1', ...env } });
+
+  beforeAll(async () => {
+    work = mkdtempSync(join(tmpdir(), 'node-pull-'));
+    app = await synthApp(materialDir(), join(work, 'dist'));
+    registries = parseRegistriesYaml(readFileSync(join(materialDir(), MATERIAL_FILES.registriesYaml), 'utf8'));
+    credentials = nodeCredentialsOf(registries);
+
+    const service = findObject(app.manifests, 'Service');
+    const { port, nodePort } = service.spec.ports[0];
+    serviceDnsName = `${service.metadata.name}.${service.metadata.namespace}.svc.cluster.local`;
+    nodeName = `container-registry.local:${port}`;
+    pushedName = `localhost:${nodePort}`;
+
+    node = await startNodeSandbox({ addresses: [`${SERVICE_IP}/32`, `${MOVED_SERVICE_IP}/32`], dns: { records: { [serviceDnsName]: SERVICE_IP } } });
+    writeFileSync(join(work, 'registry.yml'), 'version: 0.1\n');
+    await node.spawnInNode('docker-registry', ['serve', join(work, 'registry.yml')], {
+      env: registryEnvFromManifests(app.manifests, join(work, 'pod'), `${SERVICE_IP}:${port}`),
+      readyListen: { host: SERVICE_IP, port },
+    });
+    // kube-proxy's NodePort, as the k3d load balancer reaches it: localhost:31113 → the Service.
+    await node.spawnInNode('socat', [`TCP-LISTEN:${nodePort},bind=127.0.0.1,fork,reuseaddr`, `TCP:${SERVICE_IP}:${port}`], {
+      readyListen: { host: '127.0.0.1', port: nodePort },
+    });
+
+    // The desktop pushes to localhost:31113 with the generated credentials and CA.
+    const image = writeOciImage(join(work, 'image'), { files: { 'hello.txt': GREETING }, cmd: ['cat', '/hello.txt'] });
+    mkdirSync(join(work, 'trust'));
+    copyFileSync(join(materialDir(), MATERIAL_FILES.caCertificate), join(work, 'trust', 'ca.crt'));
+    ok(await skopeoCopy({ from: `oci:${image.dir}:latest`, to: `docker://${pushedName}/hello-world-example:latest`, creds: credentials, certDir: join(work, 'trust'), runner: node.execInNode }));
+
+    // The DaemonSet's script and environment, as synthesized; the kubelet's parts done by hand: the node
+    // file mounted at HOSTS_FILE is the node's /etc/hosts, and $(..._SERVICE_HOST) is the Service IP.
+    hostsScript = join(work, 'node-hosts.sh');
+    writeFileSync(hostsScript, findObject(app.manifests, 'ConfigMap', 'container-registry-node-hosts').data['node-hosts.sh']);
+    const container = findObject(app.manifests, 'DaemonSet').spec.template.spec.containers[0];
+    scriptEnv = { PATH: busyboxPath(), TMPDIR: work };
+    for (const variable of container.env) scriptEnv[variable.name] = variable.value;
+    expect(scriptEnv.SERVICE_DNS_NAME).toBe(serviceDnsName);
+    scriptEnv.HOSTS_FILE = '/etc/hosts';
+    scriptEnv.SERVICE_IP_FALLBACK = SERVICE_IP;
+  });
+
+  afterAll(async () => {
+    try {
+      await node?.dispose();
+    } finally {
+      if (work) rmSync(work, { recursive: true, force: true });
+      console.log(`node pull suite: ${Date.now() - started} ms`);
+    }
+  });
+
+  it("the DaemonSet's script maps container-registry.local to the Service IP in the bind-mounted /etc/hosts", async () => {
+    expect((await node.execInNode('sed', ['-i', 's/^#x//', '/etc/hosts'])).stderr).toContain('Device or resource busy');
+    ok(await runHostsScript());
+    expect(node.readHosts()).toBe(`${K3D_NODE_HOSTS}${SERVICE_IP} container-registry.local\n`);
+    expect(ok(await node.execInNode('getent', ['hosts', 'container-registry.local'])).stdout).toMatch(/^10\.43\.0\.50\s+container-registry\.local/);
+    expect(ok(await node.execInNode('getent', ['hosts', 'host.k3d.internal'])).stdout).toMatch(/^172\.18\.0\.1\s/);
+  });
+
+  it('emits the containerd hosts directory k3s would write (for kind and plain containerd)', () => {
+    for (const file of containerdHostsFiles(registries)) {
+      expect(readFileSync(join(materialDir(), CONTAINERD_HOSTS_DIR, file.host, 'hosts.toml'), 'utf8')).toBe(file.content);
+    }
+  });
+
+  it('pulls the pushed name (via the mirror) and the node name, and the layer holds the hello-world file', async () => {
+    const hostsDir = hostsDirFor(registries, 'certs.d');
+    for (const ref of [`${pushedName}/hello-world-example:latest`, `${nodeName}/hello-world-example:latest`]) {
+      ok(await node.pullImage(ref, { credentials, hostsDir }));
+      expect(ok(await node.readImageFile(ref, 'hello.txt')).stdout).toBe(GREETING);
+    }
+  });
+
+  it('fails when registries.yaml has the wrong password: 401 from the registry', async () => {
+    expect(await pullFails(`${pushedName}/hello-world-example:latest`, { ...credentials, password: 'wrong' }, hostsDirFor(registries, 'certs.d-creds'))).toBe(
+      `ctr: failed to resolve reference "${pushedName}/hello-world-example:latest": pulling from host ${nodeName} failed with status code [manifests latest]: 401 Unauthorized`,
+    );
+  });
+
+  it('fails TLS when registries.yaml names a CA that is not ours', async () => {
+    const otherCa = join(materialDir(), 'certs', 'other-ca.crt');
+    writeFileSync(otherCa, createCertificateAuthority().certificatePem);
+    const config: RegistriesConfig = { ...registries, configs: { [nodeName]: { ...registries.configs![nodeName], tls: { ca_file: `${NODE_MATERIAL_MOUNT_PATH}/certs/other-ca.crt` } } } };
+    // Go adds why: the foreign CA has our CA's name, but its signature does not verify.
+    expect(await pullFails(`${nodeName}/hello-world-example:latest`, credentials, hostsDirFor(config, 'certs.d-ca'))).toContain(
+      `ctr: failed to resolve reference "${nodeName}/hello-world-example:latest": failed to do request: Head "https://${nodeName}/v2/hello-world-example/manifests/latest": x509: certificate signed by unknown authority`,
+    );
+  });
+
+  it('fails TLS when configs are keyed by the mirror name instead of the endpoint (k3s#9839)', async () => {
+    const config: RegistriesConfig = { mirrors: registries.mirrors, configs: { [pushedName]: registries.configs![nodeName] } };
+    expect(await pullFails(`${pushedName}/hello-world-example:latest`, credentials, hostsDirFor(config, 'certs.d-mis-keyed'))).toContain('x509: certificate signed by unknown authority');
+  });
+
+  it('fails to resolve the registry when /etc/hosts has no entry', async () => {
+    const hosts = node.readHosts();
+    node.writeHosts(K3D_NODE_HOSTS);
+    try {
+      expect(await pullFails(`${nodeName}/hello-world-example:latest`, credentials, hostsDirFor(registries, 'certs.d-no-hosts'))).toBe(
+        `ctr: failed to resolve reference "${nodeName}/hello-world-example:latest": failed to do request: Head "https://${nodeName}/v2/hello-world-example/manifests/latest": dial tcp: lookup container-registry.local: no such host`,
+      );
+    } finally {
+      node.writeHosts(hosts);
+    }
+  });
+
+  it('does not write /etc/hosts when nothing changed (inode and mtime kept)', async () => {
+    ok(await runHostsScript());
+    const past = new Date('2020-01-01T00:00:00Z');
+    utimesSync(node.hostsFile, past, past);
+    const before = statSync(node.hostsFile);
+    const result = ok(await runHostsScript());
+    expect(result.stdout).toBe('');
+    const after = statSync(node.hostsFile);
+    expect([after.ino, after.mtimeMs]).toEqual([before.ino, before.mtimeMs]);
+  });
+
+  it('never duplicates the line when copies race', async () => {
+    const results = await Promise.all(Array.from({ length: 6 }, () => runHostsScript()));
+    results.forEach(ok);
+    expect(node.readHosts()).toBe(`${K3D_NODE_HOSTS}${SERVICE_IP} container-registry.local\n`);
+  });
+
+  it('follows the Service to a new IP within one period, and pulls from it there', async () => {
+    let loop: NodeProcess | undefined;
+    const port = Number(nodeName.split(':')[1]);
+    try {
+      loop = await node.spawnInNode(busyboxBinary(), ['sh', hostsScript], { env: { ...scriptEnv, INTERVAL_SECONDS: '1' }, readyOutput: /keeping/ });
+      // The Service is recreated with a new ClusterIP: the registry moves there and DNS answers the new IP.
+      await node.spawnInNode('socat', [`TCP-LISTEN:${port},bind=${MOVED_SERVICE_IP},fork,reuseaddr`, `TCP:${SERVICE_IP}:${port}`], {
+        readyListen: { host: MOVED_SERVICE_IP, port },
+      });
+      node.setDnsRecords({ [serviceDnsName]: MOVED_SERVICE_IP });
+      const changedAt = Date.now();
+      while (!node.readHosts().includes(`${MOVED_SERVICE_IP} container-registry.local\n`)) {
+        // One period (1 s) plus a lookup, with room for a loaded machine.
+        if (Date.now() - changedAt > 3_000) throw new Error(`the line did not follow within 3 s (period 1 s):\n${node.readHosts()}\n${loop.output()}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      console.log(`hosts line followed the new Service IP after ${Date.now() - changedAt} ms (period 1 s)`);
+      expect(node.readHosts()).toBe(`${K3D_NODE_HOSTS}${MOVED_SERVICE_IP} container-registry.local\n`);
+      expect(loop.output()).toContain(`wrote '${MOVED_SERVICE_IP} container-registry.local' to /etc/hosts`);
+      ok(await node.ctr(['images', 'rm', `${nodeName}/hello-world-example:latest`]));
+      ok(await node.pullImage(`${nodeName}/hello-world-example:latest`, { credentials, hostsDir: hostsDirFor(registries, 'certs.d-moved') }));
+    } finally {
+      await loop?.stop();
+      node.setDnsRecords({ [serviceDnsName]: SERVICE_IP });
+    }
+  });
+});
