@@ -2,7 +2,7 @@ import { Chart, JsonPatch } from 'cdk8s';
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
 import { CertificateAndKey } from './certificates';
-import { DEFAULT_NAMESPACE, DEFAULT_REGISTRY_HOSTNAME } from './defaults';
+import { DEFAULT_NAMESPACE, DEFAULT_REGISTRY_HOSTNAME, DEFAULT_SERVICE_NAME } from './defaults';
 import { Credentials } from './htpasswd';
 import { LocalRegistryHosting } from './local-registry-hosting';
 import { NodeHostsDaemonSet } from './node-hosts-daemon-set';
@@ -75,7 +75,7 @@ export class RegistryChart extends Chart {
     this.auth = new RegistryAuth(this, 'Auth', {
       htpasswd: props.material.htpasswd,
       nodeCredentials: props.material.nodeCredentials,
-      secretName: `${props.serviceName ?? 'container-registry'}-htpasswd`,
+      secretName: `${props.serviceName ?? DEFAULT_SERVICE_NAME}-htpasswd`,
     });
     this.registry = new RegistryServer(this, 'Registry', {
       name: props.serviceName,

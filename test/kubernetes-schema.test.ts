@@ -1,0 +1,37 @@
+import { Testing } from 'cdk8s';
+import { describe, expect, it } from 'vitest';
+import { RegistryChart } from '../lib';
+import { ExampleChart } from '../charts/example-chart';
+import { fixtureMaterial } from './support/fixture-material';
+
+/**
+ * No API server here for `kubectl apply --dry-run`, so every synthesized object is checked against the
+ * Kubernetes OpenAPI schema instead (kubernetes-models: types, required fields, formats).
+ */
+async function validate(object: any): Promise<void> {
+  const group = object.apiVersion.includes('/') ? object.apiVersion : 'v1';
+  const models = await import(`kubernetes-models/${group}`);
+  const Model = models[object.kind];
+  if (Model === undefined) throw new Error(`no schema for ${object.apiVersion} ${object.kind}`);
+  new Model(object).validate();
+}
+
+const material = fixtureMaterial();
+const charts = {
+  defaults: () => new RegistryChart(Testing.app(), 'registry', { material }),
+  custom: () => new RegistryChart(Testing.app(), 'registry', { material, namespace: 'images', nodePort: 30500, storageAccessMode: 'ReadWriteMany', replicas: 2, storageClassName: 'nfs' }),
+  example: () => new ExampleChart(Testing.app(), 'example'),
+};
+
+describe('synthesized objects against the Kubernetes schema', () => {
+  it.each(Object.keys(charts) as (keyof typeof charts)[])('%s chart: every object validates', async (name) => {
+    const manifests = Testing.synth(charts[name]());
+    expect(manifests.length).toBeGreaterThan(0);
+    for (const object of manifests) await validate(object);
+  });
+
+  it('the check bites: a Deployment with replicas "one" is refused', async () => {
+    const deployment = Testing.synth(charts.defaults()).find((object) => object.kind === 'Deployment');
+    await expect(validate({ ...deployment, spec: { ...deployment.spec, replicas: 'one' } })).rejects.toThrow('replicas must be integer');
+  });
+});
