@@ -1,5 +1,5 @@
 import { App } from 'cdk8s';
-import { DEFAULT_MATERIAL_DIR, RegistryChart, ValidationError, loadOrCreateMaterial } from '../lib';
+import { DEFAULT_MATERIAL_DIR, RegistryChart, ValidationError, loadOrCreateMaterial, materialAddressesOf } from '../lib';
 import { ExampleChart } from './example-chart';
 
 function main(): void {
@@ -12,15 +12,18 @@ function main(): void {
       `created ${materialDir}/ (CA, server certificate, htpasswd, registries.yaml); password for user "${material.nodeCredentials.username}" is in ${materialDir}/auth/password\n`,
     );
   }
+  // Names and ports follow the material (e.g. `private-registry init --node-port 30500`), so the
+  // manifests always agree with the registries.yaml the nodes read.
+  const { hostname, registryPort, nodePort } = materialAddressesOf(material.registries);
 
   const app = new App();
-  new RegistryChart(app, 'container-registry', { material });
+  new RegistryChart(app, 'container-registry', { material, hostname, port: registryPort, nodePort });
   app.synth();
 
   // The example pod goes to a sub-directory: `kubectl apply -f dist` does not recurse, so the pod only
   // starts when you apply dist/example after pushing its image.
   const exampleApp = new App({ outdir: `${app.outdir}/example` });
-  new ExampleChart(exampleApp, 'hello-world-example');
+  new ExampleChart(exampleApp, 'hello-world-example', { image: `localhost:${nodePort}/hello-world-example:latest` });
   exampleApp.synth();
 }
 

@@ -3,7 +3,7 @@ import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, write
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MATERIAL_FILES } from '../lib';
+import { MATERIAL_FILES, generateMaterial, writeNewMaterial } from '../lib';
 import { SynthesizedApp, synthApp } from './support/synth-app';
 
 /** Every file under `dir` with its SHA-256, mode and mtime: what "changes nothing" must keep. */
@@ -70,6 +70,17 @@ describe('the synth app (cdk8s synth)', () => {
     expect(second.stderr).not.toContain('created');
     expect(fingerprint(join(work, 'registry'))).toEqual(firstMaterial);
     expect(contentOnly(fingerprint(join(work, 'dist-again')))).toEqual(contentOnly(firstDist));
+  });
+
+  it('follows the names and ports of the material (e.g. made by `private-registry init --node-port 30500`)', async () => {
+    const custom = join(work, 'custom');
+    writeNewMaterial(custom, generateMaterial({ hostname: 'images.local', nodePort: 30500 }));
+    const app = await synthApp(custom, join(work, 'dist-custom'));
+    const service = app.manifests.find((object) => object.kind === 'Service');
+    expect(service.spec.ports[0].nodePort).toBe(30500);
+    const env = app.manifests.find((object) => object.kind === 'DaemonSet').spec.template.spec.containers[0].env;
+    expect(env).toContainEqual({ name: 'REGISTRY_HOSTNAME', value: 'images.local' });
+    expect(app.exampleManifests[0].spec.containers[0].image).toBe('localhost:30500/hello-world-example:latest');
   });
 
   it('fails with the file name and the fix when the material is damaged, writing nothing', async () => {

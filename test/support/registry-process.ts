@@ -57,7 +57,7 @@ function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> 
   });
 }
 
-/** Starts the real `docker-registry serve` and resolves once its port accepts connections. */
+/** Starts the real `docker-registry serve` and resolves once it says it listens and its port accepts connections. */
 export async function startRegistry(options: RegistryOptions): Promise<RunningRegistry> {
   const { host, port } = parseAddr(options.env.REGISTRY_HTTP_ADDR);
   // Everything else comes from env, so the test fully states the configuration under test.
@@ -111,7 +111,8 @@ export async function startRegistry(options: RegistryOptions): Promise<RunningRe
       await stop();
       throw new Error(`docker-registry ${reason} before listening on ${host}:${port}; output:\n${output}`);
     }
-    if (await acceptsConnections(host, port)) return registry;
+    // Its own log line, not just an open port: another process may hold a port picked as free.
+    if (output.includes(`listening on ${host}:${port}`) && (await acceptsConnections(host, port))) return registry;
     if (Date.now() > deadline) {
       await stop();
       throw new Error(`docker-registry did not listen on ${host}:${port} within ${options.readyTimeoutMs ?? 8_000} ms; output:\n${output}`);

@@ -1,0 +1,2 @@
+#!/usr/bin/env node
+require('../build/cli/main.js').main().then((code) => { process.exitCode = code; });

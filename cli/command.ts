@@ -1,0 +1,33 @@
+import type { CommandModule } from 'yargs';
+import { DEFAULT_MATERIAL_DIR } from '../lib/defaults';
+import { CliIo, ExitCode } from './io';
+
+/** What main() hands every command module: the io, and where a handler's outcome goes. */
+export interface CommandContext {
+  readonly io: CliIo;
+  /** The material directory when --dir is not given (REGISTRY_MATERIAL_DIR, like synth, or "registry"). */
+  readonly defaultDir: string;
+  /** Records a handler's exit code, or the error it threw, for main() to report. */
+  settle(outcome: { code: ExitCode } | { error: unknown }): void;
+}
+
+export type CommandFactory = (context: CommandContext) => CommandModule;
+
+export function defaultMaterialDir(io: CliIo): string {
+  return io.env.REGISTRY_MATERIAL_DIR ?? DEFAULT_MATERIAL_DIR;
+}
+
+/**
+ * A yargs handler around `run`. Errors are recorded rather than thrown, so main() can tell a usage error
+ * (thrown by yargs while parsing) from a handler's error.
+ */
+export function handler<A>(context: CommandContext, run: (args: A, io: CliIo) => Promise<ExitCode>): (argv: unknown) => Promise<void> {
+  return async (argv) => {
+    try {
+      context.settle({ code: await run(argv as A, context.io) });
+    } catch (error) {
+      context.settle({ error });
+    }
+  };
+}
+

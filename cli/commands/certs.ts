@@ -1,0 +1,110 @@
+import { CertificateSummary, DEFAULT_CA_VALIDITY_DAYS, DEFAULT_CERT_VALIDITY_DAYS } from '../../lib/certificates';
+import { EXPIRY_WARNING_DAYS, describeMaterialCertificates, renewCertificates } from '../../lib/material-certs';
+import { CommandFactory, handler } from '../command';
+import { withFlagNames } from '../flags';
+import { CliIo, EXIT_OK, ExitCode } from '../io';
+
+export interface CertsShowArgs {
+  readonly dir: string;
+  readonly json: boolean;
+}
+
+export interface CertsRenewArgs {
+  readonly dir: string;
+  readonly rotateCa: boolean;
+  readonly certDays: number;
+  readonly caDays?: number;
+}
+
+const FLAGS = { certValidityDays: '--cert-days', caValidityDays: '--ca-days', rotateCa: '--rotate-ca' };
+
+const APPLY = 'npx cdk8s synth && kubectl apply -f dist && kubectl -n container-registry rollout restart deployment/container-registry';
+
+export async function certsShow(args: CertsShowArgs, io: CliIo): Promise<ExitCode> {
+  return withFlagNames(FLAGS, async () => {
+    const certificates = describeMaterialCertificates(args.dir, io.now());
+    if (args.json) {
+      io.stdout.write(`${JSON.stringify(certificates.map(({ name, file, summary }) => ({ name, file, ...summary })), null, 2)}\n`);
+    } else {
+      for (const { name, file, summary } of certificates) {
+        const names = [...summary.dnsNames, ...summary.ipAddresses];
+        io.stdout.write(
+          [
+            `${name}  ${file}`,
+            `  subject     ${summary.subject}`,
+            `  issuer      ${summary.issuer}`,
+            `  names       ${names.length === 0 ? '-' : names.join(', ')}`,
+            `  valid       ${isoSeconds(summary.notBefore)} to ${isoSeconds(summary.notAfter)} (${summary.daysLeft} days left)`,
+            `  sha256      ${summary.sha256Fingerprint}`,
+            '',
+          ].join('\n'),
+        );
+      }
+    }
+    for (const { name, file, summary } of certificates) {
+      if (summary.daysLeft < EXPIRY_WARNING_DAYS) {
+        const renew = name === 'ca.crt' ? 'private-registry certs renew --rotate-ca' : 'private-registry certs renew';
+        io.stderr.write(`warning: ${file} ${expiresIn(summary)}: ${renew}\n`);
+      }
+    }
+    return EXIT_OK;
+  });
+}
+
+/** A new server certificate from the same CA (nodes keep trusting it), or with --rotate-ca a new CA too. */
+export async function certsRenew(args: CertsRenewArgs, io: CliIo): Promise<ExitCode> {
+  return withFlagNames(FLAGS, async () => {
+    const result = renewCertificates(args.dir, {
+      rotateCa: args.rotateCa,
+      certValidityDays: args.certDays,
+      caValidityDays: args.caDays,
+      now: io.now(),
+    });
+    io.stderr.write(`kept the old files in ${result.backupDir}\n`);
+    if (result.rotatedCa) io.stderr.write(`new CA: ${result.ca.subject}, SHA-256 ${result.ca.sha256Fingerprint}, until ${isoSeconds(result.ca.notAfter)}\n`);
+    io.stderr.write(`new server certificate until ${isoSeconds(result.tls.notAfter)} for ${[...result.tls.dnsNames, ...result.tls.ipAddresses].join(', ')}\n`);
+    if (result.addedNames.length > 0) io.stderr.write(`added names the old certificate lacked: ${result.addedNames.join(', ')}\n`);
+    io.stderr.write(`the registry serves it once you apply and restart it: ${APPLY}\n`);
+    if (result.rotatedCa) {
+      io.stderr.write(
+        'warning: the CA changed, so everything that trusted the old one rejects the registry until it has the new one:\n' +
+          '  - the nodes read /registry/certs/ca.crt through k3s at start: restart them (k3d cluster stop NAME && k3d cluster start NAME)\n' +
+          '  - this machine: private-registry trust --write (as root)\n',
+      );
+    }
+    return EXIT_OK;
+  });
+}
+
+function expiresIn(summary: CertificateSummary): string {
+  return summary.daysLeft < 0 ? `expired on ${isoSeconds(summary.notAfter)}` : `expires in ${summary.daysLeft} days (${isoSeconds(summary.notAfter)})`;
+}
+
+function isoSeconds(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+export const certsCommand: CommandFactory = (context) => ({
+  command: 'certs',
+  describe: 'Show or renew the CA and the server certificate',
+  builder: (yargs) =>
+    yargs
+      .command({
+        command: 'show',
+        describe: 'Subject, names, validity, days left and SHA-256 fingerprint of ca.crt and tls.crt',
+        builder: (sub) => sub.option('json', { type: 'boolean', default: false, describe: 'Print JSON' }),
+        handler: handler(context, certsShow),
+      })
+      .command({
+        command: 'renew',
+        describe: 'New server certificate from the same CA (old files kept as a backup)',
+        builder: (sub) =>
+          sub
+            .option('rotate-ca', { type: 'boolean', default: false, describe: 'Make a new CA too (nodes and desktops must be given it)' })
+            .option('cert-days', { type: 'number', default: DEFAULT_CERT_VALIDITY_DAYS, requiresArg: true, describe: 'Server certificate lifetime in days' })
+            .option('ca-days', { type: 'number', requiresArg: true, describe: `New CA lifetime in days (with --rotate-ca; default ${DEFAULT_CA_VALIDITY_DAYS})` }),
+        handler: handler(context, certsRenew),
+      })
+      .demandCommand(1, 'name a certs command: show or renew'),
+  handler: () => undefined,
+});

@@ -1,0 +1,86 @@
+import * as fs from 'node:fs';
+import { DEFAULT_CA_VALIDITY_DAYS, DEFAULT_CERT_VALIDITY_DAYS } from '../../lib/certificates';
+import { DEFAULT_MATERIAL_DIR, DEFAULT_NODE_PORT, DEFAULT_REGISTRY_HOSTNAME, DEFAULT_USERNAME } from '../../lib/defaults';
+import { MATERIAL_FILES, generateMaterial, writeNewMaterial } from '../../lib/material';
+import { moveToBackup } from '../../lib/material-dir';
+import { ValidationError } from '../../lib/validate';
+import { CommandFactory, handler } from '../command';
+import { dirFlag, withFlagNames } from '../flags';
+import { CliIo, EXIT_OK, ExitCode, readPasswordFromStdin } from '../io';
+
+export interface InitArgs {
+  readonly dir: string;
+  readonly hostname: string;
+  readonly nodePort: number;
+  readonly user: string;
+  readonly passwordStdin: boolean;
+  readonly caDays: number;
+  readonly certDays: number;
+  readonly force: boolean;
+}
+
+const FLAGS = {
+  hostname: '--hostname',
+  nodePort: '--node-port',
+  username: '--user',
+  password: 'the password read by --password-stdin',
+  caValidityDays: '--ca-days',
+  certValidityDays: '--cert-days',
+};
+
+/** Creates the material directory exactly as the first synth would; --force keeps the old one as a backup. */
+export async function init(args: InitArgs, io: CliIo): Promise<ExitCode> {
+  return withFlagNames(FLAGS, async () => {
+    const exists = fs.existsSync(args.dir);
+    if (exists && !args.force) {
+      throw new ValidationError(`${args.dir} already exists: keep it (private-registry doctor checks it), or pass --force to move it to a timestamped backup and create new material`);
+    }
+    const password = args.passwordStdin ? await readPasswordFromStdin(io) : undefined;
+    // Everything is validated and generated before the old material is touched.
+    const material = generateMaterial({
+      hostname: args.hostname,
+      nodePort: args.nodePort,
+      username: args.user,
+      password,
+      caValidityDays: args.caDays,
+      certValidityDays: args.certDays,
+      now: io.now(),
+    });
+    if (exists) io.stderr.write(`moved the old material to ${moveToBackup(args.dir, io.now())}\n`);
+    writeNewMaterial(args.dir, material);
+
+    const dir = dirFlag(args.dir, DEFAULT_MATERIAL_DIR);
+    const synthEnv = dir === '' ? '' : `REGISTRY_MATERIAL_DIR=${args.dir} `;
+    const user = args.user;
+    io.stderr.write(
+      [
+        `created ${args.dir}/: CA, server certificate, htpasswd and registries.yaml for user "${user}"`,
+        `the password of "${user}" is in ${args.dir}/${MATERIAL_FILES.password}${password === undefined ? ' (generated)' : ''}`,
+        '',
+        'next steps:',
+        `  1. private-registry k3d-config${dir} --out k3d.yaml && k3d cluster create --config k3d.yaml`,
+        `  2. ${synthEnv}npx cdk8s synth && kubectl apply -f dist`,
+        `  3. private-registry trust${dir}    (how this machine trusts the CA)`,
+        `  4. docker login localhost:${args.nodePort} -u ${user} --password-stdin < ${args.dir}/${MATERIAL_FILES.password}`,
+        `  5. private-registry doctor${dir} --live`,
+        '',
+      ].join('\n'),
+    );
+    return EXIT_OK;
+  });
+}
+
+export const initCommand: CommandFactory = (context) => ({
+  command: 'init',
+  describe: 'Create the material directory: CA, server certificate, htpasswd, registries.yaml',
+  builder: (yargs) =>
+    yargs
+      .option('hostname', { type: 'string', default: DEFAULT_REGISTRY_HOSTNAME, requiresArg: true, describe: 'Name the nodes use for the registry (a certificate SAN)' })
+      .option('node-port', { type: 'number', default: DEFAULT_NODE_PORT, requiresArg: true, describe: 'NodePort the desktop pushes to as localhost:<port>' })
+      .option('user', { type: 'string', default: DEFAULT_USERNAME, requiresArg: true, describe: 'User the nodes pull with' })
+      .option('password-stdin', { type: 'boolean', default: false, describe: "Read the user's password from stdin (default: a random one)" })
+      .option('ca-days', { type: 'number', default: DEFAULT_CA_VALIDITY_DAYS, requiresArg: true, describe: 'CA lifetime in days' })
+      .option('cert-days', { type: 'number', default: DEFAULT_CERT_VALIDITY_DAYS, requiresArg: true, describe: 'Server certificate lifetime in days' })
+      .option('force', { type: 'boolean', default: false, describe: 'Move existing material to <dir>.backup-<UTC time> first' }),
+  handler: handler(context, init),
+});

@@ -1,0 +1,55 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { PUBLIC_FILE_MODE, writeFileAtomic } from '../../lib/atomic-file';
+import { DEFAULT_K3D_CLUSTER_NAME, k3dClusterConfig, k3dCreateArgs, renderK3dConfig, shellCommandLine } from '../../lib/k3d-config';
+import { MATERIAL_FILES, materialAddressesOf, readMaterial } from '../../lib/material';
+import { assertMaterialDir } from '../../lib/material-dir';
+import { ValidationError } from '../../lib/validate';
+import { CommandFactory, handler } from '../command';
+import { withFlagNames } from '../flags';
+import { CliIo, EXIT_OK, ExitCode } from '../io';
+
+export interface K3dConfigArgs {
+  readonly dir: string;
+  readonly name: string;
+  readonly servers: number;
+  readonly agents: number;
+  readonly out?: string;
+  readonly printCommand: boolean;
+}
+
+const FLAGS = { name: '--name', servers: '--servers', agents: '--agents', materialDir: '--dir' };
+
+/** The k3d cluster config for this material (stdout or --out), or with --print-command the same as one command line. */
+export async function k3dConfig(args: K3dConfigArgs, io: CliIo): Promise<ExitCode> {
+  return withFlagNames(FLAGS, async () => {
+    assertMaterialDir(args.dir);
+    // The nodes will read this material: refuse to wire up a cluster to a broken one.
+    const material = readMaterial(args.dir);
+    const { nodePort } = materialAddressesOf(material.registries, path.join(args.dir, MATERIAL_FILES.registriesYaml));
+    const config = k3dClusterConfig({ materialDir: path.resolve(args.dir), nodePort, name: args.name, servers: args.servers, agents: args.agents });
+    if (args.out !== undefined) {
+      const outDir = path.dirname(path.resolve(args.out));
+      if (!fs.existsSync(outDir)) throw new ValidationError(`--out ${args.out}: directory ${outDir} does not exist: create it or write somewhere else`);
+      writeFileAtomic(args.out, renderK3dConfig(config), PUBLIC_FILE_MODE);
+      io.stderr.write(`wrote ${args.out}: k3d cluster create --config ${args.out}\n`);
+    } else if (!args.printCommand) {
+      io.stdout.write(renderK3dConfig(config));
+    }
+    if (args.printCommand) io.stdout.write(`${shellCommandLine(k3dCreateArgs(config))}\n`);
+    return EXIT_OK;
+  });
+}
+
+export const k3dConfigCommand: CommandFactory = (context) => ({
+  command: 'k3d-config',
+  describe: 'Print a k3d cluster config (k3d.io/v1alpha5) whose nodes use the registry',
+  builder: (yargs) =>
+    yargs
+      .option('name', { type: 'string', default: DEFAULT_K3D_CLUSTER_NAME, requiresArg: true, describe: 'Cluster name' })
+      .option('servers', { type: 'number', default: 1, requiresArg: true, describe: 'Server nodes' })
+      .option('agents', { type: 'number', default: 0, requiresArg: true, describe: 'Agent nodes' })
+      .option('out', { type: 'string', requiresArg: true, describe: 'Write the config to this file instead of stdout' })
+      .option('print-command', { type: 'boolean', default: false, describe: 'Print the equivalent `k3d cluster create` command line' }),
+  handler: handler(context, k3dConfig),
+});

@@ -1,0 +1,131 @@
+import * as path from 'node:path';
+import { MATERIAL_FILES } from '../../lib/material';
+import { addMaterialUser, listMaterialUsers, removeMaterialUser, verifyMaterialUser } from '../../lib/material-users';
+import { CommandFactory, handler } from '../command';
+import { withFlagNames } from '../flags';
+import { CliIo, EXIT_CHECK_FAILED, EXIT_OK, ExitCode, readPasswordFromStdin } from '../io';
+
+export interface UserAddArgs {
+  readonly dir: string;
+  readonly name: string;
+  readonly passwordStdin: boolean;
+}
+
+export interface UserRemoveArgs {
+  readonly dir: string;
+  readonly name: string;
+  readonly nodeUser?: string;
+  readonly passwordStdin?: boolean;
+}
+
+export interface UserListArgs {
+  readonly dir: string;
+}
+
+export interface UserVerifyArgs {
+  readonly dir: string;
+  readonly name: string;
+}
+
+const FLAGS = {
+  username: 'NAME',
+  password: 'the password read by --password-stdin',
+  nodeUser: '--node-user OTHER',
+  'nodeUser.password': "OTHER's password on stdin (--password-stdin)",
+};
+
+const APPLY = 'npx cdk8s synth && kubectl apply -f dist';
+
+/** Adds a user; a generated password is printed once, on stdout, and stored nowhere else. */
+export async function userAdd(args: UserAddArgs, io: CliIo): Promise<ExitCode> {
+  return withFlagNames(FLAGS, async () => {
+    const password = args.passwordStdin ? await readPasswordFromStdin(io) : undefined;
+    const added = addMaterialUser(args.dir, args.name, { password });
+    if (added.generated) io.stdout.write(`${added.password}\n`);
+    io.stderr.write(
+      `added "${args.name}" to ${path.join(args.dir, MATERIAL_FILES.htpasswd)}${added.generated ? '; its password (above) is shown only this once' : ''}\n` +
+        `the registry learns it from its Secret: ${APPLY}\n`,
+    );
+    return EXIT_OK;
+  });
+}
+
+/** Removes a user; the nodes' own user only together with --node-user naming the one they switch to. */
+export async function userRemove(args: UserRemoveArgs, io: CliIo): Promise<ExitCode> {
+  return withFlagNames(FLAGS, async () => {
+    const nodeUser = args.nodeUser === undefined ? undefined : { username: args.nodeUser, password: await readPasswordFromStdin(io) };
+    const { nodeUserChanged } = removeMaterialUser(args.dir, args.name, { nodeUser });
+    io.stderr.write(`removed "${args.name}" from ${path.join(args.dir, MATERIAL_FILES.htpasswd)}; the registry forgets it once you apply: ${APPLY}\n`);
+    if (nodeUserChanged) {
+      io.stderr.write(`the nodes now pull as "${args.nodeUser}" (${path.join(args.dir, MATERIAL_FILES.registriesYaml)}); k3s reads it at start: restart the nodes (k3d cluster stop NAME && k3d cluster start NAME)\n`);
+    }
+    return EXIT_OK;
+  });
+}
+
+/** One user name per line on stdout; which one the nodes use goes to stderr. */
+export async function userList(args: UserListArgs, io: CliIo): Promise<ExitCode> {
+  return withFlagNames(FLAGS, async () => {
+    const users = listMaterialUsers(args.dir);
+    for (const user of users) io.stdout.write(`${user.username}\n`);
+    const nodeUser = users.find((user) => user.isNodeUser);
+    if (nodeUser !== undefined) io.stderr.write(`the nodes pull as "${nodeUser.username}" (${path.join(args.dir, MATERIAL_FILES.registriesYaml)})\n`);
+    return EXIT_OK;
+  });
+}
+
+/** Exit 0 when the password on stdin is the user's, 1 when it is not. */
+export async function userVerify(args: UserVerifyArgs, io: CliIo): Promise<ExitCode> {
+  return withFlagNames(FLAGS, async () => {
+    const password = await readPasswordFromStdin(io);
+    if (verifyMaterialUser(args.dir, args.name, password)) {
+      io.stderr.write(`the password matches "${args.name}" in ${path.join(args.dir, MATERIAL_FILES.htpasswd)}\n`);
+      return EXIT_OK;
+    }
+    io.stderr.write(`the password does not match "${args.name}" in ${path.join(args.dir, MATERIAL_FILES.htpasswd)}\n`);
+    return EXIT_CHECK_FAILED;
+  });
+}
+
+const nameArgument = { type: 'string', describe: 'User name (no ":" or whitespace)' } as const;
+
+export const userCommand: CommandFactory = (context) => ({
+  command: 'user',
+  describe: 'Add, remove, list and verify registry users (htpasswd; registries.yaml kept consistent)',
+  builder: (yargs) =>
+    yargs
+      .command({
+        command: 'add <name>',
+        describe: 'Add a user; prints a random password once unless --password-stdin',
+        builder: (sub) => sub.positional('name', nameArgument).option('password-stdin', { type: 'boolean', default: false, describe: 'Read the password from stdin' }),
+        handler: handler(context, userAdd),
+      })
+      .command({
+        command: 'remove <name>',
+        describe: 'Remove a user (the nodes\' user only with --node-user)',
+        builder: (sub) =>
+          sub
+            .positional('name', nameArgument)
+            .option('node-user', { type: 'string', requiresArg: true, describe: 'Switch the nodes to this existing user (its password on stdin)' })
+            // No default: yargs counts a default as given, and --node-user must bring its password.
+            .option('password-stdin', { type: 'boolean', describe: "Read --node-user's password from stdin" })
+            .implies('node-user', 'password-stdin'),
+        handler: handler(context, userRemove),
+      })
+      .command({
+        command: 'list',
+        describe: 'List the users, one per line',
+        handler: handler(context, userList),
+      })
+      .command({
+        command: 'verify <name>',
+        describe: 'Check a password (on stdin): exit 0 if it matches, 1 if not',
+        builder: (sub) =>
+          sub
+            .positional('name', nameArgument)
+            .option('password-stdin', { type: 'boolean', demandOption: true, describe: 'Read the password from stdin' }),
+        handler: handler(context, userVerify),
+      })
+      .demandCommand(1, 'name a user command: add, remove, list or verify'),
+  handler: () => undefined,
+});

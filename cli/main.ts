@@ -1,0 +1,105 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import yargs from 'yargs';
+import { ValidationError } from '../lib/validate';
+import { CommandContext, defaultMaterialDir } from './command';
+import { certsCommand } from './commands/certs';
+import { doctorCommand } from './commands/doctor';
+import { initCommand } from './commands/init';
+import { k3dConfigCommand } from './commands/k3d-config';
+import { trustCommand } from './commands/trust';
+import { userCommand } from './commands/user';
+import { CliIo, EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_OK, ExitCode, processIo } from './io';
+
+const SCRIPT = 'private-registry';
+const COMMANDS = [initCommand, userCommand, certsCommand, k3dConfigCommand, trustCommand, doctorCommand];
+
+/**
+ * Runs the CLI and resolves with its exit code: 0 ok, 1 a check failed, 2 bad usage or bad input.
+ * Never exits the process and never rejects, so tests call it like any function.
+ */
+export async function main(args: readonly string[] = process.argv.slice(2), io: CliIo = processIo()): Promise<ExitCode> {
+  // Set by a handler; the cast keeps TypeScript from assuming the initial value survives the await.
+  let outcome = { code: EXIT_OK } as { code: ExitCode } | { error: unknown };
+  const context: CommandContext = { io, defaultDir: defaultMaterialDir(io), settle: (settled) => (outcome = settled) };
+  const modules = COMMANDS.map((command) => command(context));
+  let output = '';
+  try {
+    const parser = yargs([...args])
+      .scriptName(SCRIPT)
+      .usage(`${SCRIPT} <command> [flags]\n\nA private TLS + htpasswd registry for k3s/k3d: its certificates, users and cluster wiring.`)
+      .option('dir', { type: 'string', default: context.defaultDir, requiresArg: true, global: true, describe: 'Material directory (env REGISTRY_MATERIAL_DIR, like synth)' })
+      .command(modules)
+      .demandCommand(1, `name a command: ${modules.map((module) => String(module.command)).join(', ')}`)
+      .strict()
+      .help()
+      .alias('help', 'h')
+      .version(packageVersion())
+      .locale('en')
+      .wrap(100)
+      .exitProcess(false)
+      .showHelpOnFail(false)
+      .fail(false);
+    // With a callback yargs hands --help/--version text back instead of printing it.
+    await parser.parseAsync([...args], {}, (_error, _argv, text) => {
+      output = text;
+    });
+  } catch (error) {
+    io.stderr.write(`error: ${usageMessage((error as Error).message, args)}\nsee: ${SCRIPT} ${commandPath(args)}--help\n`);
+    return EXIT_BAD_INPUT;
+  }
+  if (output !== '') io.stdout.write(`${output}\n`);
+  if ('code' in outcome) return outcome.code;
+  const { error } = outcome;
+  io.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+  return error instanceof ValidationError ? EXIT_BAD_INPUT : EXIT_CHECK_FAILED;
+}
+
+/**
+ * yargs' usage errors in terms of flags: "Unknown arguments: node-prot, nodeProt" (it lists the camelCase
+ * twin too) becomes "unknown flag --node-prot", "Missing required argument: x" becomes "missing --x".
+ */
+function usageMessage(message: string, args: readonly string[]): string {
+  const missing = /^Missing required arguments?: (.+)$/.exec(message);
+  if (missing !== null) return `missing ${missing[1].split(', ').map((name) => `--${name}`).join(', ')}`;
+  const dependent = /^Missing dependent arguments:\n((?: .+ -> .+\n?)+)$/.exec(message);
+  if (dependent !== null) {
+    return dependent[1].trim().split('\n').map((line) => line.trim().replace(/^(.+) -> (.+)$/, '--$1 needs --$2')).join('; ');
+  }
+  const unknown = /^Unknown arguments?: (.+)$/.exec(message);
+  if (unknown === null) return message;
+  const names = unknown[1].split(', ');
+  const kebab = (name: string): string => name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
+  const typed = names.filter((name) => kebab(name) === name || !names.includes(kebab(name)));
+  const flags: string[] = [];
+  const words: string[] = [];
+  for (const name of typed) {
+    const flag = [`--${name}`, `-${name}`].find((candidate) => args.some((arg) => arg === candidate || arg.startsWith(`${candidate}=`)));
+    if (flag === undefined) words.push(JSON.stringify(name));
+    else flags.push(flag);
+  }
+  const plural = (list: string[]): string => (list.length > 1 ? 's' : '');
+  return [
+    ...(flags.length > 0 ? [`unknown flag${plural(flags)} ${flags.join(', ')}`] : []),
+    ...(words.length > 0 ? [`unknown argument${plural(words)} ${words.join(', ')}`] : []),
+  ].join('; ');
+}
+
+/** The command words at the start of `args` ("user add "), for pointing at the right --help. */
+function commandPath(args: readonly string[]): string {
+  const known: Record<string, readonly string[]> = {
+    init: [], user: ['add', 'remove', 'list', 'verify'], certs: ['show', 'renew'], 'k3d-config': [], trust: [], doctor: [],
+  };
+  const [first, second] = args;
+  if (first === undefined || !(first in known)) return '';
+  return known[first].includes(second ?? '') ? `${first} ${second} ` : `${first} `;
+}
+
+/** This package's version, found from here both in the sources (cli/) and in the build (build/cli/). */
+function packageVersion(): string {
+  for (let dir = __dirname; dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    const file = path.join(dir, 'package.json');
+    if (fs.existsSync(file)) return (JSON.parse(fs.readFileSync(file, 'utf8')) as { version: string }).version;
+  }
+  return 'unknown';
+}

@@ -1,0 +1,270 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as yaml from 'js-yaml';
+import { CertificateSummary, describeCertificate, isIssuedBy, keyMatchesCertificate, registrySubjectAltNames } from './certificates';
+import { DEFAULT_NAMESPACE, DEFAULT_REGISTRY_HOSTNAME, DEFAULT_SERVICE_NAME } from './defaults';
+import { Credentials, HtpasswdEntry, bcryptCostOf, parseHtpasswd, verifyPassword } from './htpasswd';
+import { MATERIAL_FILES, MaterialAddresses, materialAddressesOf, nodeCredentialsOf } from './material';
+import { EXPIRY_WARNING_DAYS } from './material-certs';
+import { assertMaterialDir } from './material-dir';
+import { RegistriesConfig, misplacedConfigKeys, parseRegistriesYaml } from './registries-yaml';
+
+/**
+ * The doctor's checks. Reading is separate from judging: `readMaterialSnapshot` / `readDistManifests`
+ * take the files in, and `checkMaterial` / `checkDist` are pure functions of what was read, so every
+ * broken state is a small test. A check whose input is already reported broken is left out, so each
+ * problem shows up once, with its fix.
+ */
+export interface Check {
+  readonly name: string;
+  readonly ok: boolean;
+  readonly detail: string;
+  /** What to do about it; only on failed checks. */
+  readonly fix?: string;
+}
+
+export type MaterialFile = (typeof MATERIAL_FILES)[keyof typeof MATERIAL_FILES];
+
+export interface SnapshotFile {
+  readonly content: string;
+  /** Permission bits, e.g. 0o600. */
+  readonly mode: number;
+}
+
+export interface MaterialSnapshot {
+  /** The directory as the user named it; used in details and fixes. */
+  readonly dir: string;
+  /** Missing files are absent. */
+  readonly files: Readonly<Partial<Record<MaterialFile, SnapshotFile>>>;
+}
+
+export interface MaterialCheckOptions {
+  /** @default - the current time */
+  readonly now?: Date;
+  /** @default 'container-registry' */
+  readonly serviceName?: string;
+  /** @default 'container-registry' */
+  readonly namespace?: string;
+}
+
+export interface DistManifest {
+  readonly file: string;
+  readonly content: string;
+}
+
+/** Files that hold a key or a credential, and so must be readable by their owner only. */
+const SECRET_FILES: readonly MaterialFile[] = [
+  MATERIAL_FILES.caKey,
+  MATERIAL_FILES.tlsKey,
+  MATERIAL_FILES.htpasswd,
+  MATERIAL_FILES.registriesYaml,
+  MATERIAL_FILES.password,
+];
+
+export function readMaterialSnapshot(dir: string): MaterialSnapshot {
+  assertMaterialDir(dir);
+  const files: Partial<Record<MaterialFile, SnapshotFile>> = {};
+  for (const relativePath of Object.values(MATERIAL_FILES)) {
+    const file = path.join(dir, relativePath);
+    try {
+      files[relativePath] = { content: fs.readFileSync(file, 'utf8'), mode: fs.statSync(file).mode & 0o777 };
+    } catch {
+      // Missing or unreadable: the 'files' check names it.
+    }
+  }
+  return { dir, files };
+}
+
+/** The synthesized manifests (`<distDir>/*.k8s.yaml`), or undefined when there is no such directory. */
+export function readDistManifests(distDir: string): DistManifest[] | undefined {
+  if (!fs.existsSync(distDir) || !fs.statSync(distDir).isDirectory()) return undefined;
+  return fs
+    .readdirSync(distDir)
+    .filter((name) => name.endsWith('.k8s.yaml'))
+    .sort()
+    .map((name) => ({ file: path.join(distDir, name), content: fs.readFileSync(path.join(distDir, name), 'utf8') }));
+}
+
+export function checkMaterial(snapshot: MaterialSnapshot, options: MaterialCheckOptions = {}): Check[] {
+  const now = options.now ?? new Date();
+  const { dir } = snapshot;
+  const at = (relativePath: string): string => path.join(dir, relativePath);
+  const text = (relativePath: MaterialFile): string | undefined => snapshot.files[relativePath]?.content;
+  const checks: Check[] = [];
+  const pass = (name: string, detail: string): void => void checks.push({ name, ok: true, detail });
+  const fail = (name: string, detail: string, fix: string): void => void checks.push({ name, ok: false, detail, fix });
+  const restore = `restore it from a backup (${dir}.backup-*) or create new material (private-registry init --force)`;
+
+  const allFiles = Object.values(MATERIAL_FILES);
+  const missing = allFiles.filter((relativePath) => snapshot.files[relativePath] === undefined);
+  if (missing.length === 0) pass('files', `all ${allFiles.length} material files are in ${dir}`);
+  else fail('files', `missing from ${dir}: ${missing.join(', ')}`, `restore them from a backup (${dir}.backup-*) or create new material (private-registry init --force)`);
+
+  // Certificates and keys.
+  const caPem = text(MATERIAL_FILES.caCertificate);
+  const caKeyPem = text(MATERIAL_FILES.caKey);
+  const tlsPem = text(MATERIAL_FILES.tlsCertificate);
+  const tlsKeyPem = text(MATERIAL_FILES.tlsKey);
+  let ca: CertificateSummary | undefined;
+  let tls: CertificateSummary | undefined;
+  if (caPem !== undefined) {
+    const result = attempt(() => describeCertificate(caPem, now, at(MATERIAL_FILES.caCertificate)));
+    if (result.error !== undefined) fail('CA certificate', result.error, restore);
+    else if (!result.value.isCertificateAuthority) fail('CA certificate', `${at(MATERIAL_FILES.caCertificate)} is not a CA certificate (no basicConstraints CA:TRUE)`, restore);
+    else {
+      ca = result.value;
+      pass('CA certificate', `${at(MATERIAL_FILES.caCertificate)}: ${ca.subject}, SHA-256 ${ca.sha256Fingerprint}`);
+    }
+  }
+  if (ca !== undefined && caPem !== undefined && caKeyPem !== undefined) {
+    const matches = attempt(() => keyMatchesCertificate(caPem, caKeyPem));
+    if (matches.value === true) pass('CA key', `${at(MATERIAL_FILES.caKey)} belongs to ${at(MATERIAL_FILES.caCertificate)}`);
+    else fail('CA key', matches.error ?? `${at(MATERIAL_FILES.caKey)} does not belong to ${at(MATERIAL_FILES.caCertificate)}`, `restore the matching pair from a backup (${dir}.backup-*), or make a new CA: private-registry certs renew --rotate-ca`);
+  }
+  if (tlsPem !== undefined) {
+    const result = attempt(() => describeCertificate(tlsPem, now, at(MATERIAL_FILES.tlsCertificate)));
+    if (result.error !== undefined) fail('server certificate', result.error, restore);
+    else {
+      tls = result.value;
+      if (ca === undefined || caPem === undefined) pass('server certificate', `${at(MATERIAL_FILES.tlsCertificate)}: ${tls.subject} (its issuer is not checked: the CA is unusable)`);
+      else if (isIssuedBy(tlsPem, caPem)) pass('server certificate', `${at(MATERIAL_FILES.tlsCertificate)} is signed by ${at(MATERIAL_FILES.caCertificate)}`);
+      else fail('server certificate', `${at(MATERIAL_FILES.tlsCertificate)} is not signed by ${at(MATERIAL_FILES.caCertificate)}: clients that trust this CA reject it`, 'issue a new one from this CA: private-registry certs renew');
+    }
+  }
+  if (tls !== undefined && tlsPem !== undefined && tlsKeyPem !== undefined) {
+    const matches = attempt(() => keyMatchesCertificate(tlsPem, tlsKeyPem));
+    if (matches.value === true) pass('server key', `${at(MATERIAL_FILES.tlsKey)} belongs to ${at(MATERIAL_FILES.tlsCertificate)}`);
+    else fail('server key', matches.error ?? `${at(MATERIAL_FILES.tlsKey)} does not belong to ${at(MATERIAL_FILES.tlsCertificate)}: the registry cannot serve TLS with them`, 'issue a new certificate and key: private-registry certs renew');
+  }
+
+  // registries.yaml, read early: it names the host the certificate must cover.
+  let registries: RegistriesConfig | undefined;
+  let addresses: MaterialAddresses | undefined;
+  const registriesYaml = text(MATERIAL_FILES.registriesYaml);
+  const registriesFile = at(MATERIAL_FILES.registriesYaml);
+  if (registriesYaml !== undefined) {
+    const result = attempt(() => {
+      const parsed = parseRegistriesYaml(registriesYaml, registriesFile);
+      return { parsed, addresses: materialAddressesOf(parsed, registriesFile) };
+    });
+    if (result.error !== undefined) fail('registries.yaml', result.error, restore);
+    else {
+      ({ parsed: registries, addresses } = result.value);
+      pass('registries.yaml', `${registriesFile}: nodes pull localhost:${addresses.nodePort} and ${addresses.hostname}:${addresses.registryPort} from https://${addresses.hostname}:${addresses.registryPort}`);
+    }
+  }
+
+  if (tls !== undefined) {
+    const hostname = addresses?.hostname ?? DEFAULT_REGISTRY_HOSTNAME;
+    const required = registrySubjectAltNames(hostname, options.serviceName ?? DEFAULT_SERVICE_NAME, options.namespace ?? DEFAULT_NAMESPACE);
+    const lacking = [...required.dnsNames.filter((name) => !tls?.dnsNames.includes(name)), ...required.ipAddresses.filter((ip) => !tls?.ipAddresses.includes(ip))];
+    if (lacking.length === 0) pass('server names', `the certificate covers ${[...required.dnsNames, ...required.ipAddresses].join(', ')}`);
+    else fail('server names', `the certificate lacks subjectAltNames ${lacking.join(', ')}: Go clients (containerd, k3s, skopeo) reject those names`, 'issue a certificate with every name: private-registry certs renew');
+  }
+  if (ca !== undefined) expiry(ca, 'CA expiry', at(MATERIAL_FILES.caCertificate), 'make a new CA: private-registry certs renew --rotate-ca (then restart the nodes)');
+  if (tls !== undefined) expiry(tls, 'server certificate expiry', at(MATERIAL_FILES.tlsCertificate), 'private-registry certs renew');
+
+  // Users.
+  let entries: HtpasswdEntry[] | undefined;
+  const htpasswd = text(MATERIAL_FILES.htpasswd);
+  if (htpasswd !== undefined) {
+    const result = attempt(() => parseHtpasswd(htpasswd, at(MATERIAL_FILES.htpasswd)));
+    if (result.error !== undefined) fail('htpasswd', result.error, restore);
+    else if (result.value.length === 0) fail('htpasswd', `${at(MATERIAL_FILES.htpasswd)} has no users: nobody can log in`, 'add one: private-registry user add NAME');
+    else {
+      entries = result.value;
+      const costs = unique(entries.map((entry) => bcryptCostOf(entry.hash)));
+      pass('htpasswd', `${entries.length} user(s) (${entries.map((entry) => entry.username).join(', ')}), all bcrypt, cost ${costs.join('/')}`);
+    }
+  }
+  let nodeCredentials: Credentials | undefined;
+  if (registries !== undefined) {
+    const misplaced = misplacedConfigKeys(registries);
+    if (misplaced.length === 0) pass('registries.yaml configs', `configs are keyed by the mirrors' endpoints (${Object.keys(registries.configs ?? {}).join(', ')})`);
+    else fail('registries.yaml configs', `configs ${misplaced.map((key) => JSON.stringify(key)).join(', ')} name a mirror, not an endpoint: k3s silently ignores those credentials and CA`, "key configs by the endpoint host:port (what the mirror's endpoint URL names), or recreate the material");
+    const credentials = attempt(() => nodeCredentialsOf(registries as RegistriesConfig, registriesFile));
+    if (credentials.error !== undefined) fail('node credentials', credentials.error, `give configs."${addresses?.hostname}:${addresses?.registryPort}".auth a username and password, or recreate the material`);
+    else nodeCredentials = credentials.value;
+  }
+  if (entries !== undefined && nodeCredentials !== undefined) {
+    const { username, password } = nodeCredentials;
+    if (!entries.some((entry) => entry.username === username)) {
+      fail('node credentials', `the nodes' user ${JSON.stringify(username)} (${registriesFile}) is not in ${at(MATERIAL_FILES.htpasswd)}: every pull fails with 401`, `add it with the password from ${registriesFile}: private-registry user add ${username} --password-stdin`);
+    } else if (!verifyPassword(entries, username, password)) {
+      fail('node credentials', `the nodes' password for ${JSON.stringify(username)} (${registriesFile}) does not match ${at(MATERIAL_FILES.htpasswd)}: every pull fails with 401`, `give the nodes a working user: private-registry user add NEW, then private-registry user remove ${username} --node-user NEW --password-stdin`);
+    } else {
+      pass('node credentials', `the nodes' user ${JSON.stringify(username)} logs in with the htpasswd`);
+    }
+  }
+  const passwordFile = text(MATERIAL_FILES.password);
+  if (passwordFile !== undefined && nodeCredentials !== undefined) {
+    if (passwordFile.replace(/\r?\n$/, '') === nodeCredentials.password) pass('auth/password', `${at(MATERIAL_FILES.password)} holds the nodes' password`);
+    else fail('auth/password', `${at(MATERIAL_FILES.password)} differs from the nodes' password in ${registriesFile}`, `write the password from registries.yaml (configs auth) into ${at(MATERIAL_FILES.password)}, or restore both from a backup`);
+  }
+
+  const open = SECRET_FILES.filter((relativePath) => (snapshot.files[relativePath]?.mode ?? 0o600) !== 0o600);
+  if (open.length === 0) pass('file modes', `keys and credentials are 0600 (${SECRET_FILES.filter((relativePath) => snapshot.files[relativePath] !== undefined).join(', ')})`);
+  else {
+    const described = open.map((relativePath) => `${relativePath} is ${(snapshot.files[relativePath]?.mode ?? 0).toString(8).padStart(4, '0')}`);
+    fail('file modes', `${described.join(', ')}: keys and credentials must be readable by their owner only`, `chmod 600 ${open.map(at).join(' ')}`);
+  }
+  return checks;
+
+  function expiry(summary: CertificateSummary, name: string, file: string, fix: string): void {
+    const until = summary.notAfter.toISOString();
+    if (summary.daysLeft < 0) fail(name, `${file} expired on ${until}`, fix);
+    else if (summary.daysLeft < EXPIRY_WARNING_DAYS) fail(name, `${file} expires in ${summary.daysLeft} days (${until}), fewer than ${EXPIRY_WARNING_DAYS}`, fix);
+    else pass(name, `${file} is valid for ${summary.daysLeft} more days (until ${until})`);
+  }
+}
+
+export interface DistCheckOptions {
+  /** The synthesized directory, for messages. */
+  readonly distDir: string;
+  /** Secrets are `<serviceName>-tls` and `<serviceName>-htpasswd`. @default 'container-registry' */
+  readonly serviceName?: string;
+}
+
+/** Whether the synthesized Secrets hold this material's server certificate and htpasswd. */
+export function checkDist(snapshot: MaterialSnapshot, manifests: readonly DistManifest[], options: DistCheckOptions): Check[] {
+  const serviceName = options.serviceName ?? DEFAULT_SERVICE_NAME;
+  const fix = `synthesize from this material and apply it: npx cdk8s synth && kubectl apply -f ${options.distDir}`;
+  const parsed = attempt(() => manifests.flatMap((manifest) => yaml.loadAll(manifest.content, undefined, { filename: manifest.file })));
+  if (parsed.error !== undefined) return [{ name: 'dist manifests', ok: false, detail: `${options.distDir} does not parse: ${parsed.error.split('\n')[0]}`, fix }];
+  const secretData = (name: string, key: string): string | undefined => {
+    const secret = parsed.value.find((object) => isRecord(object) && object.kind === 'Secret' && isRecord(object.metadata) && object.metadata.name === name);
+    const data = isRecord(secret) && isRecord(secret.data) ? secret.data[key] : undefined;
+    return typeof data === 'string' ? Buffer.from(data, 'base64').toString('utf8') : undefined;
+  };
+  const checks: Check[] = [];
+  const compare = (name: string, secretName: string, key: string, relativePath: MaterialFile): void => {
+    const material = snapshot.files[relativePath]?.content;
+    if (material === undefined) return;
+    const synthesized = secretData(secretName, key);
+    const where = `Secret ${secretName} (${key}) in ${options.distDir}`;
+    if (synthesized === undefined) checks.push({ name, ok: false, detail: `no ${where}`, fix });
+    else if (synthesized !== material) checks.push({ name, ok: false, detail: `${where} differs from ${path.join(snapshot.dir, relativePath)}: the cluster gets other ${key} than the material`, fix });
+    else checks.push({ name, ok: true, detail: `${where} matches ${path.join(snapshot.dir, relativePath)}` });
+  };
+  compare('dist certificate', `${serviceName}-tls`, 'tls.crt', MATERIAL_FILES.tlsCertificate);
+  compare('dist htpasswd', `${serviceName}-htpasswd`, 'htpasswd', MATERIAL_FILES.htpasswd);
+  return checks;
+}
+
+type Attempt<T> = { value: T; error?: undefined } | { value?: undefined; error: string };
+
+function attempt<T>(fn: () => T): Attempt<T> {
+  try {
+    return { value: fn() };
+  } catch (error) {
+    return { error: (error as Error).message };
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function unique<T>(values: T[]): T[] {
+  return [...new Set(values)];
+}

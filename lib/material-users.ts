@@ -1,0 +1,140 @@
+import * as path from 'node:path';
+import { SECRET_FILE_MODE, writeFileAtomic } from './atomic-file';
+import { DEFAULT_BCRYPT_COST } from './defaults';
+import {
+  Credentials,
+  HtpasswdEntry,
+  bcryptCostOf,
+  formatHtpasswd,
+  hashPassword,
+  parseHtpasswd,
+  validatePassword,
+  validateUsername,
+  verifyPassword,
+} from './htpasswd';
+import { MATERIAL_FILES, RegistryMaterial, nodeConfigKey, readMaterial } from './material';
+import { assertMaterialDir } from './material-dir';
+import { RandomSource, generatePassword, secureRandom } from './random';
+import { RegistriesConfig, renderRegistriesYaml } from './registries-yaml';
+import { ValidationError } from './validate';
+
+/**
+ * The registry's users, kept in the material directory: auth/htpasswd is what the registry checks,
+ * certs/registries.yaml + auth/password hold the one user the nodes pull with. Every change reads and
+ * cross-checks the whole material first, so a broken directory is reported and never written to.
+ */
+export interface MaterialUser {
+  readonly username: string;
+  readonly bcryptCost: number;
+  /** The user registries.yaml gives the nodes. */
+  readonly isNodeUser: boolean;
+}
+
+export interface AddUserOptions {
+  /** @default - a random 24-character password */
+  readonly password?: string;
+  /** @default 5 (see DEFAULT_BCRYPT_COST) */
+  readonly bcryptCost?: number;
+  /** @default - the operating system's CSPRNG */
+  readonly random?: RandomSource;
+}
+
+export interface RemoveUserOptions {
+  /**
+   * The user the nodes pull with from now on; required when removing the current one. It must be in the
+   * htpasswd with this password.
+   * @default - the nodes keep their user
+   */
+  readonly nodeUser?: Credentials;
+}
+
+export function listMaterialUsers(dir: string): MaterialUser[] {
+  const { material, entries } = readUsers(dir);
+  return entries.map((entry) => ({
+    username: entry.username,
+    bcryptCost: bcryptCostOf(entry.hash),
+    isNodeUser: entry.username === material.nodeCredentials.username,
+  }));
+}
+
+/** Adds `username` to the htpasswd and returns its password (generated when none is given). */
+export function addMaterialUser(dir: string, username: string, options: AddUserOptions = {}): { password: string; generated: boolean } {
+  validateUsername(username);
+  if (options.password !== undefined) validatePassword(options.password, username);
+  const { entries, htpasswdFile } = readUsers(dir);
+  if (entries.some((entry) => entry.username === username)) {
+    throw new ValidationError(`user ${JSON.stringify(username)} already exists in ${htpasswdFile}: pick another name, or remove that user first`);
+  }
+  const random = options.random ?? secureRandom;
+  const password = options.password ?? generatePassword(random);
+  const hash = hashPassword(password, options.bcryptCost ?? DEFAULT_BCRYPT_COST, random);
+  writeFileAtomic(htpasswdFile, formatHtpasswd([...entries, { username, hash }]), SECRET_FILE_MODE);
+  return { password, generated: options.password === undefined };
+}
+
+/**
+ * Removes `username` from the htpasswd. Switching the nodes to `nodeUser` happens first (registries.yaml,
+ * then auth/password, then the htpasswd), so an interrupted run never leaves the nodes a removed user.
+ */
+export function removeMaterialUser(dir: string, username: string, options: RemoveUserOptions = {}): { nodeUserChanged: boolean } {
+  const { material, entries, htpasswdFile } = readUsers(dir);
+  assertUser(entries, username, htpasswdFile);
+  const registriesFile = path.join(dir, MATERIAL_FILES.registriesYaml);
+  const nodeUser = options.nodeUser;
+  if (nodeUser === undefined) {
+    if (username === material.nodeCredentials.username) {
+      throw new ValidationError(
+        `cannot remove ${JSON.stringify(username)}: the nodes pull with it (${registriesFile}); switch them to another existing user first: give 'nodeUser' and 'nodeUser.password'`,
+      );
+    }
+  } else {
+    if (nodeUser.username === username) {
+      throw new ValidationError(`'nodeUser' must name a user other than the one being removed, got ${JSON.stringify(username)} for both: pick a user that stays`);
+    }
+    assertUser(entries, nodeUser.username, htpasswdFile);
+    validatePassword(nodeUser.password, nodeUser.username);
+    if (!verifyPassword(entries, nodeUser.username, nodeUser.password)) {
+      throw new ValidationError(`'nodeUser.password' does not match ${JSON.stringify(nodeUser.username)} in ${htpasswdFile}: give that user's current password`);
+    }
+  }
+  const nodeUserChanged = nodeUser !== undefined && nodeUser.username !== material.nodeCredentials.username;
+  if (nodeUser !== undefined && nodeUserChanged) {
+    writeFileAtomic(registriesFile, renderRegistriesYaml(withNodeCredentials(material.registries, nodeUser)), SECRET_FILE_MODE);
+    writeFileAtomic(path.join(dir, MATERIAL_FILES.password), `${nodeUser.password}\n`, SECRET_FILE_MODE);
+  }
+  writeFileAtomic(htpasswdFile, formatHtpasswd(entries.filter((entry) => entry.username !== username)), SECRET_FILE_MODE);
+  return { nodeUserChanged };
+}
+
+/** True when `password` is `username`'s in the htpasswd. */
+export function verifyMaterialUser(dir: string, username: string, password: string): boolean {
+  const { entries, htpasswdFile } = readUsers(dir);
+  assertUser(entries, username, htpasswdFile);
+  validatePassword(password, username);
+  return verifyPassword(entries, username, password);
+}
+
+/** `registries` with the nodes' credentials replaced; everything else (TLS, other hosts) is kept. */
+export function withNodeCredentials(registries: RegistriesConfig, credentials: Credentials): RegistriesConfig {
+  const key = nodeConfigKey(registries);
+  if (key === undefined) throw new ValidationError(`registries.yaml has no mirror endpoint to give credentials to: recreate the material`);
+  const config = registries.configs?.[key] ?? {};
+  return {
+    ...registries,
+    configs: { ...registries.configs, [key]: { ...config, auth: { username: credentials.username, password: credentials.password } } },
+  };
+}
+
+function readUsers(dir: string): { material: RegistryMaterial; entries: HtpasswdEntry[]; htpasswdFile: string } {
+  assertMaterialDir(dir);
+  const material = readMaterial(dir);
+  const htpasswdFile = path.join(dir, MATERIAL_FILES.htpasswd);
+  return { material, entries: parseHtpasswd(material.htpasswd, htpasswdFile), htpasswdFile };
+}
+
+function assertUser(entries: readonly HtpasswdEntry[], username: string, htpasswdFile: string): void {
+  if (!entries.some((entry) => entry.username === username)) {
+    const names = entries.map((entry) => JSON.stringify(entry.username)).join(', ');
+    throw new ValidationError(`no user ${JSON.stringify(username)} in ${htpasswdFile}: the users are ${names}`);
+  }
+}

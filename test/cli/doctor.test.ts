@@ -1,0 +1,103 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { App } from 'cdk8s';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { doctor } from '../../cli/commands/doctor';
+import { userAdd } from '../../cli/commands/user';
+import { main } from '../../cli/main';
+import { readMaterial } from '../../lib/material';
+import { RegistryChart } from '../../lib/registry-chart';
+import { freeLoopbackPort } from '../support/free-port';
+import { NOW, captureIo, materialTemplate, tempDir } from './helpers';
+
+/** The manifests synth writes for `materialDir`, the way charts/main.ts makes them. */
+function synthesize(materialDir: string): string {
+  const outdir = path.join(tempDir('cli-dist-'), 'dist');
+  const app = new App({ outdir });
+  new RegistryChart(app, 'container-registry', { material: readMaterial(materialDir) });
+  app.synth();
+  return outdir;
+}
+
+describe('doctor', () => {
+  let template: ReturnType<typeof materialTemplate>;
+  let noDist: string;
+  beforeAll(() => {
+    template = materialTemplate();
+    noDist = path.join(tempDir(), 'dist');
+  });
+
+  it('prints one line per check and exits 0 when all pass', async () => {
+    const io = captureIo();
+    expect(await doctor({ dir: template.dir, dist: noDist, json: false }, io)).toBe(0);
+    const lines = io.out().trimEnd().split('\n');
+    expect(lines).toHaveLength(14);
+    expect(lines.every((line) => line.startsWith('ok    '))).toBe(true);
+    expect(lines[0]).toBe(`ok    files: all 7 material files are in ${template.dir}`);
+    expect(io.err()).toBe(`no ${noDist}/ directory: the synthesized manifests are not checked\nall 14 checks passed\n`);
+  });
+
+  it('exits 1 with FAIL lines that carry the fix', async () => {
+    const dir = template.copy();
+    fs.chmodSync(path.join(dir, 'certs/tls.key'), 0o644);
+    const io = captureIo();
+    expect(await main(['doctor', '--dir', dir, '--dist', noDist], io)).toBe(1);
+    expect(io.out()).toContain(
+      `FAIL  file modes: certs/tls.key is 0644: keys and credentials must be readable by their owner only; fix: chmod 600 ${dir}/certs/tls.key\n`,
+    );
+    expect(io.err()).toContain('1 of 14 checks failed\n');
+  });
+
+  it('--json prints the checks as data', async () => {
+    const io = captureIo({ now: new Date(NOW.getTime() + 800 * 86_400_000) });
+    expect(await main(['doctor', '--json', '--dir', template.dir, '--dist', noDist], io)).toBe(1);
+    const report = JSON.parse(io.out()) as { ok: boolean; checks: { name: string; ok: boolean; fix?: string }[] };
+    expect(report.ok).toBe(false);
+    expect(report.checks.filter((check) => !check.ok)).toEqual([expect.objectContaining({ name: 'server certificate expiry', fix: 'private-registry certs renew' })]);
+  });
+
+  it('compares dist/ with the material: in step after synth, stale after a user is added', async () => {
+    const dir = template.copy();
+    const dist = synthesize(dir);
+    const inStep = captureIo();
+    expect(await doctor({ dir, dist, json: false }, inStep)).toBe(0);
+    expect(inStep.out()).toContain(`ok    dist certificate: Secret container-registry-tls (tls.crt) in ${dist} matches ${dir}/certs/tls.crt\n`);
+    expect(inStep.out()).toContain(`ok    dist htpasswd: Secret container-registry-htpasswd (htpasswd) in ${dist} matches ${dir}/auth/htpasswd\n`);
+
+    await userAdd({ dir, name: 'bob', passwordStdin: false }, captureIo());
+    const stale = captureIo();
+    expect(await doctor({ dir, dist, json: false }, stale)).toBe(1);
+    expect(stale.out()).toContain(
+      `FAIL  dist htpasswd: Secret container-registry-htpasswd (htpasswd) in ${dist} differs from ${dir}/auth/htpasswd: the cluster gets other htpasswd than the material; fix: synthesize from this material and apply it: npx cdk8s synth && kubectl apply -f ${dist}\n`,
+    );
+  });
+
+  it('--live diagnoses a registry that is not there', async () => {
+    const port = await freeLoopbackPort();
+    const io = captureIo();
+    expect(await main(['doctor', '--live', '--url', `https://127.0.0.1:${port}`, '--dir', template.dir, '--dist', noDist], io)).toBe(1);
+    expect(io.out()).toContain(`FAIL  live registry: GET https://127.0.0.1:${port}/v2/: connection refused: nothing listens there; fix: start the cluster`);
+  });
+
+  describe('bad usage exits 2', () => {
+    it('--url without --live', async () => {
+      const io = captureIo();
+      expect(await main(['doctor', '--url', 'https://127.0.0.1:1', '--dir', template.dir], io)).toBe(2);
+      expect(io.err()).toBe('error: --url needs --live\nsee: private-registry doctor --help\n');
+    });
+
+    it('an --url that is not https', async () => {
+      const io = captureIo();
+      expect(await main(['doctor', '--live', '--url', 'http://127.0.0.1:1', '--dir', template.dir, '--dist', noDist], io)).toBe(2);
+      expect(io.err()).toBe('error: --url must be an https:// URL, got "http://127.0.0.1:1": write it like https://localhost:31113\n');
+      expect(io.out()).toBe('');
+    });
+
+    it('missing material', async () => {
+      const dir = path.join(tempDir(), 'registry');
+      const io = captureIo();
+      expect(await main(['doctor', '--dir', dir], io)).toBe(2);
+      expect(io.err()).toBe(`error: no material directory at ${dir}: create it with "private-registry init" (or npx cdk8s synth), or point --dir at it\n`);
+    });
+  });
+});

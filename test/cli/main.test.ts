@@ -1,0 +1,68 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../cli/main';
+import { captureIo, materialTemplate } from './helpers';
+
+const COMMANDS = ['init', 'user', 'user add', 'user remove', 'user list', 'user verify', 'certs', 'certs show', 'certs renew', 'k3d-config', 'trust', 'doctor'];
+
+describe('main', () => {
+  it.each(COMMANDS)('%s --help prints its usage on stdout and exits 0', async (command) => {
+    const io = captureIo();
+    expect(await main([...command.split(' '), '--help'], io)).toBe(0);
+    expect(io.out()).toMatch(new RegExp(`^private-registry ${command}( <name>)?\\n`));
+    expect(io.out()).toContain('--dir');
+    expect(io.err()).toBe('');
+  });
+
+  it('--help lists every command', async () => {
+    const io = captureIo();
+    expect(await main(['--help'], io)).toBe(0);
+    for (const command of ['init', 'user', 'certs', 'k3d-config', 'trust', 'doctor']) expect(io.out()).toContain(`  private-registry ${command} `);
+  });
+
+  it('--version prints the package version', async () => {
+    const io = captureIo();
+    expect(await main(['--version'], io)).toBe(0);
+    const { version } = JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../package.json'), 'utf8')) as { version: string };
+    expect(io.out()).toBe(`${version}\n`);
+  });
+
+  describe('usage errors exit 2 and point at the right --help', () => {
+    it.each([
+      [[], 'name a command: init, user, certs, k3d-config, trust, doctor', 'private-registry --help'],
+      [['instal'], 'unknown argument "instal"', 'private-registry --help'],
+      [['user'], 'name a user command: add, remove, list or verify', 'private-registry user --help'],
+      [['user', 'add'], 'Not enough non-option arguments: got 0, need at least 1', 'private-registry user add --help'],
+      [['user', 'add', 'bob', 'extra'], 'unknown argument "extra"', 'private-registry user add --help'],
+      [['certs', 'renew', '--rotate-ca', '--force'], 'unknown flag --force', 'private-registry certs renew --help'],
+      [['doctor', '--live', '--dist'], 'Not enough arguments following: dist', 'private-registry doctor --help'],
+      [['init', '--bogus', '--x=1', 'more'], 'unknown flags --bogus, --x; unknown argument "more"', 'private-registry init --help'],
+    ])('%j', async (args, message, help) => {
+      const io = captureIo();
+      expect(await main(args, io)).toBe(2);
+      expect(io.err()).toBe(`error: ${message}\nsee: ${help}\n`);
+      expect(io.out()).toBe('');
+    });
+  });
+
+  describe('--dir', () => {
+    let template: ReturnType<typeof materialTemplate>;
+    beforeAll(() => {
+      template = materialTemplate();
+    });
+
+    it('defaults to REGISTRY_MATERIAL_DIR, like synth', async () => {
+      const io = captureIo({ env: { REGISTRY_MATERIAL_DIR: template.dir } });
+      expect(await main(['user', 'list'], io)).toBe(0);
+      expect(io.out()).toBe('registry\n');
+    });
+  });
+
+  it('an unexpected failure (not bad input) exits 1 with its message', async () => {
+    const io = captureIo();
+    io.readStdin = () => Promise.reject(new Error('stdin went away'));
+    expect(await main(['init', '--password-stdin', '--dir', '/nonexistent-4f1c/registry'], io)).toBe(1);
+    expect(io.err()).toBe('error: stdin went away\n');
+  });
+});

@@ -1,0 +1,240 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createServerCertificate, registrySubjectAltNames } from '../lib/certificates';
+import { hashPassword } from '../lib/htpasswd';
+import { Check, MaterialFile, MaterialSnapshot, checkDist, checkMaterial, readMaterialSnapshot } from '../lib/material-checks';
+import { nodeRegistriesConfig, renderRegistriesYaml } from '../lib/registries-yaml';
+import { FIXTURE_USER, NOW, materialTemplate } from './cli/helpers';
+
+const DAY_MS = 86_400_000;
+
+describe('checkMaterial', () => {
+  let healthy: MaterialSnapshot;
+  let other: MaterialSnapshot;
+  beforeAll(() => {
+    healthy = readMaterialSnapshot(materialTemplate().dir);
+    other = readMaterialSnapshot(materialTemplate().dir);
+  });
+
+  /** `healthy` with some files replaced (content, mode) or removed (undefined). */
+  const changed = (files: Partial<Record<MaterialFile, { content?: string; mode?: number } | undefined>>): MaterialSnapshot => {
+    const next = { ...healthy.files };
+    for (const [file, change] of Object.entries(files) as [MaterialFile, { content?: string; mode?: number } | undefined][]) {
+      if (change === undefined) delete next[file];
+      else next[file] = { content: change.content ?? healthy.files[file]?.content ?? '', mode: change.mode ?? healthy.files[file]?.mode ?? 0o600 };
+    }
+    return { dir: healthy.dir, files: next };
+  };
+  const failures = (snapshot: MaterialSnapshot, now = NOW): Check[] => checkMaterial(snapshot, { now }).filter((check) => !check.ok);
+  const names = (checks: Check[]): string[] => checks.map((check) => check.name);
+  const dir = (): string => healthy.dir;
+  const content = (snapshot: MaterialSnapshot, file: MaterialFile): string => snapshot.files[file]?.content ?? '';
+
+  it('passes every check on fresh material, one line per check', () => {
+    const checks = checkMaterial(healthy, { now: NOW });
+    expect(checks.filter((check) => !check.ok)).toEqual([]);
+    expect(names(checks)).toEqual([
+      'files',
+      'CA certificate',
+      'CA key',
+      'server certificate',
+      'server key',
+      'registries.yaml',
+      'server names',
+      'CA expiry',
+      'server certificate expiry',
+      'htpasswd',
+      'registries.yaml configs',
+      'node credentials',
+      'auth/password',
+      'file modes',
+    ]);
+    expect(checks.find((check) => check.name === 'registries.yaml')?.detail).toBe(
+      `${dir()}/certs/registries.yaml: nodes pull localhost:31113 and container-registry.local:5000 from https://container-registry.local:5000`,
+    );
+  });
+
+  it('a missing file is reported once, and the checks that need it are left out', () => {
+    const checks = failures(changed({ 'auth/password': undefined }));
+    expect(checks).toEqual([
+      { name: 'files', ok: false, detail: `missing from ${dir()}: auth/password`, fix: `restore them from a backup (${dir()}.backup-*) or create new material (private-registry init --force)` },
+    ]);
+    expect(names(checkMaterial(changed({ 'auth/password': undefined }), { now: NOW }))).not.toContain('auth/password');
+  });
+
+  it('a corrupted CA certificate', () => {
+    const checks = checkMaterial(changed({ 'certs/ca.crt': { content: '-----BEGIN CERTIFICATE-----\ngarbage\n-----END CERTIFICATE-----\n' } }), { now: NOW });
+    expect(names(checks.filter((check) => !check.ok))).toEqual(['CA certificate']);
+    expect(checks.find((check) => check.name === 'CA certificate')?.detail).toMatch(new RegExp(`^${dir()}/certs/ca.crt is not a PEM X.509 RSA certificate`));
+    expect(checks.find((check) => check.name === 'server certificate')?.detail).toContain('(its issuer is not checked: the CA is unusable)');
+  });
+
+  it('a CA certificate that is not a CA', () => {
+    expect(failures(changed({ 'certs/ca.crt': { content: content(healthy, 'certs/tls.crt') } }))).toEqual([
+      { name: 'CA certificate', ok: false, detail: `${dir()}/certs/ca.crt is not a CA certificate (no basicConstraints CA:TRUE)`, fix: `restore it from a backup (${dir()}.backup-*) or create new material (private-registry init --force)` },
+    ]);
+  });
+
+  it('a CA key that belongs to another CA', () => {
+    expect(failures(changed({ 'certs/ca.key': { content: content(other, 'certs/ca.key') } }))).toEqual([
+      {
+        name: 'CA key',
+        ok: false,
+        detail: `${dir()}/certs/ca.key does not belong to ${dir()}/certs/ca.crt`,
+        fix: `restore the matching pair from a backup (${dir()}.backup-*), or make a new CA: private-registry certs renew --rotate-ca`,
+      },
+    ]);
+  });
+
+  it('a server certificate from another CA', () => {
+    const snapshot = changed({ 'certs/tls.crt': { content: content(other, 'certs/tls.crt') }, 'certs/tls.key': { content: content(other, 'certs/tls.key') } });
+    expect(failures(snapshot)).toEqual([
+      {
+        name: 'server certificate',
+        ok: false,
+        detail: `${dir()}/certs/tls.crt is not signed by ${dir()}/certs/ca.crt: clients that trust this CA reject it`,
+        fix: 'issue a new one from this CA: private-registry certs renew',
+      },
+    ]);
+  });
+
+  it('a server key that does not match', () => {
+    expect(failures(changed({ 'certs/tls.key': { content: content(other, 'certs/tls.key') } }))).toEqual([
+      {
+        name: 'server key',
+        ok: false,
+        detail: `${dir()}/certs/tls.key does not belong to ${dir()}/certs/tls.crt: the registry cannot serve TLS with them`,
+        fix: 'issue a new certificate and key: private-registry certs renew',
+      },
+    ]);
+  });
+
+  it('a certificate without the names clients use (the guide\'s CN-only certificate)', () => {
+    const ca = { certificatePem: content(healthy, 'certs/ca.crt'), privateKeyPem: content(healthy, 'certs/ca.key') };
+    const cnOnly = createServerCertificate({ ca, subjectAltNames: { dnsNames: ['docker-registry'], ipAddresses: [] }, now: NOW });
+    const checks = failures(changed({ 'certs/tls.crt': { content: cnOnly.certificatePem }, 'certs/tls.key': { content: cnOnly.privateKeyPem } }));
+    const all = registrySubjectAltNames('container-registry.local', 'container-registry', 'container-registry');
+    expect(checks).toEqual([
+      {
+        name: 'server names',
+        ok: false,
+        detail: `the certificate lacks subjectAltNames ${[...all.dnsNames, ...all.ipAddresses].join(', ')}: Go clients (containerd, k3s, skopeo) reject those names`,
+        fix: 'issue a certificate with every name: private-registry certs renew',
+      },
+    ]);
+  });
+
+  it('fails fewer than 30 days before expiry, and after it', () => {
+    expect(failures(healthy, new Date(NOW.getTime() + 800 * DAY_MS))).toEqual([
+      {
+        name: 'server certificate expiry',
+        ok: false,
+        detail: `${dir()}/certs/tls.crt expires in 25 days (2027-04-07T03:04:05.000Z), fewer than 30`,
+        fix: 'private-registry certs renew',
+      },
+    ]);
+    expect(failures(healthy, new Date(NOW.getTime() + 3651 * DAY_MS)).map((check) => check.detail)).toEqual([
+      `${dir()}/certs/ca.crt expired on 2034-12-31T03:04:05.000Z`,
+      `${dir()}/certs/tls.crt expired on 2027-04-07T03:04:05.000Z`,
+    ]);
+  });
+
+  it('an htpasswd line that is not bcrypt', () => {
+    const checks = failures(changed({ 'auth/htpasswd': { content: 'registry:$apr1$abc$def\n' } }));
+    expect(names(checks)).toEqual(['htpasswd']);
+    expect(checks[0].detail).toBe(`${dir()}/auth/htpasswd line 1 must be "user:<bcrypt hash>" ($2a$/$2b$/$2y$), got "registry:$apr1$abc$def": the registry rejects other hash types; recreate the user with bcrypt`);
+  });
+
+  it('configs keyed by the mirror name instead of the endpoint (k3s#9839)', () => {
+    const yaml = renderRegistriesYaml({
+      mirrors: { 'localhost:31113': { endpoint: ['https://container-registry.local:5000'] } },
+      configs: { 'localhost:31113': { auth: FIXTURE_USER, tls: { ca_file: '/registry/certs/ca.crt' } } },
+    });
+    const checks = failures(changed({ 'certs/registries.yaml': { content: yaml } }));
+    expect(checks[0]).toEqual({
+      name: 'registries.yaml configs',
+      ok: false,
+      detail: 'configs "localhost:31113" name a mirror, not an endpoint: k3s silently ignores those credentials and CA',
+      fix: "key configs by the endpoint host:port (what the mirror's endpoint URL names), or recreate the material",
+    });
+    expect(checks[1]).toMatchObject({ name: 'node credentials', fix: 'give configs."container-registry.local:5000".auth a username and password, or recreate the material' });
+  });
+
+  const registriesWith = (credentials: { username: string; password: string }): string =>
+    renderRegistriesYaml(nodeRegistriesConfig({ hostname: 'container-registry.local', registryPort: 5000, nodePort: 31113, credentials, caFile: '/registry/certs/ca.crt' }));
+
+  it("the nodes' password does not match the htpasswd", () => {
+    const checks = failures(changed({ 'certs/registries.yaml': { content: registriesWith({ username: 'registry', password: 'stale' }) }, 'auth/password': { content: 'stale\n' } }));
+    expect(checks).toEqual([
+      {
+        name: 'node credentials',
+        ok: false,
+        detail: `the nodes' password for "registry" (${dir()}/certs/registries.yaml) does not match ${dir()}/auth/htpasswd: every pull fails with 401`,
+        fix: 'give the nodes a working user: private-registry user add NEW, then private-registry user remove registry --node-user NEW --password-stdin',
+      },
+    ]);
+  });
+
+  it("the nodes' user is not in the htpasswd", () => {
+    const htpasswd = `someone:${hashPassword('x', 4)}\n`;
+    expect(failures(changed({ 'auth/htpasswd': { content: htpasswd } }))).toEqual([
+      {
+        name: 'node credentials',
+        ok: false,
+        detail: `the nodes' user "registry" (${dir()}/certs/registries.yaml) is not in ${dir()}/auth/htpasswd: every pull fails with 401`,
+        fix: `add it with the password from ${dir()}/certs/registries.yaml: private-registry user add registry --password-stdin`,
+      },
+    ]);
+  });
+
+  it('auth/password differs from registries.yaml', () => {
+    expect(failures(changed({ 'auth/password': { content: 'something else\n' } }))).toEqual([
+      {
+        name: 'auth/password',
+        ok: false,
+        detail: `${dir()}/auth/password differs from the nodes' password in ${dir()}/certs/registries.yaml`,
+        fix: `write the password from registries.yaml (configs auth) into ${dir()}/auth/password, or restore both from a backup`,
+      },
+    ]);
+  });
+
+  it('keys and credentials readable by others', () => {
+    expect(failures(changed({ 'certs/ca.key': { mode: 0o644 }, 'auth/htpasswd': { mode: 0o640 } }))).toEqual([
+      {
+        name: 'file modes',
+        ok: false,
+        detail: 'certs/ca.key is 0644, auth/htpasswd is 0640: keys and credentials must be readable by their owner only',
+        fix: `chmod 600 ${dir()}/certs/ca.key ${dir()}/auth/htpasswd`,
+      },
+    ]);
+  });
+});
+
+describe('checkDist', () => {
+  let snapshot: MaterialSnapshot;
+  beforeAll(() => {
+    snapshot = readMaterialSnapshot(materialTemplate().dir);
+  });
+  const secret = (name: string, key: string, value: string): string =>
+    `apiVersion: v1\nkind: Secret\nmetadata:\n  name: ${name}\ndata:\n  ${key}: ${Buffer.from(value).toString('base64')}\n`;
+  const tlsCrt = (): string => snapshot.files['certs/tls.crt']?.content ?? '';
+  const htpasswd = (): string => snapshot.files['auth/htpasswd']?.content ?? '';
+
+  it('passes when the Secrets hold the material', () => {
+    const manifests = [{ file: 'dist/a.k8s.yaml', content: `${secret('container-registry-tls', 'tls.crt', tlsCrt())}---\n${secret('container-registry-htpasswd', 'htpasswd', htpasswd())}` }];
+    expect(checkDist(snapshot, manifests, { distDir: 'dist' })).toEqual([
+      { name: 'dist certificate', ok: true, detail: `Secret container-registry-tls (tls.crt) in dist matches ${snapshot.dir}/certs/tls.crt` },
+      { name: 'dist htpasswd', ok: true, detail: `Secret container-registry-htpasswd (htpasswd) in dist matches ${snapshot.dir}/auth/htpasswd` },
+    ]);
+  });
+
+  it('fails on stale or missing Secrets and on YAML that does not parse', () => {
+    const fix = 'synthesize from this material and apply it: npx cdk8s synth && kubectl apply -f dist';
+    const stale = [{ file: 'dist/a.k8s.yaml', content: secret('container-registry-htpasswd', 'htpasswd', 'old:line\n') }];
+    expect(checkDist(snapshot, stale, { distDir: 'dist' })).toEqual([
+      { name: 'dist certificate', ok: false, detail: 'no Secret container-registry-tls (tls.crt) in dist', fix },
+      { name: 'dist htpasswd', ok: false, detail: `Secret container-registry-htpasswd (htpasswd) in dist differs from ${snapshot.dir}/auth/htpasswd: the cluster gets other htpasswd than the material`, fix },
+    ]);
+    const broken = checkDist(snapshot, [{ file: 'dist/a.k8s.yaml', content: 'a: [' }], { distDir: 'dist' });
+    expect(broken).toMatchObject([{ name: 'dist manifests', ok: false, fix }]);
+  });
+});
