@@ -114,5 +114,5 @@ function tlsFix(code: string): string {
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return 'issue a certificate with every name (private-registry certs renew), then synthesize and apply it';
   if (code === 'CERT_HAS_EXPIRED') return 'renew it (private-registry certs renew), then npx cdk8s synth && kubectl apply -f dist';
   if (code === 'CERT_NOT_YET_VALID') return 'check the clocks of this machine and the cluster';
-  return 'the registry serves a certificate this CA did not sign: npx cdk8s synth && kubectl apply -f dist, then kubectl -n container-registry rollout restart deployment/container-registry';
+  return 'the registry serves a certificate this CA did not sign: npx cdk8s synth && kubectl apply -f dist (the pod restarts with the new certificate)';
 }

@@ -66,7 +66,7 @@ describe('probeRegistry', () => {
     expect(check.detail).toBe(
       `GET https://localhost:${registry.port}/v2/: TLS failed: x509: certificate signed by unknown authority (UNABLE_TO_VERIFY_LEAF_SIGNATURE: unable to verify the first certificate)`,
     );
-    expect(check.fix).toBe('the registry serves a certificate this CA did not sign: npx cdk8s synth && kubectl apply -f dist, then kubectl -n container-registry rollout restart deployment/container-registry');
+    expect(check.fix).toBe('the registry serves a certificate this CA did not sign: npx cdk8s synth && kubectl apply -f dist (the pod restarts with the new certificate)');
   });
 
   it('names the x509 reason when the certificate lacks the name', async () => {

@@ -73,7 +73,7 @@ describeReal('doctor --live against the real registry', ['docker-registry'], () 
     expect(result.code).toBe(1);
     expect(result.live).toBe(
       `FAIL  live registry: GET ${url}/v2/: TLS failed: x509: certificate signed by unknown authority (UNABLE_TO_VERIFY_LEAF_SIGNATURE: unable to verify the first certificate); ` +
-        'fix: the registry serves a certificate this CA did not sign: npx cdk8s synth && kubectl apply -f dist, then kubectl -n container-registry rollout restart deployment/container-registry',
+        'fix: the registry serves a certificate this CA did not sign: npx cdk8s synth && kubectl apply -f dist (the pod restarts with the new certificate)',
     );
   });
 });
