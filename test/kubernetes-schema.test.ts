@@ -8,10 +8,14 @@ import { fixtureMaterial } from './support/fixture-material';
  * No API server here for `kubectl apply --dry-run`, so every synthesized object is checked against the
  * Kubernetes OpenAPI schema instead (kubernetes-models: types, required fields, formats).
  */
+const MODELS: Record<string, () => Promise<Record<string, any>>> = {
+  v1: () => import('kubernetes-models/v1'),
+  'apps/v1': () => import('kubernetes-models/apps/v1'),
+};
+
 async function validate(object: any): Promise<void> {
-  const group = object.apiVersion.includes('/') ? object.apiVersion : 'v1';
-  const models = await import(`kubernetes-models/${group}`);
-  const Model = models[object.kind];
+  const models = await MODELS[object.apiVersion]?.();
+  const Model = models?.[object.kind];
   if (Model === undefined) throw new Error(`no schema for ${object.apiVersion} ${object.kind}`);
   new Model(object).validate();
 }
