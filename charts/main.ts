@@ -1,5 +1,7 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { App } from 'cdk8s';
-import { DEFAULT_MATERIAL_DIR, RegistryChart, ValidationError, loadOrCreateMaterial, materialAddressesOf } from '../lib';
+import { DEFAULT_MATERIAL_DIR, RegistryChart, ValidationError, loadOrCreateMaterial } from '../lib';
 import { ExampleChart } from './example-chart';
 
 function main(): void {
@@ -12,18 +14,17 @@ function main(): void {
       `created ${materialDir}/ (CA, server certificate, htpasswd, registries.yaml); password for user "${material.nodeCredentials.username}" is in ${materialDir}/auth/password\n`,
     );
   }
-  // Names and ports follow the material (e.g. `private-registry init --node-port 30500`), so the
-  // manifests always agree with the registries.yaml the nodes read.
-  const { hostname, registryPort, nodePort } = materialAddressesOf(material.registries);
-
   const app = new App();
-  new RegistryChart(app, 'container-registry', { material, hostname, port: registryPort, nodePort });
+  // Hostname and ports follow the material's registries.yaml (e.g. `private-registry init --node-port 30500`).
+  const chart = new RegistryChart(app, 'container-registry', { material });
   app.synth();
+  // The manifests hold the TLS key and the htpasswd: as private as the material they come from.
+  for (const file of fs.readdirSync(app.outdir).filter((name) => name.endsWith('.k8s.yaml'))) fs.chmodSync(path.join(app.outdir, file), 0o600);
 
   // The example pod goes to a sub-directory: `kubectl apply -f dist` does not recurse, so the pod only
   // starts when you apply dist/example after pushing its image.
   const exampleApp = new App({ outdir: `${app.outdir}/example` });
-  new ExampleChart(exampleApp, 'hello-world-example', { image: `localhost:${nodePort}/hello-world-example:latest` });
+  new ExampleChart(exampleApp, 'hello-world-example', { image: `localhost:${chart.registry.nodePort}/hello-world-example:latest` });
   exampleApp.synth();
 }
 

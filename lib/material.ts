@@ -25,7 +25,7 @@ import { containerdHostsFiles } from './containerd-hosts';
 import { Credentials, createHtpasswd, parseHtpasswd, validatePassword, validateUsername } from './htpasswd';
 import { RandomSource, generatePassword, secureRandom } from './random';
 import { RegistriesConfig, endpointHost, nodeRegistriesConfig, parseRegistriesYaml, renderRegistriesYaml } from './registries-yaml';
-import { ValidationError, assertDnsLabel, assertHostname, assertNodePort, assertPort } from './validate';
+import { ValidationError, assertDnsLabel, assertNodePort, assertPort, assertRegistryHostname, assertServiceName } from './validate';
 
 /**
  * The node material: what the k3d volume mounts at /registry on every node, and what the registry's
@@ -91,8 +91,8 @@ export function generateMaterial(options: MaterialOptions = {}): RegistryMateria
   const registryPort = options.registryPort ?? DEFAULT_REGISTRY_PORT;
   const nodePort = options.nodePort ?? DEFAULT_NODE_PORT;
   const username = options.username ?? DEFAULT_USERNAME;
-  assertHostname('hostname', hostname);
-  assertDnsLabel('serviceName', serviceName);
+  assertRegistryHostname('hostname', hostname);
+  assertServiceName('serviceName', serviceName);
   assertDnsLabel('namespace', namespace);
   assertPort('registryPort', registryPort);
   assertNodePort('nodePort', nodePort);
@@ -186,13 +186,18 @@ export function loadOrCreateMaterial(dir: string, options: MaterialOptions = {})
   return { material, created: true };
 }
 
-/** The `configs` key of the first mirror's first endpoint: where the nodes' credentials and CA live. */
+/**
+ * The `configs` key the nodes' credentials and CA live under: the endpoint of the `localhost:<nodePort>`
+ * mirror (the pushed name), whatever other mirrors (docker.io, ...) registries.yaml holds.
+ */
 export function nodeConfigKey(registries: RegistriesConfig): string | undefined {
-  const endpoint = Object.values(registries.mirrors)[0]?.endpoint[0];
+  const names = Object.keys(registries.mirrors);
+  const pushName = names.find((name) => /^localhost:\d+$/.test(name)) ?? names[0];
+  const endpoint = pushName === undefined ? undefined : registries.mirrors[pushName].endpoint[0];
   return endpoint === undefined ? undefined : endpointHost(endpoint);
 }
 
-/** The credentials in `configs` for the first mirror's endpoint: what the nodes pull with. */
+/** The credentials the nodes pull with, as registries.yaml gives them (see nodeConfigKey). */
 export function nodeCredentialsOf(registries: RegistriesConfig, source = 'registries.yaml'): Credentials {
   const key = nodeConfigKey(registries);
   const auth = key === undefined ? undefined : registries.configs?.[key]?.auth;

@@ -6,7 +6,7 @@ import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
 import { DEFAULT_REGISTRY_HOSTNAME } from './defaults';
 import { IRegistryService, serviceDnsName } from './registry-server';
-import { assertDnsLabel, assertHostname, assertIntegerInRange, assertPinnedImage } from './validate';
+import { assertDnsLabel, assertIntegerInRange, assertPinnedImage, assertRegistryHostname } from './validate';
 
 /** The script the DaemonSet runs, kept in its own file so it can be tested under a real `sh`. */
 export const NODE_HOSTS_SCRIPT_PATH = path.join(__dirname, 'node-hosts.sh');
@@ -46,7 +46,7 @@ export class NodeHostsDaemonSet extends Construct {
     this.image = props.image ?? 'busybox:1.37.0';
     assertPinnedImage('image', this.image);
     assertDnsLabel('name', this.name);
-    assertHostname('hostname', this.hostname);
+    assertRegistryHostname('hostname', this.hostname);
     assertIntegerInRange('intervalSeconds', this.intervalSeconds, 1, 3600, 'pick how many seconds to wait between lookups');
 
     const labels = { 'app.kubernetes.io/name': this.name, 'app.kubernetes.io/component': 'node-hosts' };

@@ -25,43 +25,50 @@ is_ipv4() {
 }
 
 # The Service's ClusterIP, looked up by its cluster DNS name each time so a recreated Service is
-# followed; Kubernetes' injected Service variable is the fallback (right until the Service is recreated).
-service_ip() {
-  if [ -n "$dns_name" ]; then
-    # Both busybox formats: "Address: 10.43.0.7" and "Address 1: 10.43.0.7 name"; the first IPv4 wins.
-    found=$(nslookup "$dns_name" 2>/dev/null | awk '
-      /^Name:/ { named = 1; next }
-      named && /^Address/ {
-        sub(/^Address( [0-9]+)?:[ \t]*/, "")
-        split($0, field, /[ \t]+/)
-        if (field[1] ~ /^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$/) { print field[1]; exit }
-      }')
-    if is_ipv4 "$found"; then
-      echo "$found"
-      return 0
-    fi
-  fi
-  if is_ipv4 "$fallback_ip"; then
-    echo "$fallback_ip"
-    return 0
-  fi
-  return 1
+# followed. Both busybox formats: "Address: 10.43.0.7" and "Address 1: 10.43.0.7 name"; the first IPv4 wins.
+resolve_service_ip() {
+  [ -n "$dns_name" ] || return 1
+  found=$(nslookup "$dns_name" 2>/dev/null | awk '
+    /^Name:/ { named = 1; next }
+    named && /^Address/ {
+      sub(/^Address( [0-9]+)?:[ \t]*/, "")
+      split($0, field, /[ \t]+/)
+      if (field[1] ~ /^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$/) { print field[1]; exit }
+    }')
+  is_ipv4 "$found" && echo "$found"
 }
 
-# The hosts file with our line in place of the first old one, later copies dropped, or appended.
+# The IP of our current line, if there is one.
+our_current_ip() {
+  awk -v host="$hostname" '$1 !~ /^#/ && NF == 2 && $2 == host { print $1; exit }' "$hosts_file"
+}
+
+# The hosts file with our line where the first line naming the hostname was (ours or another's, so
+# ours comes first and wins the lookup), our old lines dropped, every other line kept; else appended.
 desired_hosts() {
   awk -v line="$1" -v host="$hostname" '
-    NF == 2 && $2 == host && $1 !~ /^#/ { if (!done) print line; done = 1; next }
-    { print }
-    END { if (!done) print line }
+    function names_host(  i) { for (i = 2; i <= NF; i++) if ($i == host) return 1; return 0 }
+    $1 ~ /^#/ || !names_host() { print; next }
+    !placed { print line; placed = 1 }
+    NF != 2 { print }
+    END { if (!placed) print line }
   ' "$hosts_file"
 }
 
 update_hosts() {
-  ip=$(service_ip) || {
-    log "cannot resolve ${dns_name:-the Service} and no fallback IP: $hosts_file left as it is"
-    return 1
-  }
+  if ! ip=$(resolve_service_ip); then
+    # Kubernetes' injected Service variable is fixed at pod start: good for a first entry, but stale
+    # once the Service is recreated, so it never replaces the IP of a line already there.
+    ip=$(our_current_ip)
+    if is_ipv4 "$ip"; then
+      log "cannot resolve ${dns_name:-the Service}: keeping $ip"
+    elif is_ipv4 "$fallback_ip"; then
+      ip=$fallback_ip
+    else
+      log "cannot resolve ${dns_name:-the Service} and no fallback IP: $hosts_file left as it is"
+      return 1
+    fi
+  fi
   line="$ip $hostname"
   # The lock serialises copies of this script on one node (a rolling update), so none reads a
   # half-written file and the line is never duplicated.

@@ -71,6 +71,18 @@ export function parseRegistriesYaml(content: string, source = 'registries.yaml')
   if (parsed.configs !== undefined && !isRecord(parsed.configs)) {
     throw new ValidationError(`${source}: 'configs' must be a map keyed by endpoint host:port`);
   }
+  for (const [host, config] of Object.entries(parsed.configs ?? {})) {
+    for (const section of ['auth', 'tls'] as const) {
+      const fields = isRecord(config) ? config[section] : undefined;
+      for (const [field, value] of Object.entries(isRecord(fields) ? fields : {})) {
+        const expected = field === 'insecure_skip_verify' ? 'boolean' : 'string';
+        if (typeof value !== expected) {
+          const example = expected === 'string' ? `"${String(value)}"` : 'true';
+          throw new ValidationError(`${source}: configs."${host}".${section}.${field} must be a ${expected}, got ${JSON.stringify(value)}: write it as ${example}`);
+        }
+      }
+    }
+  }
   return parsed as unknown as RegistriesConfig;
 }
 

@@ -1,23 +1,32 @@
 import { Chart, JsonPatch } from 'cdk8s';
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
-import { CertificateAndKey } from './certificates';
-import { DEFAULT_NAMESPACE, DEFAULT_REGISTRY_HOSTNAME, DEFAULT_SERVICE_NAME } from './defaults';
+import { CertificateAndKey, describeCertificate, registrySubjectAltNames } from './certificates';
+import { DEFAULT_NAMESPACE, DEFAULT_NODE_PORT, DEFAULT_REGISTRY_HOSTNAME, DEFAULT_REGISTRY_PORT, DEFAULT_SERVICE_NAME } from './defaults';
 import { Credentials } from './htpasswd';
 import { LocalRegistryHosting } from './local-registry-hosting';
+import { MaterialAddresses, materialAddressesOf } from './material';
 import { NodeHostsDaemonSet } from './node-hosts-daemon-set';
+import { RegistriesConfig } from './registries-yaml';
 import { RegistryAuth } from './registry-auth';
 import { RegistryServer, StorageAccessMode, serviceDnsName } from './registry-server';
-import { assertDnsLabel, assertHostname } from './validate';
+import { ValidationError, assertDnsLabel, assertIntegerInRange, assertRegistryHostname, assertServiceName } from './validate';
 
 /** What the chart is made from: the material directory's contents, or the same passed in code. */
 export interface RegistryChartMaterial {
   readonly ca: CertificateAndKey;
+  /** The server certificate; it must name the hostname and the Service's names. */
   readonly tls: CertificateAndKey;
   /** A ready htpasswd file (bcrypt lines). */
   readonly htpasswd: string;
   /** The user the nodes pull with; must match the htpasswd. */
   readonly nodeCredentials: Credentials;
+  /**
+   * The nodes' registries.yaml. When given, `hostname`, `port` and `nodePort` follow it and must agree
+   * with it, so the manifests and what the nodes read cannot drift apart.
+   * @default - none: those props use their own defaults
+   */
+  readonly registries?: RegistriesConfig;
 }
 
 export interface RegistryChartProps {
@@ -27,11 +36,11 @@ export interface RegistryChartProps {
   readonly namespace?: string;
   /** Name of the Service, Deployment and their objects. @default 'container-registry' */
   readonly serviceName?: string;
-  /** The name the nodes use for the registry. @default 'container-registry.local' */
+  /** The name the nodes use for the registry. @default - the material's, else 'container-registry.local' */
   readonly hostname?: string;
-  /** @default 5000 */
+  /** @default - the material's, else 5000 */
   readonly port?: number;
-  /** @default 31113 */
+  /** @default - the material's, else 31113 */
   readonly nodePort?: number;
   /** @default 'registry:3.1.1' */
   readonly image?: string;
@@ -51,6 +60,8 @@ export interface RegistryChartProps {
   readonly labels?: Record<string, string>;
 }
 
+const NODE_HOSTS_SUFFIX = '-node-hosts';
+
 /**
  * Everything the cluster side needs, with the guide's names: the Namespace (first, so `kubectl apply -f
  * dist` works on an empty cluster), the registry, its users, the node hosts DaemonSet and KEP-1755.
@@ -65,8 +76,19 @@ export class RegistryChart extends Chart {
     const namespace = props.namespace ?? DEFAULT_NAMESPACE;
     assertDnsLabel('namespace', namespace);
     super(scope, id, { namespace, labels: props.labels, disableResourceNameHashes: true });
-    this.hostname = props.hostname ?? DEFAULT_REGISTRY_HOSTNAME;
-    assertHostname('hostname', this.hostname);
+
+    const serviceName = props.serviceName ?? DEFAULT_SERVICE_NAME;
+    // The DaemonSet is named after the Service, so leave room for its suffix.
+    assertServiceName('serviceName', serviceName, 63 - NODE_HOSTS_SUFFIX.length);
+    const addresses = props.material.registries === undefined ? undefined : materialAddressesOf(props.material.registries, "material 'registries'");
+    this.hostname = agreeWithMaterial('hostname', props.hostname, addresses?.hostname, DEFAULT_REGISTRY_HOSTNAME);
+    const port = agreeWithMaterial('port', props.port, addresses?.registryPort, DEFAULT_REGISTRY_PORT);
+    const nodePort = agreeWithMaterial('nodePort', props.nodePort, addresses?.nodePort, DEFAULT_NODE_PORT);
+    assertRegistryHostname('hostname', this.hostname);
+    if (props.hostsUpdateIntervalSeconds !== undefined) {
+      assertIntegerInRange('hostsUpdateIntervalSeconds', props.hostsUpdateIntervalSeconds, 1, 3600, 'pick how many seconds to wait between lookups');
+    }
+    assertCertificateNames(props.material.tls.certificatePem, this.hostname, serviceName, namespace);
 
     const namespaceObject = new k8s.KubeNamespace(this, 'Namespace', { metadata: { name: namespace } });
     // A Namespace is cluster-scoped: drop the chart namespace cdk8s stamps on every object.
@@ -75,16 +97,16 @@ export class RegistryChart extends Chart {
     this.auth = new RegistryAuth(this, 'Auth', {
       htpasswd: props.material.htpasswd,
       nodeCredentials: props.material.nodeCredentials,
-      secretName: `${props.serviceName ?? DEFAULT_SERVICE_NAME}-htpasswd`,
+      secretName: `${serviceName}-htpasswd`,
     });
     this.registry = new RegistryServer(this, 'Registry', {
-      name: props.serviceName,
+      name: serviceName,
       tls: props.material.tls,
       caCertificatePem: props.material.ca.certificatePem,
       auth: this.auth,
       image: props.image,
-      port: props.port,
-      nodePort: props.nodePort,
+      port,
+      nodePort,
       storageSize: props.storageSize,
       storageClassName: props.storageClassName,
       storageAccessMode: props.storageAccessMode,
@@ -94,15 +116,45 @@ export class RegistryChart extends Chart {
       registry: this.registry,
       hostname: this.hostname,
       intervalSeconds: props.hostsUpdateIntervalSeconds,
-      name: `${this.registry.serviceName}-node-hosts`,
+      name: `${serviceName}${NODE_HOSTS_SUFFIX}`,
     });
     if (props.localRegistryHosting ?? true) {
       new LocalRegistryHosting(this, 'LocalRegistryHosting', {
-        host: `localhost:${this.registry.nodePort}`,
-        hostFromContainerRuntime: `${this.hostname}:${this.registry.port}`,
-        hostFromClusterNetwork: `${serviceDnsName(this.registry)}:${this.registry.port}`,
+        host: `localhost:${nodePort}`,
+        hostFromContainerRuntime: `${this.hostname}:${port}`,
+        hostFromClusterNetwork: `${serviceDnsName(this.registry)}:${port}`,
         help: 'https://www.npmjs.com/package/cdk8s-private-registry',
       });
     }
+  }
+}
+
+/** The prop if given (it must then match the material), else the material's value, else the default. */
+function agreeWithMaterial<K extends keyof RegistryChartProps & ('hostname' | 'port' | 'nodePort')>(
+  prop: K,
+  given: RegistryChartProps[K],
+  fromMaterial: MaterialAddresses[keyof MaterialAddresses] | undefined,
+  fallback: NonNullable<RegistryChartProps[K]>,
+): NonNullable<RegistryChartProps[K]> {
+  if (given !== undefined && fromMaterial !== undefined && given !== fromMaterial) {
+    throw new ValidationError(
+      `'${prop}' is ${JSON.stringify(given)} but the material's registries.yaml says ${JSON.stringify(fromMaterial)}: the nodes would not find the registry; leave '${prop}' out to follow the material, or make new material with that value`,
+    );
+  }
+  return (given ?? fromMaterial ?? fallback) as NonNullable<RegistryChartProps[K]>;
+}
+
+/** Go clients check subjectAltNames only: every name a client uses must be in the certificate. */
+function assertCertificateNames(certificatePem: string, hostname: string, serviceName: string, namespace: string): void {
+  const needed = registrySubjectAltNames(hostname, serviceName, namespace);
+  const certificate = describeCertificate(certificatePem, new Date(), "material 'tls'");
+  const missing = [
+    ...needed.dnsNames.filter((name) => !certificate.dnsNames.includes(name)),
+    ...needed.ipAddresses.filter((ip) => !certificate.ipAddresses.includes(ip)),
+  ];
+  if (missing.length > 0) {
+    throw new ValidationError(
+      `'material.tls' does not name ${missing.join(', ')}: clients using those names would fail TLS; renew the certificate for this hostname, Service and namespace (private-registry certs renew)`,
+    );
   }
 }

@@ -5,7 +5,7 @@ import { k8s } from 'cdk8s-plus-28';
 import { CertificateAndKey } from './certificates';
 import { CLUSTER_DOMAIN, DEFAULT_NODE_PORT, DEFAULT_REGISTRY_IMAGE, DEFAULT_REGISTRY_PORT, DEFAULT_SERVICE_NAME } from './defaults';
 import { IRegistryAuth } from './registry-auth';
-import { ValidationError, assertDnsLabel, assertPinnedImage, assertNodePort, assertPort, assertStorageSize } from './validate';
+import { ValidationError, assertNodePort, assertPinnedImage, assertPort, assertServiceName, assertStorageSize } from './validate';
 
 /** How other constructs (the hosts DaemonSet, KEP-1755) find the registry Service. */
 export interface IRegistryService {
@@ -83,7 +83,7 @@ export class RegistryServer extends Construct implements IRegistryService {
     this.tlsSecretName = `${name}-tls`;
     const storageSize = props.storageSize ?? '10Gi';
     const accessMode = props.storageAccessMode ?? 'ReadWriteOnce';
-    assertDnsLabel('name', name);
+    assertServiceName('name', name);
     assertPort('port', this.port);
     assertNodePort('nodePort', this.nodePort);
     assertStorageSize('storageSize', storageSize);

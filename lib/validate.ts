@@ -1,3 +1,5 @@
+import { isIP } from 'node:net';
+
 /**
  * Input checks shared by the constructs, the material directory and the CLI.
  * Each error names the field, the value received, what was expected and how to fix it.
@@ -30,6 +32,26 @@ export function assertHostname(field: string, value: string): void {
   if (value.length > 253 || labels.some((label) => label.length > 63 || !DNS_SUBDOMAIN_LABEL.test(label))) {
     throw new ValidationError(
       `'${field}' must be a DNS hostname (dot-separated labels of letters, digits and '-'), got ${show(value)}: pick a name like "container-registry.local"`,
+    );
+  }
+}
+
+/**
+ * The name nodes map to the registry's Service IP in /etc/hosts and find in its certificate: a DNS name
+ * of its own, not an IP (it would be a DNS SAN) and not localhost (the nodes' own loopback line).
+ */
+export function assertRegistryHostname(field: string, value: string): void {
+  assertHostname(field, value);
+  if (isIP(value) !== 0 || /^localhost(\.|$)/i.test(value)) {
+    throw new ValidationError(`'${field}' must be a name of the registry's own, not an IP address or localhost, got ${show(value)}: the nodes map it to the Service IP in /etc/hosts; pick a name like "container-registry.local"`);
+  }
+}
+
+/** A Service name (DNS-1035): a DNS label that starts with a letter. */
+export function assertServiceName(field: string, value: string, maxLength = 63): void {
+  if (value.length > maxLength || !/^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(value)) {
+    throw new ValidationError(
+      `'${field}' must be a Service name (lowercase letters, digits and '-', starting with a letter, ending with a letter or digit, at most ${maxLength} characters), got ${show(value)}: pick a name like "container-registry"`,
     );
   }
 }

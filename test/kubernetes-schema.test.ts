@@ -2,7 +2,7 @@ import { Testing } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
 import { RegistryChart } from '../lib';
 import { ExampleChart } from '../charts/example-chart';
-import { fixtureMaterial } from './support/fixture-material';
+import { customFixtureMaterial, fixtureMaterial } from './support/fixture-material';
 
 /**
  * No API server here for `kubectl apply --dry-run`, so every synthesized object is checked against the
@@ -23,7 +23,8 @@ async function validate(object: any): Promise<void> {
 const material = fixtureMaterial();
 const charts = {
   defaults: () => new RegistryChart(Testing.app(), 'registry', { material }),
-  custom: () => new RegistryChart(Testing.app(), 'registry', { material, namespace: 'images', nodePort: 30500, storageAccessMode: 'ReadWriteMany', replicas: 2, storageClassName: 'nfs' }),
+  custom: () =>
+    new RegistryChart(Testing.app(), 'registry', { material: customFixtureMaterial(), namespace: 'registry', serviceName: 'images', storageAccessMode: 'ReadWriteMany', replicas: 2, storageClassName: 'nfs' }),
   example: () => new ExampleChart(Testing.app(), 'example'),
 };
 

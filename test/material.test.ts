@@ -1,15 +1,15 @@
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   MATERIAL_FILES,
   NODE_CA_FILE,
+  createDirectoryAtomic,
   createServerCertificate,
   generateMaterial,
   isIssuedBy,
   loadOrCreateMaterial,
-  materialFiles,
   parseHtpasswd,
   readMaterial,
   registrySubjectAltNames,
@@ -61,6 +61,12 @@ describe('generateMaterial', () => {
   it('refuses bad options before doing any work', () => {
     expect(() => generateMaterial({ nodePort: 80 })).toThrow("'nodePort' must be an integer in 30000-32767, got 80: pick a port in the NodePort range");
     expect(() => generateMaterial({ hostname: 'bad_host' })).toThrow(`'hostname' must be a DNS hostname (dot-separated labels of letters, digits and '-'), got "bad_host": pick a name like "container-registry.local"`);
+    for (const hostname of ['localhost', '10.0.0.5']) {
+      expect(() => generateMaterial({ hostname })).toThrow(
+        `'hostname' must be a name of the registry's own, not an IP address or localhost, got "${hostname}": the nodes map it to the Service IP in /etc/hosts; pick a name like "container-registry.local"`,
+      );
+    }
+    expect(() => generateMaterial({ serviceName: '1registry' })).toThrow(`'serviceName' must be a Service name`);
     expect(() => generateMaterial({ username: 'a:b' })).toThrow(`'username' must be non-empty with no ':' or whitespace, got "a:b"`);
     expect(() => generateMaterial({ password: 'x'.repeat(73) })).toThrow("'password' for user \"registry\" must be at most 72 bytes, got 73 bytes");
   });
@@ -109,14 +115,14 @@ describe('writeNewMaterial / loadOrCreateMaterial', () => {
     expect(readdirSync(dir)).toEqual([]);
   });
 
-  it('leaves no temp directory behind when a write fails', () => {
-    const material = generateMaterial();
-    const files = materialFiles(material);
-    expect(files.map((file) => file.relativePath)).toContain(MATERIAL_FILES.tlsKey);
-    // A file as parent makes the write fail midway.
-    writeFileSync(join(work, 'blocker'), '');
-    expect(() => writeNewMaterial(join(work, 'blocker', 'registry'), material)).toThrow();
-    expect(readdirSync(work)).toEqual(['blocker']);
+  it('leaves no temp directory behind when a write fails midway', () => {
+    // A file and then a directory of the same name: the second write fails inside the temp directory.
+    const files = [
+      { relativePath: 'certs', content: 'x', mode: 0o600 },
+      { relativePath: 'certs/ca.crt', content: 'x', mode: 0o644 },
+    ];
+    expect(() => createDirectoryAtomic(join(work, 'registry'), files)).toThrow(/ENOTDIR|EEXIST/);
+    expect(readdirSync(work)).toEqual([]);
   });
 });
 
@@ -152,6 +158,13 @@ describe('readMaterial', () => {
     expect(() => readMaterial(dir)).toThrow(`${join(dir, 'certs/tls.crt')} is not signed by ${join(dir, 'certs/ca.crt')}: renew the server certificate from this CA`);
   });
 
+  it('finds the node credentials through the localhost:<nodePort> mirror, whatever mirror comes first', () => {
+    const text = readFileSync(join(dir, MATERIAL_FILES.registriesYaml), 'utf8').replace('mirrors:\n', 'mirrors:\n  docker.io:\n    endpoint: ["https://mirror.example"]\n');
+    writeFileSync(join(dir, MATERIAL_FILES.registriesYaml), text);
+    expect(Object.keys(readMaterial(dir).registries.mirrors)[0]).toBe('docker.io');
+    expect(readMaterial(dir).nodeCredentials).toEqual({ username: 'registry', password: FIXTURE_PASSWORD });
+  });
+
   it('refuses registries.yaml without node credentials', () => {
     writeFileSync(join(dir, MATERIAL_FILES.registriesYaml), 'mirrors:\n  "a:1":\n    endpoint: ["https://a:1"]\n');
     expect(() => readMaterial(dir)).toThrow(
@@ -170,11 +183,13 @@ describe('writeFileAtomic', () => {
     expect(readdirSync(work)).toEqual(['secret']);
   });
 
-  it('keeps the old file when the write fails', () => {
-    const file = join(work, 'secret');
-    writeFileSync(file, 'old');
-    expect(() => writeFileAtomic(join(work, 'missing-dir', 'secret'), 'new')).toThrow(/ENOENT/);
-    expect(readFileSync(file, 'utf8')).toBe('old');
-    expect(existsSync(join(work, 'missing-dir'))).toBe(false);
+  it('keeps what is there and leaves no temp file when the final rename fails', () => {
+    // A non-empty directory where the file should go: the rename over it fails.
+    const target = join(work, 'secret');
+    mkdirSync(target);
+    writeFileSync(join(target, 'kept'), 'old');
+    expect(() => writeFileAtomic(target, 'new')).toThrow(/EISDIR|ENOTEMPTY|EEXIST/);
+    expect(readFileSync(join(target, 'kept'), 'utf8')).toBe('old');
+    expect(readdirSync(work)).toEqual(['secret']);
   });
 });

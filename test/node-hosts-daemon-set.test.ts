@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { Chart, Testing } from 'cdk8s';
 import { mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { IRegistryService, NODE_HOSTS_SCRIPT, NodeHostsDaemonSet, NodeHostsDaemonSetProps } from '../lib';
+import { IRegistryService, NodeHostsDaemonSet, NodeHostsDaemonSetProps } from '../lib';
 import { busyboxBinary, busyboxPath, runUnderBusybox } from './support/busybox';
 import { findObject } from './support/fixture-material';
 import { describeReal } from './support/real-software';
@@ -26,12 +27,12 @@ describe('NodeHostsDaemonSet', () => {
     expect(synth({ hostname: 'images.local', intervalSeconds: 5, image: 'busybox:1.36.1', name: 'images-hosts' })).toMatchSnapshot();
   });
 
-  it('embeds the script file verbatim and rolls the pods when it changes', () => {
+  it('embeds the script file verbatim, and its hash in the pod template so a changed script rolls the pods', () => {
     const manifests = synth();
-    expect(findObject(manifests, 'ConfigMap').data['node-hosts.sh']).toBe(NODE_HOSTS_SCRIPT);
-    expect(NODE_HOSTS_SCRIPT).toBe(readFileSync(join(__dirname, '..', 'lib', 'node-hosts.sh'), 'utf8'));
+    const script = readFileSync(join(__dirname, '..', 'lib', 'node-hosts.sh'), 'utf8');
+    expect(findObject(manifests, 'ConfigMap').data['node-hosts.sh']).toBe(script);
     const annotations = findObject(manifests, 'DaemonSet').spec.template.metadata.annotations;
-    expect(annotations['cdk8s-private-registry/script-sha256']).toMatch(/^[0-9a-f]{64}$/);
+    expect(annotations['cdk8s-private-registry/script-sha256']).toBe(createHash('sha256').update(script).digest('hex'));
   });
 
   it('runs on every node, control plane included', () => {
@@ -82,16 +83,17 @@ describe('NodeHostsDaemonSet', () => {
 });
 
 // What k3d writes into a node's /etc/hosts (its own entries and a hostAliases line), tab and all.
-const K3D_HOSTS = [
+const K3D_HOSTS_BEFORE_ALIAS = [
   '127.0.0.1\tlocalhost',
   '::1\tlocalhost ip6-localhost ip6-loopback',
   'fe00::0\tip6-localnet',
   '172.18.0.3\tk3d-dev-server-0',
   '172.18.0.1 host.k3d.internal',
   '# added by k3d hostAliases',
-  '192.168.1.10 nas.lan container-registry.local',
   '',
 ].join('\n');
+const ALIAS = '192.168.1.10 nas.lan container-registry.local\n';
+const K3D_HOSTS = K3D_HOSTS_BEFORE_ALIAS + ALIAS;
 
 describeReal('the node hosts script under busybox sh', ['busybox', 'flock'], () => {
   let dir: string;
@@ -108,45 +110,59 @@ describeReal('the node hosts script under busybox sh', ['busybox', 'flock'], () 
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  const runOnce = (ip: string, extraEnv: Record<string, string> = {}) =>
-    runUnderBusybox(scriptFile, { HOSTS_FILE: hostsFile, SERVICE_IP_FALLBACK: ip, RUN_ONCE: '1', TMPDIR: dir, ...extraEnv });
+  // No DNS here (the node suite has a real DNS server): the Service IP comes from the fallback variable.
+  const runOnce = (fallbackIp: string) =>
+    runUnderBusybox(scriptFile, { HOSTS_FILE: hostsFile, SERVICE_IP_FALLBACK: fallbackIp, RUN_ONCE: '1', TMPDIR: dir });
   const hosts = () => readFileSync(hostsFile, 'utf8');
   const ourLines = () => hosts().split('\n').filter((line) => /^\S+ container-registry\.local$/.test(line));
 
-  it('appends the line and keeps every other line byte for byte', async () => {
+  it('puts its line before any other line naming the host, so it wins the lookup, and keeps every line byte for byte', async () => {
     const result = await runOnce('10.43.12.34');
     expect(result.code, result.stderr).toBe(0);
-    expect(hosts()).toBe(`${K3D_HOSTS}10.43.12.34 container-registry.local\n`);
+    expect(hosts()).toBe(`${K3D_HOSTS_BEFORE_ALIAS}10.43.12.34 container-registry.local\n${ALIAS}`);
     expect(result.stdout).toMatch(/node-hosts: wrote '10\.43\.12\.34 container-registry\.local' to /);
   });
 
-  it('follows an IP change in place, on the same line, in the same file (inode)', async () => {
-    await runOnce('10.43.12.34');
-    writeFileSync(hostsFile, hosts() + '10.0.0.1 after.example\n');
+  it('appends its line when no line names the host', async () => {
+    writeFileSync(hostsFile, K3D_HOSTS_BEFORE_ALIAS);
+    expect((await runOnce('10.43.12.34')).code).toBe(0);
+    expect(hosts()).toBe(`${K3D_HOSTS_BEFORE_ALIAS}10.43.12.34 container-registry.local\n`);
+  });
+
+  it('rewrites in place (same inode, as a bind-mounted file needs): moves its old line ahead of the alias', async () => {
+    writeFileSync(hostsFile, `${K3D_HOSTS}10.43.1.1 container-registry.local\n10.0.0.1 after.example\n`);
     const inode = statSync(hostsFile).ino;
     const result = await runOnce('10.43.99.1');
     expect(result.code, result.stderr).toBe(0);
-    expect(hosts()).toBe(`${K3D_HOSTS}10.43.99.1 container-registry.local\n10.0.0.1 after.example\n`);
+    expect(hosts()).toBe(`${K3D_HOSTS_BEFORE_ALIAS}10.43.1.1 container-registry.local\n${ALIAS}10.0.0.1 after.example\n`);
     expect(statSync(hostsFile).ino).toBe(inode);
   });
 
-  it('writes nothing when nothing changed: mtime and inode stay, nothing is logged', async () => {
+  it('never lets the stale fallback variable replace the IP of a line already there', async () => {
+    await runOnce('10.43.12.34');
+    const before = hosts();
+    const result = await runOnce('10.43.0.99');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('cannot resolve the Service: keeping 10.43.12.34');
+    expect(hosts()).toBe(before);
+  });
+
+  it('writes nothing when nothing changed: mtime and inode stay, nothing is written to the log', async () => {
     await runOnce('10.43.12.34');
     const past = new Date('2020-01-01T00:00:00Z');
     utimesSync(hostsFile, past, past);
     const before = statSync(hostsFile);
     const result = await runOnce('10.43.12.34');
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toBe('');
+    expect(result.stdout).not.toContain('wrote');
     const after = statSync(hostsFile);
     expect([after.ino, after.mtimeMs]).toEqual([before.ino, before.mtimeMs]);
   });
 
-  it('collapses duplicates of its own line into one, keeping lines that merely mention the name', async () => {
-    writeFileSync(hostsFile, `${K3D_HOSTS}10.1.1.1 container-registry.local\n10.2.2.2 container-registry.local\n`);
+  it('collapses duplicates of its own line into one, keeping the first', async () => {
+    writeFileSync(hostsFile, `${K3D_HOSTS_BEFORE_ALIAS}10.1.1.1 container-registry.local\n10.2.2.2 container-registry.local\n`);
     await runOnce('10.43.12.34');
-    expect(hosts()).toBe(`${K3D_HOSTS}10.43.12.34 container-registry.local\n`);
-    expect(hosts()).toContain('192.168.1.10 nas.lan container-registry.local');
+    expect(hosts()).toBe(`${K3D_HOSTS_BEFORE_ALIAS}10.1.1.1 container-registry.local\n`);
   });
 
   it('adds a line ending to a last line that had none, and changes nothing else', async () => {
@@ -156,34 +172,32 @@ describeReal('the node hosts script under busybox sh', ['busybox', 'flock'], () 
   });
 
   it('leaves the file alone and fails when it cannot find the Service', async () => {
-    const result = await runOnce('', { SERVICE_DNS_NAME: '' });
-    expect(result.code).toBe(1);
-    expect(result.stdout).toContain('cannot resolve the Service and no fallback IP');
-    expect(hosts()).toBe(K3D_HOSTS);
-    const bogus = await runOnce('10.43.300.1');
-    expect(bogus.code).toBe(1);
-    expect(hosts()).toBe(K3D_HOSTS);
+    for (const fallback of ['', '10.43.300.1', 'not-an-ip']) {
+      const result = await runOnce(fallback);
+      expect(result.code).toBe(1);
+      expect(result.stdout).toContain('cannot resolve the Service and no fallback IP');
+      expect(hosts()).toBe(K3D_HOSTS);
+    }
   });
 
   it('never duplicates the line or loses others when copies race', async () => {
     const results = await Promise.all(Array.from({ length: 8 }, (_, index) => runOnce(`10.43.0.${index + 1}`)));
     expect(results.map((result) => result.code)).toEqual(Array(8).fill(0));
     expect(ourLines()).toHaveLength(1);
-    expect(hosts().startsWith(K3D_HOSTS)).toBe(true);
-    expect(hosts().split('\n')).toHaveLength(K3D_HOSTS.split('\n').length + 1);
+    expect(hosts()).toBe(`${K3D_HOSTS_BEFORE_ALIAS}${ourLines()[0]}\n${ALIAS}`);
   });
 
   it('keeps running in a loop until told to stop', async () => {
     const child = spawn(busyboxBinary(), ['sh', scriptFile], {
       env: { PATH: busyboxPath(), HOSTS_FILE: hostsFile, SERVICE_IP_FALLBACK: '10.43.1.1', INTERVAL_SECONDS: '1', TMPDIR: dir },
     });
+    const exited = new Promise((resolve) => child.on('exit', (exitCode) => resolve(exitCode)));
     try {
       await waitFor(() => ourLines().join() === '10.43.1.1 container-registry.local');
     } finally {
       child.kill('SIGTERM');
     }
-    const code = await new Promise((resolve) => child.on('exit', (exitCode) => resolve(exitCode)));
-    expect(code).toBe(0);
+    expect(await exited).toBe(0);
   });
 });
 

@@ -1,9 +1,11 @@
 import { Testing } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
 import { RegistryChart } from '../lib';
-import { findObject, fixtureMaterial } from './support/fixture-material';
+import { CUSTOM_MATERIAL_OPTIONS } from './fixtures/make-material-fixture';
+import { customFixtureMaterial, findObject, fixtureMaterial } from './support/fixture-material';
 
 const material = fixtureMaterial();
+const customMaterial = customFixtureMaterial();
 
 function synth(props: Partial<ConstructorParameters<typeof RegistryChart>[2]> = {}) {
   const chart = new RegistryChart(Testing.app(), 'registry', { material, ...props });
@@ -17,11 +19,9 @@ describe('RegistryChart', () => {
 
   it('custom', () => {
     const { manifests } = synth({
-      namespace: 'registry',
-      serviceName: 'images',
-      hostname: 'images.local',
-      port: 5443,
-      nodePort: 30500,
+      material: customMaterial,
+      namespace: CUSTOM_MATERIAL_OPTIONS.namespace,
+      serviceName: CUSTOM_MATERIAL_OPTIONS.serviceName,
       image: 'registry:3.0.0',
       storageSize: '50Gi',
       storageClassName: 'fast',
@@ -38,22 +38,54 @@ describe('RegistryChart', () => {
   });
 
   it('places every namespaced object in the chart namespace except the KEP-1755 ConfigMap', () => {
-    const { manifests } = synth({ namespace: 'elsewhere' });
+    const { manifests } = synth({ material: customMaterial, namespace: 'registry', serviceName: 'images' });
     const placement = manifests.slice(1).map((object) => `${object.kind}/${object.metadata.name} ${object.metadata.namespace}`);
     expect(placement).toEqual([
-      'Secret/container-registry-htpasswd elsewhere',
-      'Secret/container-registry-tls elsewhere',
-      'Secret/container-registry-http elsewhere',
-      'PersistentVolumeClaim/container-registry elsewhere',
-      'Deployment/container-registry elsewhere',
-      'Service/container-registry elsewhere',
-      'ConfigMap/container-registry-node-hosts elsewhere',
-      'DaemonSet/container-registry-node-hosts elsewhere',
+      'Secret/images-htpasswd registry',
+      'Secret/images-tls registry',
+      'Secret/images-http registry',
+      'PersistentVolumeClaim/images registry',
+      'Deployment/images registry',
+      'Service/images registry',
+      'ConfigMap/images-node-hosts registry',
+      'DaemonSet/images-node-hosts registry',
       'ConfigMap/local-registry-hosting kube-public',
     ]);
     // The hosts DaemonSet follows the Service into the namespace.
     const env = findObject(manifests, 'DaemonSet').spec.template.spec.containers[0].env;
-    expect(env).toContainEqual({ name: 'SERVICE_DNS_NAME', value: 'container-registry.elsewhere.svc.cluster.local' });
+    expect(env).toContainEqual({ name: 'SERVICE_DNS_NAME', value: 'images.registry.svc.cluster.local' });
+  });
+
+  it("follows the material's hostname and ports, so manifests and registries.yaml agree", () => {
+    const { manifests } = synth({ material: customMaterial, namespace: 'registry', serviceName: 'images' });
+    expect(findObject(manifests, 'Service').spec.ports[0]).toMatchObject({ port: 5443, nodePort: 30500 });
+    const env = findObject(manifests, 'DaemonSet').spec.template.spec.containers[0].env;
+    expect(env).toContainEqual({ name: 'REGISTRY_HOSTNAME', value: 'images.local' });
+  });
+
+  it('refuses props that disagree with the material', () => {
+    expect(() => synth({ nodePort: 30500 })).toThrow(
+      `'nodePort' is 30500 but the material's registries.yaml says 31113: the nodes would not find the registry; leave 'nodePort' out to follow the material, or make new material with that value`,
+    );
+    expect(() => synth({ hostname: 'other.local' })).toThrow(`'hostname' is "other.local" but the material's registries.yaml says "container-registry.local"`);
+  });
+
+  it('refuses a certificate that does not name the Service it would serve', () => {
+    expect(() => synth({ namespace: 'elsewhere' })).toThrow(
+      "'material.tls' does not name container-registry.elsewhere, container-registry.elsewhere.svc, container-registry.elsewhere.svc.cluster.local: clients using those names would fail TLS; renew the certificate for this hostname, Service and namespace (private-registry certs renew)",
+    );
+  });
+
+  it('refuses a Service name the API server would refuse, naming the prop the user gave', () => {
+    expect(() => synth({ serviceName: '1registry' })).toThrow(
+      `'serviceName' must be a Service name (lowercase letters, digits and '-', starting with a letter, ending with a letter or digit, at most 52 characters), got "1registry": pick a name like "container-registry"`,
+    );
+    expect(() => synth({ hostsUpdateIntervalSeconds: 0 })).toThrow(
+      "'hostsUpdateIntervalSeconds' must be an integer in 1-3600, got 0: pick how many seconds to wait between lookups",
+    );
+    expect(() => synth({ hostname: 'localhost', material: { ...material, registries: undefined } })).toThrow(
+      `'hostname' must be a name of the registry's own, not an IP address or localhost, got "localhost"`,
+    );
   });
 
   it('publishes KEP-1755 local-registry-hosting with the push, runtime and cluster names', () => {

@@ -124,7 +124,8 @@ describe('RegistryServer', () => {
   it.each([
     [{ nodePort: 80 }, "'nodePort' must be an integer in 30000-32767, got 80: pick a port in the NodePort range"],
     [{ port: 70000 }, "'port' must be an integer in 1-65535, got 70000: pick a TCP port"],
-    [{ name: 'Registry' }, `'name' must be a DNS label (lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters), got "Registry": pick a name like "container-registry"`],
+    [{ name: 'Registry' }, `'name' must be a Service name (lowercase letters, digits and '-', starting with a letter, ending with a letter or digit, at most 63 characters), got "Registry": pick a name like "container-registry"`],
+    [{ name: '1registry' }, `'name' must be a Service name`],
     [{ storageSize: '10 GB' }, `'storageSize' must be a Kubernetes quantity like "10Gi", got "10 GB": write a whole number with a unit such as Mi or Gi`],
     [{ image: 'registry' }, `'image' must name an exact version like "registry:3.1.1", got "registry": add a tag other than latest, or a digest, so every synth deploys the same code`],
     [{ image: 'localhost:5000/registry' }, `'image' must name an exact version like "registry:3.1.1", got "localhost:5000/registry"`],

@@ -2,7 +2,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { MATERIAL_FILES, createCertificateAuthority, readMaterial } from '../lib';
+import { MATERIAL_FILES, createCertificateAuthority, readMaterial, registrySubjectAltNames } from '../lib';
 import { freeLoopbackPort } from './support/free-port';
 import { httpsGet } from './support/https-request';
 import { writeOciImage } from './support/oci-image';
@@ -18,7 +18,7 @@ import { SynthesizedApp, synthApp } from './support/synth-app';
  * `docker-registry` from the synthesized Deployment and Secrets, and push with skopeo using the
  * generated credentials and CA.
  */
-describeReal('the synthesized registry, run for real, takes a push from the desktop', ['docker-registry', 'skopeo', 'curl'], () => {
+describeReal('the synthesized registry, run for real, takes a push from the desktop', ['docker-registry', 'skopeo', 'curl', 'openssl'], () => {
   let work: string;
   let app: SynthesizedApp;
   let env: Record<string, string>;
@@ -82,12 +82,16 @@ describeReal('the synthesized registry, run for real, takes a push from the desk
     expect(JSON.parse(catalog.body)).toEqual({ repositories: ['hello-world-example'] });
   });
 
-  it('serves every name a client uses with a certificate that verifies (curl --resolve)', async () => {
-    const names = ['container-registry.local', 'localhost', 'container-registry.container-registry.svc.cluster.local', 'container-registry'];
-    for (const name of names) {
+  it('serves every name a client uses with a certificate that verifies (curl --resolve, openssl -checkhost)', async () => {
+    const { dnsNames } = registrySubjectAltNames('container-registry.local', 'container-registry', 'container-registry');
+    expect(dnsNames).toHaveLength(6);
+    const tlsCrt = join(work, 'registry', MATERIAL_FILES.tlsCertificate);
+    for (const name of dnsNames) {
+      expect((await run('openssl', ['x509', '-noout', '-in', tlsCrt, '-checkhost', name])).stdout).toContain(`Hostname ${name} does match certificate`);
       const result = await run('curl', ['-sS', '--fail', '--cacert', join(trustDir, 'ca.crt'), '--resolve', `${name}:${port}:127.0.0.1`, '-u', `${credentials.username}:${credentials.password}`, `https://${name}:${port}/v2/_catalog`]);
       expect(result.code, `${name}: ${result.stderr}`).toBe(0);
     }
+    expect((await run('openssl', ['x509', '-noout', '-in', tlsCrt, '-checkip', '127.0.0.1'])).stdout).toContain('IP 127.0.0.1 does match certificate');
     const byIp = await run('curl', ['-sS', '--fail', '--cacert', join(trustDir, 'ca.crt'), '-u', `${credentials.username}:${credentials.password}`, `https://127.0.0.1:${port}/v2/`]);
     expect(byIp.code, byIp.stderr).toBe(0);
   });

@@ -56,6 +56,10 @@ describe('the synth app (cdk8s synth)', () => {
     ]);
   });
 
+  it('writes the manifests, which hold the TLS key and the htpasswd, as 0600 like the material', () => {
+    expect(statSync(join(work, 'dist', 'container-registry.k8s.yaml')).mode & 0o777).toBe(0o600);
+  });
+
   it('keeps the example pod out of `kubectl apply -f dist` (a sub-directory), pulling the pushed name', () => {
     expect(readdirSync(join(work, 'dist')).sort()).toEqual(['container-registry.k8s.yaml', 'example']);
     expect(first.exampleManifests).toHaveLength(1);

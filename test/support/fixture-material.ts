@@ -8,6 +8,11 @@ export function fixtureMaterial(): RegistryMaterial {
   return readMaterial(FIXTURE_MATERIAL_DIR);
 }
 
+/** Material for CUSTOM_MATERIAL_OPTIONS (images.local, Service images in namespace registry, 5443, 30500). */
+export function customFixtureMaterial(): RegistryMaterial {
+  return readMaterial(join(__dirname, '..', 'fixtures', 'material-custom'));
+}
+
 type ManifestObject = { kind: string; metadata: { name: string; namespace?: string } } & Record<string, any>;
 
 /** The one object of `kind` (and `name`, when given) in synthesized manifests. */
