@@ -111,4 +111,4 @@ describeReal('certificates under openssl', ['openssl'], () => {
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain(': OK');
   });
-});
+}, { root: false });

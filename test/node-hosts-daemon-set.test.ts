@@ -199,7 +199,7 @@ describeReal('the node hosts script under busybox sh', ['busybox', 'flock'], () 
     }
     expect(await exited).toBe(0);
   });
-});
+}, { root: false });
 
 async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -233,8 +233,12 @@ describeReal('a k3d node pulls the pushed image through the synthesized registri
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
       console.log(`hosts line followed the new Service IP after ${Date.now() - changedAt} ms (period 1 s)`);
+      // The script logs right after it writes: give the log line a moment to arrive.
+      while (!loop.output().includes(`wrote '${MOVED_SERVICE_IP} container-registry.local' to /etc/hosts`)) {
+        if (Date.now() - changedAt > 5_000) throw new Error(`no log line for the change:\n${loop.output()}`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
       expect(node.readHosts()).toBe(`${K3D_NODE_HOSTS}${MOVED_SERVICE_IP} container-registry.local\n`);
-      expect(loop.output()).toContain(`wrote '${MOVED_SERVICE_IP} container-registry.local' to /etc/hosts`);
       ok(await node.ctr(['images', 'rm', `${nodeName}/hello-world-example:latest`]));
       ok(await node.pullImage(`${nodeName}/hello-world-example:latest`, { credentials, hostsDir: hostsDirFor(registries, 'certs.d-moved') }));
     } finally {

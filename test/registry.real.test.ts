@@ -123,4 +123,4 @@ describeReal('the synthesized registry, run for real, takes a push from the desk
     expect(after.code, after.stderr).toBe(0);
     expect(JSON.parse(after.stdout).Digest).toBe(JSON.parse(before.stdout).Digest);
   });
-});
+}, { root: false });

@@ -145,4 +145,4 @@ describeReal('test support toolkit against the real registry and skopeo', ['dock
     await registry.stop();
     expect(() => process.kill(registry.pid, 0)).toThrow(expect.objectContaining({ code: 'ESRCH' }));
   });
-});
+}, { root: false });

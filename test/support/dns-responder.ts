@@ -1,4 +1,4 @@
-import { renameSync, writeFileSync } from 'node:fs';
+import { PUBLIC_FILE_MODE, writeFileAtomic } from '../../lib/atomic-file';
 
 /**
  * A stand-in for the cluster DNS (CoreDNS) inside a node sandbox: a tiny UDP DNS server answering
@@ -97,9 +97,7 @@ process.on('SIGTERM', () => socket.close(() => process.exit(0)));
 /** name → IPv4 address. */
 export type DnsRecords = Readonly<Record<string, string>>;
 
-/** Writes the responder's state atomically (temp file + rename), so a query never reads half a file. */
+/** Writes the responder's state atomically, so a query never reads half a file. */
 export function writeDnsState(stateFile: string, records: DnsRecords): void {
-  const tmp = `${stateFile}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify({ records }, null, 2)}\n`);
-  renameSync(tmp, stateFile);
+  writeFileAtomic(stateFile, `${JSON.stringify({ records }, null, 2)}\n`, PUBLIC_FILE_MODE);
 }

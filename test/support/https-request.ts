@@ -1,9 +1,10 @@
 import { request } from 'node:https';
+import type { Credentials } from '../../lib/htpasswd';
 
 export interface HttpsGetOptions {
   /** PEM of the CA that signed the server certificate. */
   ca: string | Buffer;
-  auth?: { username: string; password: string };
+  auth?: Credentials;
   timeoutMs?: number;
 }
 

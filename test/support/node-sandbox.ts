@@ -1,9 +1,10 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { HostsTomlFile } from '../../lib/containerd-hosts';
+import type { Credentials } from '../../lib/htpasswd';
+import { DEFAULT_PATH, findExecutable, type ManagedProcess, spawnManaged, withPath } from './child-process';
 import { DNS_RESPONDER_SOURCE, type DnsRecords, writeDnsState } from './dns-responder';
 import { run, type RunResult } from './run';
 
@@ -38,7 +39,7 @@ export const K3D_NODE_HOSTS = [
 ].join('\n');
 
 /** The containerd namespace CRI (and so k3s's kubelet) uses; images pulled here are the node's images. */
-export const CONTAINERD_NAMESPACE = 'k8s.io';
+const CONTAINERD_NAMESPACE = 'k8s.io';
 
 export interface NodeSandboxOptions {
   /** Extra addresses on the namespace's `lo`, as CIDR, e.g. ['10.43.0.50/32'] for a Service ClusterIP. */
@@ -61,15 +62,10 @@ export interface NodeSandboxOptions {
   readyTimeoutMs?: number;
 }
 
-export interface NodeProcess {
-  readonly pid: number;
+/** A process started in the node; stop() sends SIGTERM, then SIGKILL after 5 s. */
+export interface NodeProcess extends ManagedProcess {
+  /** The command line, for messages. */
   readonly command: string;
-  /** stdout and stderr so far. */
-  output(): string;
-  /** null while running, else how it ended. */
-  exitStatus(): string | null;
-  /** SIGTERM, SIGKILL after 5 s; resolves once exited. Idempotent. */
-  stop(): Promise<void>;
 }
 
 export interface SpawnInNodeOptions {
@@ -93,27 +89,17 @@ export interface ExecInNodeOptions {
 
 export interface PullOptions {
   /** Given as `ctr images pull -u USER:PASS` (k3s puts registries.yaml credentials in config.toml instead). */
-  credentials?: { username: string; password: string };
-  /** Default: the sandbox's hostsDir. */
+  credentials?: Credentials;
+  /** Default: the directory writeHostsToml writes when given none. */
   hostsDir?: string;
   timeoutMs?: number;
 }
 
 export interface NodeSandbox {
-  /** The network namespace's name. */
+  /** The network namespace's name (`ip netns exec NAME sh` to look inside while a test runs). */
   readonly name: string;
-  /** Private temp directory of this sandbox (containerd root/state, scripts, hosts dir). */
-  readonly dir: string;
   /** The node's /etc/hosts, as seen from outside (/etc/netns/NAME/hosts). */
   readonly hostsFile: string;
-  readonly resolvConfFile: string;
-  /** containerd hosts directory (k3s: /var/lib/rancher/k3s/agent/etc/containerd/certs.d). */
-  readonly hostsDir: string;
-  /** containerd's socket; undefined when started without containerd. */
-  readonly containerdAddress: string | undefined;
-  readonly containerdNamespace: string;
-  /** Milliseconds: namespace setup, DNS responder ready, containerd socket up. */
-  readonly timings: { readonly namespaceMs: number; readonly dnsMs?: number; readonly containerdMs?: number };
   execInNode(cmd: string, args: readonly string[], options?: ExecInNodeOptions): Promise<RunResult>;
   spawnInNode(cmd: string, args: readonly string[], options?: SpawnInNodeOptions): Promise<NodeProcess>;
   readHosts(): string;
@@ -121,7 +107,10 @@ export interface NodeSandbox {
   writeHosts(content: string): void;
   /** Replaces the DNS responder's records (takes effect on the next query). */
   setDnsRecords(records: DnsRecords): void;
-  /** Replaces the content of the hosts dir with these `<host>/hosts.toml` files. */
+  /**
+   * Replaces the content of `hostsDir` with these `<host>/hosts.toml` files. Default: a directory of
+   * the sandbox, like k3s's /var/lib/rancher/k3s/agent/etc/containerd/certs.d.
+   */
   writeHostsToml(files: readonly HostsTomlFile[], hostsDir?: string): void;
   /** `ctr --address SOCK -n k8s.io ARGS...` inside the node. */
   ctr(args: readonly string[], options?: ExecInNodeOptions): Promise<RunResult>;
@@ -129,32 +118,11 @@ export interface NodeSandbox {
   pullImage(ref: string, options?: PullOptions): Promise<RunResult>;
   /** Reads one file of a pulled image: `ctr images mount` in a throwaway mount namespace, cat, unmount. */
   readImageFile(ref: string, path: string): Promise<RunResult>;
-  /** `ss -Hltnu` inside the node. */
-  listeners(): Promise<string>;
   /** Stops every process, deletes the namespace, /etc/netns/NAME and the temp dir. Idempotent. */
   dispose(): Promise<void>;
 }
 
-const sandboxes = new Set<NodeSandbox>();
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-
-function withPath(env: Record<string, string> | undefined): Record<string, string> {
-  const path = process.env.PATH ?? DEFAULT_PATH;
-  return env === undefined ? { PATH: path } : { PATH: path, ...env };
-}
-
-function findExecutable(cmd: string, pathVar: string): string | undefined {
-  const candidates = cmd.includes('/') ? [cmd] : pathVar.split(delimiter).filter((d) => d !== '').map((d) => join(d, cmd));
-  return candidates.find((path) => {
-    try {
-      accessSync(path, constants.X_OK);
-      return statSync(path).isFile();
-    } catch {
-      return false;
-    }
-  });
-}
 
 /** Throws unless `cmd` is an executable path or found on PATH: `ip netns exec` would only fail later. */
 function assertExecutable(cmd: string, env: Record<string, string>): void {
@@ -202,7 +170,6 @@ function containerdConfig(dir: string): string {
 
 /** Creates the namespace and starts what the options ask for. Always dispose() it (afterAll/finally). */
 export async function startNodeSandbox(options: NodeSandboxOptions = {}): Promise<NodeSandbox> {
-  const started = Date.now();
   const name = `${options.namePrefix ?? 'k3dnode'}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const dir = mkdtempSync(join(tmpdir(), `${name}-`));
   const etcDir = join('/etc/netns', name);
@@ -210,18 +177,15 @@ export async function startNodeSandbox(options: NodeSandboxOptions = {}): Promis
   const resolvConfFile = join(etcDir, 'resolv.conf');
   const hostsDir = join(dir, 'certs.d');
   const readyTimeoutMs = options.readyTimeoutMs ?? 10_000;
-  const dnsListen = options.dns === false ? undefined : (options.dns?.listen ?? '127.0.0.1');
+  const dns = options.dns === false ? undefined : { listen: options.dns?.listen ?? '127.0.0.1', records: options.dns?.records ?? {} };
   const dnsState = join(dir, 'dns-state.json');
   const processes: NodeProcess[] = [];
   let namespaceCreated = false;
   let disposed = false;
-  const timings: { namespaceMs: number; dnsMs?: number; containerdMs?: number } = { namespaceMs: 0 };
   let containerdAddress: string | undefined;
 
   const execInNode = (cmd: string, args: readonly string[], opts: ExecInNodeOptions = {}): Promise<RunResult> =>
     run(ipBinary(), ['netns', 'exec', name, cmd, ...args], { env: withPath(opts.env), timeoutMs: opts.timeoutMs ?? 30_000, input: opts.input });
-
-  const listeners = async (): Promise<string> => (await execInNode('ss', ['-Hltnu'], { timeoutMs: 5_000 })).stdout;
 
   const isListening = async (host: string, port: number): Promise<boolean> => {
     const out = (await execInNode('ss', ['-Hltn'], { timeoutMs: 5_000 })).stdout;
@@ -233,49 +197,23 @@ export async function startNodeSandbox(options: NodeSandboxOptions = {}): Promis
     if (disposed) throw new Error(`node sandbox ${name} is disposed`);
     const env = withPath(opts.env);
     assertExecutable(cmd, env);
-    const child = spawn(ipBinary(), ['netns', 'exec', name, cmd, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    let status: string | null = null;
-    const exitStatus = (): string | null => status;
-    child.once('error', (err) => (status = `failed to start: ${err.message}`));
-    const exited = new Promise<void>((resolve) => {
-      child.once('close', (code, signal) => {
-        status ??= signal !== null ? `killed by ${signal}` : `exit code ${code}`;
-        resolve();
-      });
-    });
-    const signal = (sig: NodeJS.Signals): void => {
-      try {
-        if (child.pid !== undefined) process.kill(child.pid, sig);
-      } catch {
-        // already gone
-      }
+    const proc: NodeProcess = {
+      ...spawnManaged(ipBinary(), ['netns', 'exec', name, cmd, ...args], { env }),
+      command: [cmd, ...args].join(' '),
     };
-    const stop = async (): Promise<void> => {
-      if (exitStatus() === null) {
-        signal('SIGTERM');
-        const timer = setTimeout(() => signal('SIGKILL'), 5_000);
-        await exited;
-        clearTimeout(timer);
-      }
-      await exited;
-    };
-    const proc: NodeProcess = { pid: child.pid ?? -1, command: [cmd, ...args].join(' '), output: () => output, exitStatus, stop };
     processes.push(proc);
 
     const timeout = opts.readyTimeoutMs ?? readyTimeoutMs;
     const deadline = Date.now() + timeout;
     for (;;) {
-      const reason = exitStatus();
-      if (reason !== null) throw new Error(`node sandbox: ${proc.command} ${reason} before it was ready; output:\n${output}`);
-      const outputReady = opts.readyOutput === undefined || opts.readyOutput.test(output);
+      const reason = proc.exitStatus();
+      if (reason !== null) throw new Error(`node sandbox: ${proc.command} ${reason} before it was ready; output:\n${proc.output()}`);
+      const outputReady = opts.readyOutput === undefined || opts.readyOutput.test(proc.output());
       const listenReady = opts.readyListen === undefined || (outputReady && (await isListening(opts.readyListen.host, opts.readyListen.port)));
       if (outputReady && listenReady) return proc;
       if (Date.now() > deadline) {
-        await stop();
-        throw new Error(`node sandbox: ${proc.command} not ready within ${timeout} ms; output:\n${output}`);
+        await proc.stop();
+        throw new Error(`node sandbox: ${proc.command} not ready within ${timeout} ms; output:\n${proc.output()}`);
       }
       await sleep(opts.readyListen !== undefined ? 20 : 10);
     }
@@ -299,7 +237,6 @@ export async function startNodeSandbox(options: NodeSandboxOptions = {}): Promis
   const dispose = async (): Promise<void> => {
     if (disposed) return;
     disposed = true;
-    sandboxes.delete(sandbox);
     const problems: string[] = [];
     try {
       await stopAll();
@@ -322,22 +259,14 @@ export async function startNodeSandbox(options: NodeSandboxOptions = {}): Promis
 
   const sandbox: NodeSandbox = {
     name,
-    dir,
     hostsFile,
-    resolvConfFile,
-    hostsDir,
-    get containerdAddress() {
-      return containerdAddress;
-    },
-    containerdNamespace: CONTAINERD_NAMESPACE,
-    timings,
     execInNode,
     spawnInNode,
     readHosts: () => readFileSync(hostsFile, 'utf8'),
     // writeFileSync opens with O_TRUNC: same inode, like `cat new > /etc/hosts` on a node.
     writeHosts: (content) => writeFileSync(hostsFile, content),
     setDnsRecords: (records) => {
-      if (dnsListen === undefined) throw new Error('node sandbox: started with dns: false');
+      if (dns === undefined) throw new Error('node sandbox: started with dns: false');
       writeDnsState(dnsState, records);
     },
     writeHostsToml: (files, dirPath = hostsDir) => {
@@ -376,34 +305,28 @@ export async function startNodeSandbox(options: NodeSandboxOptions = {}): Promis
         rmSync(target, { recursive: true, force: true });
       }
     },
-    listeners,
     dispose,
   };
-  sandboxes.add(sandbox);
 
   try {
     mkdirSync(etcDir, { recursive: true });
     writeFileSync(hostsFile, options.hosts ?? K3D_NODE_HOSTS);
-    writeFileSync(resolvConfFile, options.resolvConf ?? `nameserver ${dnsListen ?? '127.0.0.1'}\n`);
+    writeFileSync(resolvConfFile, options.resolvConf ?? `nameserver ${dns?.listen ?? '127.0.0.1'}\n`);
     await must(`ip netns add ${name}`, run(ipBinary(), ['netns', 'add', name], { timeoutMs: 10_000 }));
     namespaceCreated = true;
     await must('bringing lo up', run(ipBinary(), ['-n', name, 'link', 'set', 'lo', 'up'], { timeoutMs: 10_000 }));
     for (const address of options.addresses ?? []) {
       await must(`adding ${address} to lo`, run(ipBinary(), ['-n', name, 'addr', 'add', address, 'dev', 'lo'], { timeoutMs: 10_000 }));
     }
-    timings.namespaceMs = Date.now() - started;
 
-    if (dnsListen !== undefined) {
-      const t = Date.now();
+    if (dns !== undefined) {
       const script = join(dir, 'dns-responder.cjs');
       writeFileSync(script, DNS_RESPONDER_SOURCE);
-      writeDnsState(dnsState, options.dns === false ? {} : (options.dns?.records ?? {}));
-      await spawnInNode(process.execPath, [script, dnsState, dnsListen, '53'], { readyOutput: /^listening /m });
-      timings.dnsMs = Date.now() - t;
+      writeDnsState(dnsState, dns.records);
+      await spawnInNode(process.execPath, [script, dnsState, dns.listen, '53'], { readyOutput: /^listening /m });
     }
 
     if (options.containerd !== false) {
-      const t = Date.now();
       mkdirSync(join(dir, 'containerd'), { recursive: true });
       const configPath = join(dir, 'containerd', 'config.toml');
       writeFileSync(configPath, containerdConfig(dir));
@@ -416,18 +339,10 @@ export async function startNodeSandbox(options: NodeSandboxOptions = {}): Promis
         await sleep(10);
       }
       containerdAddress = socket;
-      timings.containerdMs = Date.now() - t;
     }
     return sandbox;
   } catch (error) {
     await dispose().catch((cleanupError: Error) => console.warn(cleanupError.message));
     throw error;
   }
-}
-
-/** Disposes every sandbox this module started that is still alive (for afterAll). */
-export async function disposeAllNodeSandboxes(): Promise<void> {
-  const results = await Promise.allSettled([...sandboxes].map((s) => s.dispose()));
-  const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failures.length > 0) throw new Error(failures.map((f) => String(f.reason)).join('\n'));
 }

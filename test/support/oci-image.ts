@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { gzipSync } from 'node:zlib';
 
@@ -12,10 +12,6 @@ export interface OciImageOptions {
   /** One entry per layer, bottom first. */
   layers?: LayerFiles[];
   cmd?: string[];
-  /** org.opencontainers.image.ref.name in index.json, i.e. the `oci:DIR:TAG` part (default "latest"). */
-  tag?: string;
-  /** Image config architecture; defaults to this machine's, so containerd's platform match accepts it. */
-  architecture?: string;
 }
 
 export interface OciLayerInfo {
@@ -26,9 +22,9 @@ export interface OciLayerInfo {
   size: number;
 }
 
+/** The layout holds one image, tagged "latest": push it as `oci:DIR:latest`. */
 export interface OciImage {
   dir: string;
-  tag: string;
   manifestDigest: string;
   configDigest: string;
   layers: OciLayerInfo[];
@@ -40,8 +36,6 @@ const MEDIA_TYPE = {
   config: 'application/vnd.oci.image.config.v1+json',
   layer: 'application/vnd.oci.image.layer.v1.tar+gzip',
 } as const;
-
-const REF_NAME = 'org.opencontainers.image.ref.name';
 
 const GO_ARCH: Readonly<Record<string, string>> = {
   x64: 'amd64',
@@ -114,7 +108,7 @@ function normalizeImagePath(path: string): string {
 }
 
 /** An uncompressed tar of these files (0644), with 0755 entries for their parent directories. */
-export function ustar(files: LayerFiles): Buffer {
+function ustar(files: LayerFiles): Buffer {
   const entries = new Map<string, Buffer | null>(); // null = directory
   for (const [rawPath, content] of Object.entries(files)) {
     const path = normalizeImagePath(rawPath);
@@ -150,29 +144,13 @@ function writeBlob(dir: string, data: Buffer): { digest: string; size: number } 
   return { digest, size: data.length };
 }
 
-interface IndexDescriptor {
-  mediaType: string;
-  digest: string;
-  size: number;
-  annotations?: Record<string, string>;
-}
-
-/** Keeps other tags already in the layout, so several images can share one directory. */
-function otherTags(dir: string, tag: string): IndexDescriptor[] {
-  const indexPath = join(dir, 'index.json');
-  if (!existsSync(indexPath)) return [];
-  const index = JSON.parse(readFileSync(indexPath, 'utf8')) as { manifests?: IndexDescriptor[] };
-  return (index.manifests ?? []).filter((m) => m.annotations?.[REF_NAME] !== tag);
-}
-
-/** Builds an OCI image layout in `dir` (pushable with `skopeo copy oci:DIR:TAG docker://...`). */
+/** Builds an OCI image layout in `dir` (pushable with `skopeo copy oci:DIR:latest docker://...`); replaces one there. */
 export function writeOciImage(dir: string, options: OciImageOptions): OciImage {
   if (options.files !== undefined && options.layers !== undefined) {
     throw new Error('writeOciImage: pass either files (one layer) or layers, not both');
   }
   const layerFiles = options.layers ?? (options.files !== undefined ? [options.files] : []);
   if (layerFiles.length === 0) throw new Error('writeOciImage: at least one layer is needed');
-  const tag = options.tag ?? 'latest';
 
   mkdirSync(join(dir, 'blobs', 'sha256'), { recursive: true });
   writeFileSync(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
@@ -184,7 +162,8 @@ export function writeOciImage(dir: string, options: OciImageOptions): OciImage {
   });
 
   const config = {
-    architecture: options.architecture ?? GO_ARCH[process.arch] ?? process.arch,
+    // This machine's, so containerd's platform match accepts the image.
+    architecture: GO_ARCH[process.arch] ?? process.arch,
     os: 'linux',
     config: options.cmd !== undefined ? { Cmd: options.cmd } : {},
     rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
@@ -203,13 +182,12 @@ export function writeOciImage(dir: string, options: OciImageOptions): OciImage {
     schemaVersion: 2,
     mediaType: MEDIA_TYPE.index,
     manifests: [
-      ...otherTags(dir, tag),
-      { mediaType: MEDIA_TYPE.manifest, digest: manifestBlob.digest, size: manifestBlob.size, annotations: { [REF_NAME]: tag } },
+      { mediaType: MEDIA_TYPE.manifest, digest: manifestBlob.digest, size: manifestBlob.size, annotations: { 'org.opencontainers.image.ref.name': 'latest' } },
     ],
   };
   writeFileSync(join(dir, 'index.json'), JSON.stringify(index));
 
-  return { dir, tag, manifestDigest: manifestBlob.digest, configDigest: configBlob.digest, layers };
+  return { dir, manifestDigest: manifestBlob.digest, configDigest: configBlob.digest, layers };
 }
 
 /** An image of `n` small, distinct layers (layer i holds /layers/layer-i.txt), e.g. for push benchmarks. */

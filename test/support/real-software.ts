@@ -1,6 +1,5 @@
-import { accessSync, constants, statSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
 import { describe, it } from 'vitest';
+import { findExecutable } from './child-process';
 
 /** The Debian package that provides each executable the real-software suites use. */
 const DEBIAN_PACKAGE: Readonly<Record<string, string>> = {
@@ -12,26 +11,24 @@ const DEBIAN_PACKAGE: Readonly<Record<string, string>> = {
   socat: 'socat',
   openssl: 'openssl',
   curl: 'curl',
-  strace: 'strace',
+  ip: 'iproute2',
+  ss: 'iproute2',
+  flock: 'util-linux',
+  unshare: 'util-linux',
 };
 
-function isExecutableFile(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return statSync(path).isFile();
-  } catch {
-    return false;
-  }
+export interface DescribeRealOptions {
+  /** The suite needs root (network namespaces, containerd, privileged paths). @default true */
+  readonly root?: boolean;
 }
 
 /** Which of these executables are not found on PATH. */
 export function missingTools(tools: readonly string[]): string[] {
-  const dirs = (process.env.PATH ?? '').split(delimiter).filter((d) => d !== '');
-  return tools.filter((tool) => !dirs.some((dir) => isExecutableFile(join(dir, tool))));
+  return tools.filter((tool) => findExecutable(tool) === undefined);
 }
 
 /** Everything that prevents a real-software suite from running here; empty when it can run. */
-export function realSoftwareProblems(tools: readonly string[]): string[] {
+function realSoftwareProblems(tools: readonly string[], needsRoot: boolean): string[] {
   const problems: string[] = [];
   const missing = missingTools(tools);
   if (missing.length > 0) {
@@ -40,8 +37,8 @@ export function realSoftwareProblems(tools: readonly string[]): string[] {
       `missing executables: ${missing.join(', ')} (install: apt-get update && apt-get install -y ${packages.join(' ')})`,
     );
   }
-  if (typeof process.getuid === 'function' && process.getuid() !== 0) {
-    problems.push('not running as root (these suites start containerd and write privileged paths; run as root)');
+  if (needsRoot && typeof process.getuid === 'function' && process.getuid() !== 0) {
+    problems.push('not running as root (this suite starts containerd or network namespaces, or writes privileged paths; run as root)');
   }
   return problems;
 }
@@ -49,9 +46,10 @@ export function realSoftwareProblems(tools: readonly string[]): string[] {
 /**
  * `describe` for suites that drive real binaries. If the machine cannot run them, a developer gets a
  * loud skip with the fix; CI (CI=true) gets a failing test, so a broken CI image never passes silently.
+ * Pass `{ root: false }` for a suite that runs as any user.
  */
-export function describeReal(name: string, tools: readonly string[], fn: () => void): void {
-  const problems = realSoftwareProblems(tools);
+export function describeReal(name: string, tools: readonly string[], fn: () => void, options: DescribeRealOptions = {}): void {
+  const problems = realSoftwareProblems(tools, options.root ?? true);
   if (problems.length === 0) {
     describe(name, fn);
     return;

@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import { spawnManaged, withPath } from './child-process';
 
 export interface RegistryOptions {
   /** REGISTRY_* variables; must include REGISTRY_HTTP_ADDR=127.0.0.1:PORT. Only PATH is added. */
@@ -46,17 +46,6 @@ function acceptsConnections(host: string, port: number): Promise<boolean> {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** true if `promise` settles within `ms`; clears its timer so nothing lingers after stop(). */
-function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    void promise.finally(() => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-  });
-}
-
 /** Starts the real `docker-registry serve` and resolves once it says it listens and its port accepts connections. */
 export async function startRegistry(options: RegistryOptions): Promise<RunningRegistry> {
   const { host, port } = parseAddr(options.env.REGISTRY_HTTP_ADDR);
@@ -64,58 +53,32 @@ export async function startRegistry(options: RegistryOptions): Promise<RunningRe
   const configPath = join(options.workDir, 'registry-config.yml');
   writeFileSync(configPath, 'version: 0.1\n');
 
-  const child = spawn('docker-registry', ['serve', configPath], {
-    env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-
-  // 'close' (not 'exit') so the last log lines are in `output`; it also follows a spawn 'error'.
-  // Read through a function so TypeScript does not narrow it to its initial null across awaits.
-  let exitStatus: string | null = null;
-  const exitReason = (): string | null => exitStatus;
-  child.once('error', (err) => (exitStatus = `failed to start: ${err.message}`));
-  const exited = new Promise<void>((resolve) => {
-    child.once('close', (code, signal) => {
-      exitStatus ??= signal !== null ? `killed by ${signal}` : `exit code ${code}`;
-      resolve();
-    });
-  });
-
-  const signal = (sig: NodeJS.Signals): void => {
-    try {
-      if (child.pid !== undefined) process.kill(child.pid, sig);
-    } catch {
-      // Already gone (ESRCH) between our check and the kill: nothing to do.
-    }
+  const child = spawnManaged('docker-registry', ['serve', configPath], { env: withPath(options.env) });
+  const registry: RunningRegistry = {
+    pid: child.pid,
+    host,
+    port,
+    logs: child.output,
+    stop: async () => {
+      await child.stop();
+      running.delete(registry);
+    },
   };
-  const stop = async (): Promise<void> => {
-    if (exitReason() === null) {
-      signal('SIGTERM');
-      const ended = await settlesWithin(exited, 5_000);
-      if (!ended) signal('SIGKILL');
-    }
-    await exited;
-    running.delete(registry);
-  };
-
-  const registry: RunningRegistry = { pid: child.pid ?? -1, host, port, logs: () => output, stop };
   running.add(registry);
 
-  const deadline = Date.now() + (options.readyTimeoutMs ?? 8_000);
+  const readyTimeoutMs = options.readyTimeoutMs ?? 8_000;
+  const deadline = Date.now() + readyTimeoutMs;
   for (;;) {
-    const reason = exitReason();
+    const reason = child.exitStatus();
     if (reason !== null) {
-      await stop();
-      throw new Error(`docker-registry ${reason} before listening on ${host}:${port}; output:\n${output}`);
+      await registry.stop();
+      throw new Error(`docker-registry ${reason} before listening on ${host}:${port}; output:\n${child.output()}`);
     }
     // Its own log line, not just an open port: another process may hold a port picked as free.
-    if (output.includes(`listening on ${host}:${port}`) && (await acceptsConnections(host, port))) return registry;
+    if (child.output().includes(`listening on ${host}:${port}`) && (await acceptsConnections(host, port))) return registry;
     if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`docker-registry did not listen on ${host}:${port} within ${options.readyTimeoutMs ?? 8_000} ms; output:\n${output}`);
+      await registry.stop();
+      throw new Error(`docker-registry did not listen on ${host}:${port} within ${readyTimeoutMs} ms; output:\n${child.output()}`);
     }
     await sleep(25);
   }

@@ -1,15 +1,12 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Credentials } from '../../lib/htpasswd';
+import { withPath } from './child-process';
 import { run, type RunResult } from './run';
 
 /** Runs a command somewhere: `run` on this machine, or a node sandbox's `execInNode`. */
 export type Runner = (cmd: string, args: readonly string[], options: { env: Record<string, string>; timeoutMs: number }) => Promise<RunResult>;
-
-export interface Credentials {
-  username: string;
-  password: string;
-}
 
 export interface SkopeoCopyOptions {
   /** e.g. `oci:/tmp/layout:latest` */
@@ -20,9 +17,6 @@ export interface SkopeoCopyOptions {
   creds?: Credentials;
   /** Directory holding the destination registry's ca.crt (--dest-cert-dir); no *.key files in it (skopeo takes those as client keys). */
   certDir?: string;
-  srcCreds?: Credentials;
-  srcCertDir?: string;
-  extraArgs?: string[];
   timeoutMs?: number;
   /** Where skopeo runs (default: this machine). */
   runner?: Runner;
@@ -34,7 +28,6 @@ export interface SkopeoInspectOptions {
   creds?: Credentials;
   /** Directory holding the registry's ca.crt (--cert-dir); no *.key files in it. */
   certDir?: string;
-  extraArgs?: string[];
   timeoutMs?: number;
 }
 
@@ -51,14 +44,13 @@ async function skopeo(subcommand: string, args: string[], timeoutMs: number | un
   try {
     const authfile = join(home, 'auth.json');
     await writeFile(authfile, '{}');
-    const env = {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
+    const env = withPath({
       HOME: home,
       XDG_RUNTIME_DIR: home,
       XDG_CONFIG_HOME: join(home, '.config'),
       REGISTRY_AUTH_FILE: authfile,
       DOCKER_CONFIG: join(home, '.docker'),
-    };
+    });
     const globalArgs = ['--insecure-policy', '--tmpdir', home];
     return await runner('skopeo', [...globalArgs, subcommand, '--authfile', authfile, ...args], { env, timeoutMs: timeoutMs ?? 120_000 });
   } finally {
@@ -71,9 +63,7 @@ export function skopeoCopy(options: SkopeoCopyOptions): Promise<RunResult> {
   const args: string[] = [];
   if (options.creds) args.push('--dest-creds', credsArg(options.creds));
   if (options.certDir) args.push('--dest-cert-dir', options.certDir);
-  if (options.srcCreds) args.push('--src-creds', credsArg(options.srcCreds));
-  if (options.srcCertDir) args.push('--src-cert-dir', options.srcCertDir);
-  args.push(...(options.extraArgs ?? []), options.from, options.to);
+  args.push(options.from, options.to);
   return skopeo('copy', args, options.timeoutMs, options.runner);
 }
 
@@ -82,6 +72,6 @@ export function skopeoInspect(options: SkopeoInspectOptions): Promise<RunResult>
   const args: string[] = [];
   if (options.creds) args.push('--creds', credsArg(options.creds));
   if (options.certDir) args.push('--cert-dir', options.certDir);
-  args.push(...(options.extraArgs ?? []), options.ref);
+  args.push(options.ref);
   return skopeo('inspect', args, options.timeoutMs);
 }
