@@ -1,6 +1,8 @@
 import { shellQuote } from '../lib/k3d-config';
+import { applyCommand } from '../lib/material-dir';
 import { ValidationError } from '../lib/validate';
-import { ExitCode } from './io';
+import { defaultMaterialDir } from './command';
+import { CliIo, ExitCode } from './io';
 
 /** Library field name → how the same value is given on the command line. */
 export type FlagNames = Readonly<Record<string, string>>;
@@ -23,8 +25,21 @@ export async function withFlagNames(names: FlagNames, fn: () => Promise<ExitCode
   }
 }
 
-/** `--dir X` for a printed command line, or nothing for the default directory. */
-export function dirFlag(dir: string, defaultDir: string): string {
-  return dir === defaultDir ? '' : ` --dir ${shellQuote(dir)}`;
+/**
+ * `--dir X` for a printed private-registry command line, or nothing when X is the directory the command
+ * finds by itself (REGISTRY_MATERIAL_DIR, else "registry").
+ */
+export function dirFlag(dir: string, io: CliIo): string {
+  return dir === defaultMaterialDir(io) ? '' : ` --dir ${shellQuote(dir)}`;
+}
+
+/** `dir` when synth (which reads REGISTRY_MATERIAL_DIR, else "registry") would not find it by itself. */
+export function materialDirForSynth(dir: string, io: CliIo): string | undefined {
+  return dir === defaultMaterialDir(io) ? undefined : dir;
+}
+
+/** The synth-and-apply command line for the material in `dir`. */
+export function applyCommandFor(dir: string, io: CliIo): string {
+  return applyCommand({ materialDir: materialDirForSynth(dir, io) });
 }
 

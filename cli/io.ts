@@ -1,6 +1,9 @@
 /** Exit codes: every command ends with one of these. */
 export const EXIT_OK = 0;
-/** A check failed (doctor, user verify): the input was fine, the answer is no. */
+/**
+ * A check failed (doctor, user verify, trust --write that could not write everything): the input was fine,
+ * the answer is no. An unexpected error (a bug) exits 1 too, as node programs do, and says so.
+ */
 export const EXIT_CHECK_FAILED = 1;
 /** Bad usage or bad input: a flag, a value, or the material directory needs fixing first. */
 export const EXIT_BAD_INPUT = 2;

@@ -15,8 +15,10 @@ const SCRIPT = 'private-registry';
 const COMMANDS = [initCommand, userCommand, certsCommand, k3dConfigCommand, trustCommand, doctorCommand];
 
 /**
- * Runs the CLI and resolves with its exit code: 0 ok, 1 a check failed, 2 bad usage or bad input.
- * Never exits the process and never rejects, so tests call it like any function.
+ * Runs the CLI and resolves with its exit code: 0 ok, 1 a check failed, 2 bad usage or bad input (a flag, a
+ * value, or a path the user gave that cannot be read or written). An error that is none of these is a bug:
+ * it exits 1 too, reported as an unexpected error. Never exits the process and never rejects, so tests call
+ * it like any function.
  */
 export async function main(args: readonly string[] = process.argv.slice(2), io: CliIo = processIo()): Promise<ExitCode> {
   // Set by a handler; the cast keeps TypeScript from assuming the initial value survives the await.
@@ -51,8 +53,49 @@ export async function main(args: readonly string[] = process.argv.slice(2), io: 
   if (output !== '') io.stdout.write(`${output}\n`);
   if ('code' in outcome) return outcome.code;
   const { error } = outcome;
-  io.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
-  return error instanceof ValidationError ? EXIT_BAD_INPUT : EXIT_CHECK_FAILED;
+  const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof ValidationError) {
+    io.stderr.write(`error: ${message}\n`);
+    return EXIT_BAD_INPUT;
+  }
+  const fileError = fileErrorMessage(error);
+  if (fileError !== undefined) {
+    io.stderr.write(`error: ${fileError}\n`);
+    return EXIT_BAD_INPUT;
+  }
+  io.stderr.write(`error: unexpected error: ${message}\n`);
+  return EXIT_CHECK_FAILED;
+}
+
+/** Why a file operation failed, for the errors a path the user gave can cause. */
+const FILE_ERRORS: Readonly<Record<string, string>> = {
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+  EISDIR: 'it is a directory',
+  ENOTDIR: 'a part of the path is not a directory',
+  ENOENT: 'no such file or directory',
+  EEXIST: 'it already exists',
+  ENAMETOOLONG: 'the name is too long',
+  ELOOP: 'too many symbolic links',
+};
+
+/**
+ * A filesystem error on a path from the user (--dir, --out, --root, --dist) as bad input: what could not
+ * be done where, and why. Undefined for anything else.
+ */
+function fileErrorMessage(error: unknown): string | undefined {
+  const { code, syscall, path: file, dest } = (error ?? {}) as NodeJS.ErrnoException & { dest?: string };
+  // mkdir -p meets EEXIST only where something other than a directory is in the way.
+  const reason = code === 'EEXIST' && syscall === 'mkdir' ? 'it is not a directory' : code === undefined ? undefined : FILE_ERRORS[code];
+  if (reason === undefined) return undefined;
+  const target = dest ?? file;
+  let what = `${syscall ?? 'use'} ${target}`;
+  // Some calls (a read on an open file) do not say which path.
+  if (target === undefined) what = syscall === undefined ? 'use a path' : `${syscall} a path`;
+  // A temp file of an atomic write (.name.<hex>.tmp, .name.tmp-XXXXXX): the user can act on its directory.
+  else if (/\.tmp(-\w+)?$/.test(path.basename(target))) what = `write in ${path.dirname(target)}`;
+  return `cannot ${what}: ${reason} (${code}): check the paths you gave (--dir, --out, --root, --dist) and their permissions`;
 }
 
 /**

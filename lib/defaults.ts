@@ -1,6 +1,11 @@
 /** The guide's names and ports, shared by the constructs, the material directory and the CLI. */
 export const DEFAULT_NAMESPACE = 'container-registry';
 export const DEFAULT_SERVICE_NAME = 'container-registry';
+
+/** The Secrets a registry named `serviceName` gets: `<name>-tls` (RegistryServer), `<name>-htpasswd` (RegistryAuth). */
+export function registrySecretNames(serviceName: string = DEFAULT_SERVICE_NAME): { readonly tls: string; readonly htpasswd: string } {
+  return { tls: `${serviceName}-tls`, htpasswd: `${serviceName}-htpasswd` };
+}
 export const DEFAULT_REGISTRY_PORT = 5000;
 export const DEFAULT_NODE_PORT = 31113;
 /** The name the nodes use for the registry; the DaemonSet maps it to the Service IP in /etc/hosts. */

@@ -36,10 +36,6 @@ export interface RenewOptions {
   readonly certValidityDays?: number;
   /** Only with `rotateCa`. @default 3650 */
   readonly caValidityDays?: number;
-  /** For the Service names the certificate must cover. @default 'container-registry' */
-  readonly serviceName?: string;
-  /** @default 'container-registry' */
-  readonly namespace?: string;
   /** @default - the current time */
   readonly now?: Date;
 }
@@ -83,9 +79,10 @@ export function renewCertificates(dir: string, options: RenewOptions = {}): Rene
   const registries = parseRegistriesYaml(read(MATERIAL_FILES.registriesYaml), file(MATERIAL_FILES.registriesYaml));
   const { hostname } = materialAddressesOf(registries, file(MATERIAL_FILES.registriesYaml));
   const ca = rotateCa ? createCertificateAuthority({ validityDays: options.caValidityDays, now }) : readCertificateAuthority(dir);
-  const required = registrySubjectAltNames(hostname, options.serviceName ?? DEFAULT_SERVICE_NAME, options.namespace ?? DEFAULT_NAMESPACE);
-  const dnsNames = unique([...old.dnsNames, ...required.dnsNames]);
-  const ipAddresses = unique([...old.ipAddresses, ...required.ipAddresses]);
+  // The Service names synth gives the registry (charts/main.ts keeps RegistryChart's defaults).
+  const required = registrySubjectAltNames(hostname, DEFAULT_SERVICE_NAME, DEFAULT_NAMESPACE);
+  const dnsNames = [...new Set([...old.dnsNames, ...required.dnsNames])];
+  const ipAddresses = [...new Set([...old.ipAddresses, ...required.ipAddresses])];
   const tls = createServerCertificate({ ca, subjectAltNames: { dnsNames, ipAddresses }, validityDays: options.certValidityDays, now });
 
   const backupDir = copyToBackup(dir, now);
@@ -105,6 +102,8 @@ export function renewCertificates(dir: string, options: RenewOptions = {}): Rene
   };
 }
 
+// Not readMaterial: renewing is the repair doctor prescribes for a server certificate or key that readMaterial
+// rejects (another CA's, a mismatched key), so only the files a renewal needs are read and checked.
 function readCertificateAuthority(dir: string): CertificateAndKey {
   const certFile = path.join(dir, MATERIAL_FILES.caCertificate);
   const keyFile = path.join(dir, MATERIAL_FILES.caKey);
@@ -123,8 +122,4 @@ function readMaterialFile(file: string, dir: string): string {
   } catch {
     throw new ValidationError(`${file} is missing or unreadable: restore it from a backup (${dir}.backup-*), or create new material (private-registry init --force)`);
   }
-}
-
-function unique(values: string[]): string[] {
-  return [...new Set(values)];
 }

@@ -2,11 +2,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as yaml from 'js-yaml';
 import { CertificateSummary, describeCertificate, isIssuedBy, keyMatchesCertificate, registrySubjectAltNames } from './certificates';
-import { DEFAULT_NAMESPACE, DEFAULT_REGISTRY_HOSTNAME, DEFAULT_SERVICE_NAME } from './defaults';
+import { containerdHostsFiles } from './containerd-hosts';
+import { DEFAULT_NAMESPACE, DEFAULT_REGISTRY_HOSTNAME, DEFAULT_SERVICE_NAME, registrySecretNames } from './defaults';
 import { Credentials, HtpasswdEntry, bcryptCostOf, parseHtpasswd, verifyPassword } from './htpasswd';
-import { MATERIAL_FILES, MaterialAddresses, materialAddressesOf, nodeCredentialsOf } from './material';
+import { CONTAINERD_HOSTS_DIR, MATERIAL_FILES, MaterialAddresses, MaterialFile, SECRET_MATERIAL_FILES, materialAddressesOf, nodeCredentialsOf } from './material';
 import { EXPIRY_WARNING_DAYS } from './material-certs';
-import { assertMaterialDir } from './material-dir';
+import { applyCommand, assertMaterialDir } from './material-dir';
 import { RegistriesConfig, misplacedConfigKeys, parseRegistriesYaml } from './registries-yaml';
 
 /**
@@ -23,7 +24,6 @@ export interface Check {
   readonly fix?: string;
 }
 
-export type MaterialFile = (typeof MATERIAL_FILES)[keyof typeof MATERIAL_FILES];
 
 export interface SnapshotFile {
   readonly content: string;
@@ -36,15 +36,13 @@ export interface MaterialSnapshot {
   readonly dir: string;
   /** Missing files are absent. */
   readonly files: Readonly<Partial<Record<MaterialFile, SnapshotFile>>>;
+  /** Each `certs.d/<host>/hosts.toml` by host; undefined when there is no certs.d directory. */
+  readonly hostsFiles: Readonly<Record<string, string>> | undefined;
 }
 
 export interface MaterialCheckOptions {
   /** @default - the current time */
   readonly now?: Date;
-  /** @default 'container-registry' */
-  readonly serviceName?: string;
-  /** @default 'container-registry' */
-  readonly namespace?: string;
 }
 
 export interface DistManifest {
@@ -52,14 +50,12 @@ export interface DistManifest {
   readonly content: string;
 }
 
-/** Files that hold a key or a credential, and so must be readable by their owner only. */
-const SECRET_FILES: readonly MaterialFile[] = [
-  MATERIAL_FILES.caKey,
-  MATERIAL_FILES.tlsKey,
-  MATERIAL_FILES.htpasswd,
-  MATERIAL_FILES.registriesYaml,
-  MATERIAL_FILES.password,
-];
+
+/**
+ * The Secrets synth makes: RegistryChart names them after its serviceName (`<name>-tls` in RegistryServer,
+ * `<name>-htpasswd` in RegistryChart), and synth (charts/main.ts) keeps the default name.
+ */
+const { tls: TLS_SECRET_NAME, htpasswd: HTPASSWD_SECRET_NAME } = registrySecretNames();
 
 export function readMaterialSnapshot(dir: string): MaterialSnapshot {
   assertMaterialDir(dir);
@@ -72,15 +68,34 @@ export function readMaterialSnapshot(dir: string): MaterialSnapshot {
       // Missing or unreadable: the 'files' check names it.
     }
   }
-  return { dir, files };
+  return { dir, files, hostsFiles: readHostsFiles(path.join(dir, CONTAINERD_HOSTS_DIR)) };
+}
+
+function readHostsFiles(hostsDir: string): Record<string, string> | undefined {
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(hostsDir, { withFileTypes: true });
+  } catch {
+    return undefined;
+  }
+  const files: Record<string, string> = {};
+  for (const entry of entries.filter((candidate) => candidate.isDirectory())) {
+    try {
+      files[entry.name] = fs.readFileSync(path.join(hostsDir, entry.name, 'hosts.toml'), 'utf8');
+    } catch {
+      // No hosts.toml: containerd ignores the directory, and so does the check.
+    }
+  }
+  return files;
 }
 
 /** The synthesized manifests (`<distDir>/*.k8s.yaml`), or undefined when there is no such directory. */
 export function readDistManifests(distDir: string): DistManifest[] | undefined {
   if (!fs.existsSync(distDir) || !fs.statSync(distDir).isDirectory()) return undefined;
   return fs
-    .readdirSync(distDir)
-    .filter((name) => name.endsWith('.k8s.yaml'))
+    .readdirSync(distDir, { withFileTypes: true })
+    .filter((entry) => entry.name.endsWith('.k8s.yaml') && !entry.isDirectory())
+    .map((entry) => entry.name)
     .sort()
     .map((name) => ({ file: path.join(distDir, name), content: fs.readFileSync(path.join(distDir, name), 'utf8') }));
 }
@@ -156,7 +171,7 @@ export function checkMaterial(snapshot: MaterialSnapshot, options: MaterialCheck
 
   if (tls !== undefined) {
     const hostname = addresses?.hostname ?? DEFAULT_REGISTRY_HOSTNAME;
-    const required = registrySubjectAltNames(hostname, options.serviceName ?? DEFAULT_SERVICE_NAME, options.namespace ?? DEFAULT_NAMESPACE);
+    const required = registrySubjectAltNames(hostname, DEFAULT_SERVICE_NAME, DEFAULT_NAMESPACE);
     const lacking = [...required.dnsNames.filter((name) => !tls?.dnsNames.includes(name)), ...required.ipAddresses.filter((ip) => !tls?.ipAddresses.includes(ip))];
     if (lacking.length === 0) pass('server names', `the certificate covers ${[...required.dnsNames, ...required.ipAddresses].join(', ')}`);
     else fail('server names', `the certificate lacks subjectAltNames ${lacking.join(', ')}: Go clients (containerd, k3s, skopeo) reject those names`, 'issue a certificate with every name: private-registry certs renew');
@@ -173,7 +188,7 @@ export function checkMaterial(snapshot: MaterialSnapshot, options: MaterialCheck
     else if (result.value.length === 0) fail('htpasswd', `${at(MATERIAL_FILES.htpasswd)} has no users: nobody can log in`, 'add one: private-registry user add NAME');
     else {
       entries = result.value;
-      const costs = unique(entries.map((entry) => bcryptCostOf(entry.hash)));
+      const costs = [...new Set(entries.map((entry) => bcryptCostOf(entry.hash)))];
       pass('htpasswd', `${entries.length} user(s) (${entries.map((entry) => entry.username).join(', ')}), all bcrypt, cost ${costs.join('/')}`);
     }
   }
@@ -202,13 +217,40 @@ export function checkMaterial(snapshot: MaterialSnapshot, options: MaterialCheck
     else fail('auth/password', `${at(MATERIAL_FILES.password)} differs from the nodes' password in ${registriesFile}`, `write the password from registries.yaml (configs auth) into ${at(MATERIAL_FILES.password)}, or restore both from a backup`);
   }
 
-  const open = SECRET_FILES.filter((relativePath) => (snapshot.files[relativePath]?.mode ?? 0o600) !== 0o600);
-  if (open.length === 0) pass('file modes', `keys and credentials are 0600 (${SECRET_FILES.filter((relativePath) => snapshot.files[relativePath] !== undefined).join(', ')})`);
-  else {
+  if (registries !== undefined) hostsDirCheck(registries);
+
+  // Stricter than 0600 (0400) is fine: what matters is that group and others have no access.
+  const open = SECRET_MATERIAL_FILES.filter((relativePath) => ((snapshot.files[relativePath]?.mode ?? 0) & 0o077) !== 0);
+  if (open.length === 0) {
+    pass('file modes', `keys and credentials are readable by their owner only (${SECRET_MATERIAL_FILES.filter((relativePath) => snapshot.files[relativePath] !== undefined).join(', ')})`);
+  } else {
     const described = open.map((relativePath) => `${relativePath} is ${(snapshot.files[relativePath]?.mode ?? 0).toString(8).padStart(4, '0')}`);
     fail('file modes', `${described.join(', ')}: keys and credentials must be readable by their owner only`, `chmod 600 ${open.map(at).join(' ')}`);
   }
   return checks;
+
+  /** certs.d is what k3s renders from registries.yaml, kept for containerd outside k3s (kind, nerdctl). */
+  function hostsDirCheck(config: RegistriesConfig): void {
+    const name = 'certs.d';
+    const hostsDir = at(CONTAINERD_HOSTS_DIR);
+    const fix = 'rewrite it from registries.yaml: private-registry doctor --fix-hosts-dir';
+    const rendered = attempt(() => containerdHostsFiles(config));
+    if (rendered.error !== undefined) return fail(name, `${hostsDir} cannot be rendered from ${registriesFile}: ${rendered.error}`, "fix the mirror's endpoint in registries.yaml, or recreate the material");
+    const expected = new Map(rendered.value.map((file) => [file.host, file.content]));
+    const actual = snapshot.hostsFiles;
+    const why = "containerd outside k3s (kind, nerdctl --hosts-dir) would not use the registry's endpoint and CA from registries.yaml";
+    if (actual === undefined) return fail(name, `${hostsDir} is missing: ${why}`, fix);
+    const missing = [...expected.keys()].filter((host) => actual[host] === undefined);
+    const differing = [...expected.keys()].filter((host) => actual[host] !== undefined && actual[host] !== expected.get(host));
+    const extra = Object.keys(actual).filter((host) => !expected.has(host)).sort();
+    const problems = [
+      ...(missing.length > 0 ? [`no hosts.toml for ${missing.join(', ')}`] : []),
+      ...(differing.length > 0 ? [`stale hosts.toml for ${differing.join(', ')}`] : []),
+      ...(extra.length > 0 ? [`hosts.toml for ${extra.join(', ')}, which registries.yaml does not name`] : []),
+    ];
+    if (problems.length === 0) pass(name, `${hostsDir} matches registries.yaml (${[...expected.keys()].join(', ')})`);
+    else fail(name, `${hostsDir} does not match registries.yaml: ${problems.join('; ')}: ${why}`, fix);
+  }
 
   function expiry(summary: CertificateSummary, name: string, file: string, fix: string): void {
     const until = summary.notAfter.toISOString();
@@ -221,19 +263,23 @@ export function checkMaterial(snapshot: MaterialSnapshot, options: MaterialCheck
 export interface DistCheckOptions {
   /** The synthesized directory, for messages. */
   readonly distDir: string;
-  /** Secrets are `<serviceName>-tls` and `<serviceName>-htpasswd`. @default 'container-registry' */
-  readonly serviceName?: string;
+  /**
+   * The material directory as the fix should name it to synth (REGISTRY_MATERIAL_DIR).
+   * @default - none: synth finds the material by itself
+   */
+  readonly materialDir?: string;
 }
 
 /** Whether the synthesized Secrets hold this material's server certificate and htpasswd. */
 export function checkDist(snapshot: MaterialSnapshot, manifests: readonly DistManifest[], options: DistCheckOptions): Check[] {
-  const serviceName = options.serviceName ?? DEFAULT_SERVICE_NAME;
-  const fix = `synthesize from this material and apply it: npx cdk8s synth && kubectl apply -f ${options.distDir}`;
+  const fix = `synthesize from this material and apply it: ${applyCommand({ materialDir: options.materialDir, distDir: options.distDir })}`;
   const parsed = attempt(() => manifests.flatMap((manifest) => yaml.loadAll(manifest.content, undefined, { filename: manifest.file })));
   if (parsed.error !== undefined) return [{ name: 'dist manifests', ok: false, detail: `${options.distDir} does not parse: ${parsed.error.split('\n')[0]}`, fix }];
+  // Any YAML value may stand where a map is expected; optional chaining reads through all of them.
+  type Manifest = { kind?: unknown; metadata?: { name?: unknown }; data?: Record<string, unknown> } | null | undefined;
   const secretData = (name: string, key: string): string | undefined => {
-    const secret = parsed.value.find((object) => isRecord(object) && object.kind === 'Secret' && isRecord(object.metadata) && object.metadata.name === name);
-    const data = isRecord(secret) && isRecord(secret.data) ? secret.data[key] : undefined;
+    const secret = (parsed.value as Manifest[]).find((object) => object?.kind === 'Secret' && object.metadata?.name === name);
+    const data = secret?.data?.[key];
     return typeof data === 'string' ? Buffer.from(data, 'base64').toString('utf8') : undefined;
   };
   const checks: Check[] = [];
@@ -246,8 +292,8 @@ export function checkDist(snapshot: MaterialSnapshot, manifests: readonly DistMa
     else if (synthesized !== material) checks.push({ name, ok: false, detail: `${where} differs from ${path.join(snapshot.dir, relativePath)}: the cluster gets other ${key} than the material`, fix });
     else checks.push({ name, ok: true, detail: `${where} matches ${path.join(snapshot.dir, relativePath)}` });
   };
-  compare('dist certificate', `${serviceName}-tls`, 'tls.crt', MATERIAL_FILES.tlsCertificate);
-  compare('dist htpasswd', `${serviceName}-htpasswd`, 'htpasswd', MATERIAL_FILES.htpasswd);
+  compare('dist certificate', TLS_SECRET_NAME, 'tls.crt', MATERIAL_FILES.tlsCertificate);
+  compare('dist htpasswd', HTPASSWD_SECRET_NAME, 'htpasswd', MATERIAL_FILES.htpasswd);
   return checks;
 }
 
@@ -259,12 +305,4 @@ function attempt<T>(fn: () => T): Attempt<T> {
   } catch (error) {
     return { error: (error as Error).message };
   }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function unique<T>(values: T[]): T[] {
-  return [...new Set(values)];
 }

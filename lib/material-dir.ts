@@ -1,6 +1,26 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { PUBLIC_FILE_MODE, writeFileAtomic } from './atomic-file';
+import { HostsTomlFile, containerdHostsFiles } from './containerd-hosts';
+import { shellQuote } from './k3d-config';
+import { CONTAINERD_HOSTS_DIR, MATERIAL_FILES } from './material';
+import { RegistriesConfig } from './registries-yaml';
 import { ValidationError } from './validate';
+
+/** Where `npx cdk8s synth` writes the manifests (cdk8s.yaml `output`). */
+export const DEFAULT_DIST_DIR = 'dist';
+
+/**
+ * The command that puts the material into the cluster: synth, which finds the material through
+ * REGISTRY_MATERIAL_DIR, then apply. Give `materialDir` when synth would not find it by itself, and
+ * `distDir` when the manifests go elsewhere than dist.
+ */
+export function applyCommand(options: { readonly materialDir?: string; readonly distDir?: string } = {}): string {
+  const env = options.materialDir === undefined ? '' : `REGISTRY_MATERIAL_DIR=${shellQuote(options.materialDir)} `;
+  const dist = options.distDir ?? DEFAULT_DIST_DIR;
+  const output = dist === DEFAULT_DIST_DIR ? '' : ` --output ${shellQuote(dist)}`;
+  return `${env}npx cdk8s synth${output} && kubectl apply -f ${shellQuote(dist)}`;
+}
 
 /** Fails with the fix when `dir` is not there, before any command reads a file from it. */
 export function assertMaterialDir(dir: string): void {
@@ -46,4 +66,31 @@ export function copyToBackup(dir: string, now: Date): string {
     throw error;
   }
   return backup;
+}
+
+/**
+ * Rewrites `<dir>/certs.d` from `registries`, as the material was first written: each hosts.toml is
+ * replaced atomically, and the hosts.toml of a host registries.yaml no longer names is removed (with its
+ * directory, when nothing else is in it). Returns the hosts written.
+ */
+export function writeContainerdHostsDir(dir: string, registries: RegistriesConfig): string[] {
+  const hostsDir = path.join(dir, CONTAINERD_HOSTS_DIR);
+  let files: HostsTomlFile[];
+  try {
+    files = containerdHostsFiles(registries);
+  } catch (error) {
+    throw new ValidationError(`${path.join(dir, MATERIAL_FILES.registriesYaml)}: ${(error as Error).message}`);
+  }
+  fs.mkdirSync(hostsDir, { recursive: true, mode: 0o700 });
+  for (const file of files) {
+    fs.mkdirSync(path.join(hostsDir, file.host), { recursive: true, mode: 0o700 });
+    writeFileAtomic(path.join(hostsDir, file.host, 'hosts.toml'), file.content, PUBLIC_FILE_MODE);
+  }
+  const hosts = new Set(files.map((file) => file.host));
+  for (const entry of fs.readdirSync(hostsDir, { withFileTypes: true })) {
+    if (!entry.isDirectory() || hosts.has(entry.name)) continue;
+    fs.rmSync(path.join(hostsDir, entry.name, 'hosts.toml'), { force: true });
+    if (fs.readdirSync(path.join(hostsDir, entry.name)).length === 0) fs.rmdirSync(path.join(hostsDir, entry.name));
+  }
+  return [...hosts];
 }

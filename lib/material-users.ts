@@ -13,7 +13,7 @@ import {
   verifyPassword,
 } from './htpasswd';
 import { MATERIAL_FILES, RegistryMaterial, nodeConfigKey, readMaterial } from './material';
-import { assertMaterialDir } from './material-dir';
+import { assertMaterialDir, writeContainerdHostsDir } from './material-dir';
 import { RandomSource, generatePassword, secureRandom } from './random';
 import { RegistriesConfig, renderRegistriesYaml } from './registries-yaml';
 import { ValidationError } from './validate';
@@ -73,8 +73,9 @@ export function addMaterialUser(dir: string, username: string, options: AddUserO
 }
 
 /**
- * Removes `username` from the htpasswd. Switching the nodes to `nodeUser` happens first (registries.yaml,
- * then auth/password, then the htpasswd), so an interrupted run never leaves the nodes a removed user.
+ * Removes `username` from the htpasswd. Switching the nodes to `nodeUser` happens first (certs.d and
+ * registries.yaml, then auth/password, then the htpasswd), so an interrupted run never leaves the nodes a
+ * removed user.
  */
 export function removeMaterialUser(dir: string, username: string, options: RemoveUserOptions = {}): { nodeUserChanged: boolean } {
   const { material, entries, htpasswdFile } = readUsers(dir);
@@ -99,7 +100,11 @@ export function removeMaterialUser(dir: string, username: string, options: Remov
   }
   const nodeUserChanged = nodeUser !== undefined && nodeUser.username !== material.nodeCredentials.username;
   if (nodeUser !== undefined && nodeUserChanged) {
-    writeFileAtomic(registriesFile, renderRegistriesYaml(withNodeCredentials(material.registries, nodeUser)), SECRET_FILE_MODE);
+    const registries = withNodeCredentials(material.registries, nodeUser);
+    // Whatever rewrites registries.yaml rewrites what is rendered from it. Credentials are not rendered
+    // into certs.d, so writing it first leaves nothing inconsistent if the run stops there.
+    writeContainerdHostsDir(dir, registries);
+    writeFileAtomic(registriesFile, renderRegistriesYaml(registries), SECRET_FILE_MODE);
     writeFileAtomic(path.join(dir, MATERIAL_FILES.password), `${nodeUser.password}\n`, SECRET_FILE_MODE);
   }
   writeFileAtomic(htpasswdFile, formatHtpasswd(entries.filter((entry) => entry.username !== username)), SECRET_FILE_MODE);

@@ -78,6 +78,13 @@ export const MATERIAL_FILES = {
   password: 'auth/password',
 } as const;
 
+/** A path inside the material directory. */
+export type MaterialFile = (typeof MATERIAL_FILES)[keyof typeof MATERIAL_FILES];
+
+/** Files holding a key or a credential: written 0600; doctor requires no group or other access. */
+export const SECRET_MATERIAL_FILES: readonly MaterialFile[] = [MATERIAL_FILES.caKey, MATERIAL_FILES.tlsKey, MATERIAL_FILES.registriesYaml, MATERIAL_FILES.htpasswd, MATERIAL_FILES.password];
+const modeOf = (relativePath: MaterialFile): number => (SECRET_MATERIAL_FILES.includes(relativePath) ? SECRET_FILE_MODE : PUBLIC_FILE_MODE);
+
 /** The containerd hosts directory (`config_path`) inside the material directory. */
 export const CONTAINERD_HOSTS_DIR = 'certs.d';
 
@@ -121,12 +128,12 @@ export function generateMaterial(options: MaterialOptions = {}): RegistryMateria
 /** The files of the material directory, with their modes: keys, credentials and htpasswd are 0600. */
 export function materialFiles(material: RegistryMaterial): FileToWrite[] {
   return [
-    { relativePath: MATERIAL_FILES.caCertificate, content: material.ca.certificatePem, mode: PUBLIC_FILE_MODE },
-    { relativePath: MATERIAL_FILES.caKey, content: material.ca.privateKeyPem, mode: SECRET_FILE_MODE },
-    { relativePath: MATERIAL_FILES.tlsCertificate, content: material.tls.certificatePem, mode: PUBLIC_FILE_MODE },
-    { relativePath: MATERIAL_FILES.tlsKey, content: material.tls.privateKeyPem, mode: SECRET_FILE_MODE },
-    { relativePath: MATERIAL_FILES.registriesYaml, content: renderRegistriesYaml(material.registries), mode: SECRET_FILE_MODE },
-    { relativePath: MATERIAL_FILES.htpasswd, content: material.htpasswd, mode: SECRET_FILE_MODE },
+    { relativePath: MATERIAL_FILES.caCertificate, content: material.ca.certificatePem, mode: modeOf(MATERIAL_FILES.caCertificate) },
+    { relativePath: MATERIAL_FILES.caKey, content: material.ca.privateKeyPem, mode: modeOf(MATERIAL_FILES.caKey) },
+    { relativePath: MATERIAL_FILES.tlsCertificate, content: material.tls.certificatePem, mode: modeOf(MATERIAL_FILES.tlsCertificate) },
+    { relativePath: MATERIAL_FILES.tlsKey, content: material.tls.privateKeyPem, mode: modeOf(MATERIAL_FILES.tlsKey) },
+    { relativePath: MATERIAL_FILES.registriesYaml, content: renderRegistriesYaml(material.registries), mode: modeOf(MATERIAL_FILES.registriesYaml) },
+    { relativePath: MATERIAL_FILES.htpasswd, content: material.htpasswd, mode: modeOf(MATERIAL_FILES.htpasswd) },
     { relativePath: MATERIAL_FILES.password, content: `${material.nodeCredentials.password}\n`, mode: SECRET_FILE_MODE },
     // For containerd clusters that are not k3s (kind, plain containerd): what k3s derives from registries.yaml.
     ...containerdHostsFiles(material.registries).map((file) => ({

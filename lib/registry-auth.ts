@@ -1,6 +1,6 @@
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
-import { DEFAULT_BCRYPT_COST } from './defaults';
+import { DEFAULT_BCRYPT_COST, registrySecretNames } from './defaults';
 import { Credentials, createHtpasswd, parseHtpasswd, validateBcryptCost, verifyPassword } from './htpasswd';
 import { RandomSource } from './random';
 import { NodeRegistryOptions, nodeRegistriesConfig, renderRegistriesYaml } from './registries-yaml';
@@ -55,7 +55,7 @@ export class RegistryAuth extends Construct implements IRegistryAuth {
 
   constructor(scope: Construct, id: string, props: RegistryAuthProps = {}) {
     super(scope, id);
-    this.secretName = props.secretName ?? 'container-registry-htpasswd';
+    this.secretName = props.secretName ?? registrySecretNames().htpasswd;
     this.realm = props.realm ?? 'container-registry';
     assertDnsLabel('secretName', this.secretName);
     const bcryptCost = props.bcryptCost ?? DEFAULT_BCRYPT_COST;

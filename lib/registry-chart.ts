@@ -2,7 +2,7 @@ import { Chart, JsonPatch } from 'cdk8s';
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
 import { CertificateAndKey, describeCertificate, registrySubjectAltNames } from './certificates';
-import { DEFAULT_NAMESPACE, DEFAULT_NODE_PORT, DEFAULT_REGISTRY_HOSTNAME, DEFAULT_REGISTRY_PORT, DEFAULT_SERVICE_NAME } from './defaults';
+import { DEFAULT_NAMESPACE, DEFAULT_NODE_PORT, DEFAULT_REGISTRY_HOSTNAME, DEFAULT_REGISTRY_PORT, DEFAULT_SERVICE_NAME, registrySecretNames } from './defaults';
 import { Credentials } from './htpasswd';
 import { LocalRegistryHosting } from './local-registry-hosting';
 import { MaterialAddresses, materialAddressesOf } from './material';
@@ -97,7 +97,7 @@ export class RegistryChart extends Chart {
     this.auth = new RegistryAuth(this, 'Auth', {
       htpasswd: props.material.htpasswd,
       nodeCredentials: props.material.nodeCredentials,
-      secretName: `${serviceName}-htpasswd`,
+      secretName: registrySecretNames(serviceName).htpasswd,
     });
     this.registry = new RegistryServer(this, 'Registry', {
       name: serviceName,

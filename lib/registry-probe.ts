@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { Credentials } from './htpasswd';
 import { MATERIAL_FILES, materialAddressesOf, nodeCredentialsOf } from './material';
 import { Check, MaterialSnapshot } from './material-checks';
+import { applyCommand } from './material-dir';
 import { parseRegistriesYaml } from './registries-yaml';
 import { ValidationError } from './validate';
 
@@ -52,7 +53,7 @@ export function probeRegistry(options: ProbeOptions): Promise<Check> {
       const status = res.statusCode ?? 0;
       if (status === 200) done(true, `GET ${url}: 200, TLS verified with our CA, logged in as ${JSON.stringify(username)}`);
       else if (status === 401) {
-        done(false, `GET ${url}: 401 Unauthorized: the registry rejects ${JSON.stringify(username)} with the password in registries.yaml`, 'the registry runs another htpasswd than the material: npx cdk8s synth && kubectl apply -f dist (check the password with private-registry user verify)');
+        done(false, `GET ${url}: 401 Unauthorized: the registry rejects ${JSON.stringify(username)} with the password in registries.yaml`, `the registry runs another htpasswd than the material: ${applyCommand()} (check the password with private-registry user verify)`);
       } else done(false, `GET ${url}: HTTP ${status} ${res.statusMessage ?? ''}`.trim() + ': not what a registry answers', `check that ${url} is the registry (kubectl -n container-registry get svc,pods)`);
     });
     req.on('timeout', () => req.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })));
@@ -112,7 +113,7 @@ export function registryApiUrl(url: string): string {
 
 function tlsFix(code: string): string {
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return 'issue a certificate with every name (private-registry certs renew), then synthesize and apply it';
-  if (code === 'CERT_HAS_EXPIRED') return 'renew it (private-registry certs renew), then npx cdk8s synth && kubectl apply -f dist';
+  if (code === 'CERT_HAS_EXPIRED') return `renew it (private-registry certs renew), then ${applyCommand()}`;
   if (code === 'CERT_NOT_YET_VALID') return 'check the clocks of this machine and the cluster';
-  return 'the registry serves a certificate this CA did not sign: npx cdk8s synth && kubectl apply -f dist (the pod restarts with the new certificate)';
+  return `the registry serves a certificate this CA did not sign: ${applyCommand()} (the pod restarts with the new certificate)`;
 }

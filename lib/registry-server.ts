@@ -3,7 +3,7 @@ import { Chart } from 'cdk8s';
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
 import { CertificateAndKey } from './certificates';
-import { CLUSTER_DOMAIN, DEFAULT_NODE_PORT, DEFAULT_REGISTRY_IMAGE, DEFAULT_REGISTRY_PORT, DEFAULT_SERVICE_NAME } from './defaults';
+import { CLUSTER_DOMAIN, DEFAULT_NODE_PORT, DEFAULT_REGISTRY_IMAGE, DEFAULT_REGISTRY_PORT, DEFAULT_SERVICE_NAME, registrySecretNames } from './defaults';
 import { IRegistryAuth } from './registry-auth';
 import { ValidationError, assertNodePort, assertPinnedImage, assertPort, assertServiceName, assertStorageSize } from './validate';
 
@@ -80,7 +80,7 @@ export class RegistryServer extends Construct implements IRegistryService {
     this.nodePort = props.nodePort ?? DEFAULT_NODE_PORT;
     this.image = props.image ?? DEFAULT_REGISTRY_IMAGE;
     this.replicas = props.replicas ?? 1;
-    this.tlsSecretName = `${name}-tls`;
+    this.tlsSecretName = registrySecretNames(name).tls;
     const storageSize = props.storageSize ?? '10Gi';
     const accessMode = props.storageAccessMode ?? 'ReadWriteOnce';
     assertServiceName('name', name);

@@ -62,7 +62,9 @@ export function desktopTrustFiles(caCertificatePem: string, registryHost: string
 
 /**
  * A hosts.toml for pushing to and pulling from `https://<registryHost>`. The explicit https server matters:
- * containerd would otherwise default a localhost host on a port other than 443 to plain http. A relative
+ * containerd would otherwise default a localhost host on a port other than 443 to plain http. (That is
+ * why this is not containerdHostsFiles(): by the k3s rules a localhost mirror gets an http `server`, and
+ * mirror endpoints may only pull, while the desktop pushes.) A relative
  * `caFile` is read from the hosts.toml's own directory (containerd joins it), so the directory works
  * wherever it is copied or mounted.
  */

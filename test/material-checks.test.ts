@@ -1,7 +1,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { SECRET_FILE_MODE } from '../lib/atomic-file';
 import { createServerCertificate, registrySubjectAltNames } from '../lib/certificates';
 import { hashPassword } from '../lib/htpasswd';
-import { Check, MaterialFile, MaterialSnapshot, checkDist, checkMaterial, readMaterialSnapshot } from '../lib/material-checks';
+import { materialFiles, readMaterial } from '../lib/material';
+import { MaterialFile, SECRET_MATERIAL_FILES } from '../lib/material';
+import { Check, MaterialSnapshot, checkDist, checkMaterial, readMaterialSnapshot } from '../lib/material-checks';
 import { nodeRegistriesConfig, renderRegistriesYaml } from '../lib/registries-yaml';
 import { FIXTURE_USER, NOW, materialTemplate } from './cli/helpers';
 
@@ -22,7 +25,7 @@ describe('checkMaterial', () => {
       if (change === undefined) delete next[file];
       else next[file] = { content: change.content ?? healthy.files[file]?.content ?? '', mode: change.mode ?? healthy.files[file]?.mode ?? 0o600 };
     }
-    return { dir: healthy.dir, files: next };
+    return { ...healthy, files: next };
   };
   const failures = (snapshot: MaterialSnapshot, now = NOW): Check[] => checkMaterial(snapshot, { now }).filter((check) => !check.ok);
   const names = (checks: Check[]): string[] => checks.map((check) => check.name);
@@ -46,8 +49,10 @@ describe('checkMaterial', () => {
       'registries.yaml configs',
       'node credentials',
       'auth/password',
+      'certs.d',
       'file modes',
     ]);
+    expect(checks.find((check) => check.name === 'certs.d')?.detail).toBe(`${dir()}/certs.d matches registries.yaml (container-registry.local:5000, localhost:31113)`);
     expect(checks.find((check) => check.name === 'registries.yaml')?.detail).toBe(
       `${dir()}/certs/registries.yaml: nodes pull localhost:31113 and container-registry.local:5000 from https://container-registry.local:5000`,
     );
@@ -197,6 +202,52 @@ describe('checkMaterial', () => {
     ]);
   });
 
+  it('keys and credentials readable by their owner only pass, however strict (0400)', () => {
+    const check = checkMaterial(changed({ 'certs/ca.key': { mode: 0o400 }, 'auth/password': { mode: 0o400 } }), { now: NOW }).find((candidate) => candidate.name === 'file modes');
+    expect(check).toEqual({
+      name: 'file modes',
+      ok: true,
+      detail: 'keys and credentials are readable by their owner only (certs/ca.key, certs/tls.key, certs/registries.yaml, auth/htpasswd, auth/password)',
+    });
+  });
+
+  it('the secret files are the ones materialFiles() writes 0600', () => {
+    const secret = materialFiles(readMaterial(healthy.dir))
+      .filter((file) => file.mode === SECRET_FILE_MODE)
+      .map((file) => file.relativePath);
+    expect([...SECRET_MATERIAL_FILES].sort()).toEqual(secret.sort());
+  });
+
+  describe('certs.d, the containerd hosts files rendered from registries.yaml', () => {
+    const fix = 'rewrite it from registries.yaml: private-registry doctor --fix-hosts-dir';
+    const why = "containerd outside k3s (kind, nerdctl --hosts-dir) would not use the registry's endpoint and CA from registries.yaml";
+    const withHosts = (hostsFiles: Record<string, string> | undefined): MaterialSnapshot => ({ ...healthy, hostsFiles });
+
+    it('missing', () => {
+      expect(failures(withHosts(undefined))).toEqual([{ name: 'certs.d', ok: false, detail: `${dir()}/certs.d is missing: ${why}`, fix }]);
+    });
+
+    it('a host missing, one stale and one registries.yaml does not name', () => {
+      const hosts = healthy.hostsFiles ?? {};
+      const snapshot = withHosts({ 'localhost:31113': `${hosts['localhost:31113']}# edited\n`, 'docker.io': 'server = "https://mirror.example"\n' });
+      expect(failures(snapshot)).toEqual([
+        {
+          name: 'certs.d',
+          ok: false,
+          detail:
+            `${dir()}/certs.d does not match registries.yaml: no hosts.toml for container-registry.local:5000; stale hosts.toml for localhost:31113; ` +
+            `hosts.toml for docker.io, which registries.yaml does not name: ${why}`,
+          fix,
+        },
+      ]);
+    });
+
+    it('is left out when registries.yaml is broken (that check names it)', () => {
+      const checks = checkMaterial(changed({ 'certs/registries.yaml': { content: 'mirrors: [' } }), { now: NOW });
+      expect(names(checks)).not.toContain('certs.d');
+    });
+  });
+
   it('keys and credentials readable by others', () => {
     expect(failures(changed({ 'certs/ca.key': { mode: 0o644 }, 'auth/htpasswd': { mode: 0o640 } }))).toEqual([
       {
@@ -224,6 +275,19 @@ describe('checkDist', () => {
     expect(checkDist(snapshot, manifests, { distDir: 'dist' })).toEqual([
       { name: 'dist certificate', ok: true, detail: `Secret container-registry-tls (tls.crt) in dist matches ${snapshot.dir}/certs/tls.crt` },
       { name: 'dist htpasswd', ok: true, detail: `Secret container-registry-htpasswd (htpasswd) in dist matches ${snapshot.dir}/auth/htpasswd` },
+    ]);
+  });
+
+  it('tells synth where the material and the manifests are when they are not the defaults', () => {
+    const check = checkDist(snapshot, [], { distDir: 'out/my dist', materialDir: '/srv/registry' })[0];
+    expect(check.fix).toBe("synthesize from this material and apply it: REGISTRY_MATERIAL_DIR=/srv/registry npx cdk8s synth --output 'out/my dist' && kubectl apply -f 'out/my dist'");
+  });
+
+  it('reads past YAML values that are not maps', () => {
+    const manifests = [{ file: 'dist/a.k8s.yaml', content: `plain string\n---\n[1, 2]\n---\nkind: Secret\nmetadata: x\n---\nkind: Secret\nmetadata: {name: container-registry-tls}\ndata: 7\n` }];
+    expect(checkDist(snapshot, manifests, { distDir: 'dist' }).map((check) => check.detail)).toEqual([
+      'no Secret container-registry-tls (tls.crt) in dist',
+      'no Secret container-registry-htpasswd (htpasswd) in dist',
     ]);
   });
 

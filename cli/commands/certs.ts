@@ -1,7 +1,7 @@
 import { CertificateSummary, DEFAULT_CA_VALIDITY_DAYS, DEFAULT_CERT_VALIDITY_DAYS } from '../../lib/certificates';
 import { EXPIRY_WARNING_DAYS, describeMaterialCertificates, renewCertificates } from '../../lib/material-certs';
 import { CommandFactory, handler } from '../command';
-import { withFlagNames } from '../flags';
+import { applyCommandFor, withFlagNames } from '../flags';
 import { CliIo, EXIT_OK, ExitCode } from '../io';
 
 export interface CertsShowArgs {
@@ -17,9 +17,6 @@ export interface CertsRenewArgs {
 }
 
 const FLAGS = { certValidityDays: '--cert-days', caValidityDays: '--ca-days', rotateCa: '--rotate-ca' };
-
-// The Deployment's pod template carries the certificate's hash, so applying it rolls the pod.
-const APPLY = 'npx cdk8s synth && kubectl apply -f dist';
 
 export async function certsShow(args: CertsShowArgs, io: CliIo): Promise<ExitCode> {
   return withFlagNames(FLAGS, async () => {
@@ -65,7 +62,8 @@ export async function certsRenew(args: CertsRenewArgs, io: CliIo): Promise<ExitC
     if (result.rotatedCa) io.stderr.write(`new CA: ${result.ca.subject}, SHA-256 ${result.ca.sha256Fingerprint}, until ${isoSeconds(result.ca.notAfter)}\n`);
     io.stderr.write(`new server certificate until ${isoSeconds(result.tls.notAfter)} for ${[...result.tls.dnsNames, ...result.tls.ipAddresses].join(', ')}\n`);
     if (result.addedNames.length > 0) io.stderr.write(`added names the old certificate lacked: ${result.addedNames.join(', ')}\n`);
-    io.stderr.write(`the registry serves it once you apply it (the pod restarts by itself): ${APPLY}\n`);
+    // The Deployment's pod template carries the certificate's hash, so applying it rolls the pod.
+    io.stderr.write(`the registry serves it once you apply it (the pod restarts by itself): ${applyCommandFor(args.dir, io)}\n`);
     if (result.rotatedCa) {
       io.stderr.write(
         'warning: the CA changed, so everything that trusted the old one rejects the registry until it has the new one:\n' +

@@ -1,11 +1,11 @@
 import * as fs from 'node:fs';
 import { DEFAULT_CA_VALIDITY_DAYS, DEFAULT_CERT_VALIDITY_DAYS } from '../../lib/certificates';
-import { DEFAULT_MATERIAL_DIR, DEFAULT_NODE_PORT, DEFAULT_REGISTRY_HOSTNAME, DEFAULT_USERNAME } from '../../lib/defaults';
+import { DEFAULT_NODE_PORT, DEFAULT_REGISTRY_HOSTNAME, DEFAULT_USERNAME } from '../../lib/defaults';
 import { MATERIAL_FILES, generateMaterial, writeNewMaterial } from '../../lib/material';
 import { moveToBackup } from '../../lib/material-dir';
 import { ValidationError } from '../../lib/validate';
 import { CommandFactory, handler } from '../command';
-import { dirFlag, withFlagNames } from '../flags';
+import { applyCommandFor, dirFlag, withFlagNames } from '../flags';
 import { CliIo, EXIT_OK, ExitCode, readPasswordFromStdin } from '../io';
 
 export interface InitArgs {
@@ -49,8 +49,7 @@ export async function init(args: InitArgs, io: CliIo): Promise<ExitCode> {
     if (exists) io.stderr.write(`moved the old material to ${moveToBackup(args.dir, io.now())}\n`);
     writeNewMaterial(args.dir, material);
 
-    const dir = dirFlag(args.dir, DEFAULT_MATERIAL_DIR);
-    const synthEnv = dir === '' ? '' : `REGISTRY_MATERIAL_DIR=${args.dir} `;
+    const dir = dirFlag(args.dir, io);
     const user = args.user;
     io.stderr.write(
       [
@@ -59,7 +58,7 @@ export async function init(args: InitArgs, io: CliIo): Promise<ExitCode> {
         '',
         'next steps:',
         `  1. private-registry k3d-config${dir} --out k3d.yaml && k3d cluster create --config k3d.yaml`,
-        `  2. ${synthEnv}npx cdk8s synth && kubectl apply -f dist`,
+        `  2. ${applyCommandFor(args.dir, io)}`,
         `  3. private-registry trust${dir}    (how this machine trusts the CA)`,
         `  4. docker login localhost:${args.nodePort} -u ${user} --password-stdin < ${args.dir}/${MATERIAL_FILES.password}`,
         `  5. private-registry doctor${dir} --live`,

@@ -29,9 +29,7 @@ export async function k3dConfig(args: K3dConfigArgs, io: CliIo): Promise<ExitCod
     const { nodePort } = materialAddressesOf(material.registries, path.join(args.dir, MATERIAL_FILES.registriesYaml));
     const config = k3dClusterConfig({ materialDir: path.resolve(args.dir), nodePort, name: args.name, servers: args.servers, agents: args.agents });
     if (args.out !== undefined) {
-      const outDir = path.dirname(path.resolve(args.out));
-      if (!fs.existsSync(outDir)) throw new ValidationError(`--out ${args.out}: directory ${outDir} does not exist: create it or write somewhere else`);
-      writeFileAtomic(args.out, renderK3dConfig(config), PUBLIC_FILE_MODE);
+      writeOut(args.out, renderK3dConfig(config));
       io.stderr.write(`wrote ${args.out}: k3d cluster create --config ${args.out}\n`);
     } else if (!args.printCommand) {
       io.stdout.write(renderK3dConfig(config));
@@ -39,6 +37,22 @@ export async function k3dConfig(args: K3dConfigArgs, io: CliIo): Promise<ExitCod
     if (args.printCommand) io.stdout.write(`${shellCommandLine(k3dCreateArgs(config))}\n`);
     return EXIT_OK;
   });
+}
+
+/** Writes --out atomically; every way the path can be wrong is bad input that names --out and the fix. */
+function writeOut(out: string, content: string): void {
+  const outDir = path.dirname(path.resolve(out));
+  if (!fs.existsSync(outDir)) throw new ValidationError(`--out ${out}: directory ${outDir} does not exist: create it or write somewhere else`);
+  if (fs.existsSync(out) && fs.statSync(out).isDirectory()) {
+    throw new ValidationError(`--out ${out} is a directory: name a file, e.g. --out ${path.join(out, 'k3d.yaml')}`);
+  }
+  try {
+    writeFileAtomic(out, content, PUBLIC_FILE_MODE);
+  } catch (error) {
+    const { code } = error as NodeJS.ErrnoException;
+    if (code === undefined) throw error;
+    throw new ValidationError(`--out ${out} cannot be written (${(error as Error).message.split(',')[0]}): pick a file in a directory you can write to`);
+  }
 }
 
 export const k3dConfigCommand: CommandFactory = (context) => ({

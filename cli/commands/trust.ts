@@ -1,5 +1,4 @@
 import * as path from 'node:path';
-import { DEFAULT_MATERIAL_DIR } from '../../lib/defaults';
 import { MATERIAL_FILES, materialAddressesOf, readMaterial } from '../../lib/material';
 import { assertMaterialDir } from '../../lib/material-dir';
 import { desktopTrustFiles, writeTrustFiles } from '../../lib/trust';
@@ -29,7 +28,7 @@ export async function trust(args: TrustArgs, io: CliIo): Promise<ExitCode> {
     }
     const user = material.nodeCredentials.username;
     lines.push(`curl: curl --cacert ${caFile} -u ${user}:"$(cat ${path.resolve(args.dir, MATERIAL_FILES.password)})" https://${host}/v2/_catalog`, '');
-    if (!args.write) lines.push(`Write the files (as root): private-registry trust${dirFlag(args.dir, DEFAULT_MATERIAL_DIR)} --write`, '');
+    if (!args.write) lines.push(`Write the files (as root): private-registry trust${dirFlag(args.dir, io)} --write`, '');
     io.stdout.write(lines.join('\n'));
     if (!args.write) return EXIT_OK;
 

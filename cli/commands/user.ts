@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { MATERIAL_FILES } from '../../lib/material';
 import { addMaterialUser, listMaterialUsers, removeMaterialUser, verifyMaterialUser } from '../../lib/material-users';
 import { CommandFactory, handler } from '../command';
-import { withFlagNames } from '../flags';
+import { applyCommandFor, withFlagNames } from '../flags';
 import { CliIo, EXIT_CHECK_FAILED, EXIT_OK, ExitCode, readPasswordFromStdin } from '../io';
 
 export interface UserAddArgs {
@@ -34,8 +34,6 @@ const FLAGS = {
   'nodeUser.password': "OTHER's password on stdin (--password-stdin)",
 };
 
-const APPLY = 'npx cdk8s synth && kubectl apply -f dist';
-
 /** Adds a user; a generated password is printed once, on stdout, and stored nowhere else. */
 export async function userAdd(args: UserAddArgs, io: CliIo): Promise<ExitCode> {
   return withFlagNames(FLAGS, async () => {
@@ -44,7 +42,7 @@ export async function userAdd(args: UserAddArgs, io: CliIo): Promise<ExitCode> {
     if (added.generated) io.stdout.write(`${added.password}\n`);
     io.stderr.write(
       `added "${args.name}" to ${path.join(args.dir, MATERIAL_FILES.htpasswd)}${added.generated ? '; its password (above) is shown only this once' : ''}\n` +
-        `the registry learns it from its Secret: ${APPLY}\n`,
+        `the registry learns it from its Secret: ${applyCommandFor(args.dir, io)}\n`,
     );
     return EXIT_OK;
   });
@@ -55,7 +53,7 @@ export async function userRemove(args: UserRemoveArgs, io: CliIo): Promise<ExitC
   return withFlagNames(FLAGS, async () => {
     const nodeUser = args.nodeUser === undefined ? undefined : { username: args.nodeUser, password: await readPasswordFromStdin(io) };
     const { nodeUserChanged } = removeMaterialUser(args.dir, args.name, { nodeUser });
-    io.stderr.write(`removed "${args.name}" from ${path.join(args.dir, MATERIAL_FILES.htpasswd)}; the registry forgets it once you apply: ${APPLY}\n`);
+    io.stderr.write(`removed "${args.name}" from ${path.join(args.dir, MATERIAL_FILES.htpasswd)}; the registry forgets it once you apply: ${applyCommandFor(args.dir, io)}\n`);
     if (nodeUserChanged) {
       io.stderr.write(`the nodes now pull as "${args.nodeUser}" (${path.join(args.dir, MATERIAL_FILES.registriesYaml)}); k3s reads it at start: restart the nodes (k3d cluster stop NAME && k3d cluster start NAME)\n`);
     }
@@ -97,7 +95,12 @@ export const userCommand: CommandFactory = (context) => ({
       .command({
         command: 'add <name>',
         describe: 'Add a user; prints a random password once unless --password-stdin',
-        builder: (sub) => sub.positional('name', nameArgument).option('password-stdin', { type: 'boolean', default: false, describe: 'Read the password from stdin' }),
+        builder: (sub) =>
+          sub
+            .positional('name', nameArgument)
+            .option('password-stdin', { type: 'boolean', default: false, describe: 'Read the password from stdin' })
+            // A plain `>` would leave the password in a file everyone can read.
+            .epilog('To keep the printed password in a file only you can read:\n  (umask 077; $0 user add ci > ci-password.txt)'),
         handler: handler(context, userAdd),
       })
       .command({

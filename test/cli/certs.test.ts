@@ -82,7 +82,8 @@ describe('certs', () => {
       const backup = `${dir}.backup-20250304T050607Z`;
       expect(treeHashes(backup)).toEqual(old);
       expect(io.err()).toContain(`kept the old files in ${backup}\n`);
-      expect(io.err()).toContain('the registry serves it once you apply it (the pod restarts by itself): npx cdk8s synth && kubectl apply -f dist\n');
+      // Not the directory synth reads by itself, so the command tells it.
+      expect(io.err()).toContain(`the registry serves it once you apply it (the pod restarts by itself): REGISTRY_MATERIAL_DIR=${dir} npx cdk8s synth && kubectl apply -f dist\n`);
       expect(io.err()).not.toContain('warning');
       expect(checkMaterial(readMaterialSnapshot(dir), { now: NOW }).filter((check) => !check.ok)).toEqual([]);
     });

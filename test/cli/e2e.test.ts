@@ -36,7 +36,7 @@ describe('the built private-registry bin', () => {
     const doctor = await cli(cwd, ['doctor']);
     expect(doctor.code, doctor.stdout).toBe(0);
     expect(doctor.stdout).toContain('ok    htpasswd: 2 user(s) (registry, bob), all bcrypt, cost 5\n');
-    expect(doctor.stderr).toContain('all 14 checks passed');
+    expect(doctor.stderr).toContain('all 15 checks passed');
 
     const oldCertificate = fs.readFileSync(path.join(cwd, 'registry/certs/tls.crt'), 'utf8');
     const renew = await cli(cwd, ['certs', 'renew']);
@@ -65,11 +65,12 @@ describe('the built private-registry bin', () => {
     expect(treeHashes(cwd)).toEqual(before);
   });
 
-  it('prints help and the k3d command without touching anything', async () => {
+  it('prints help without touching anything, and after init the k3d command line', async () => {
     const cwd = tempDir('cli-e2e-');
     const help = await cli(cwd, ['--help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/^private-registry <command> \[flags\]/);
+    expect(fs.readdirSync(cwd)).toEqual([]);
     expect((await cli(cwd, ['init'])).code).toBe(0);
     const command = await cli(cwd, ['k3d-config', '--print-command']);
     expect(command.stdout).toBe(

@@ -83,6 +83,17 @@ export function treeHashes(dir: string): Record<string, string> {
   return hashes;
 }
 
+/** Runs `fn` in `dir`, as a user who typed a relative --dir there; the working directory is restored after. */
+export async function inDirectory<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+  const previous = process.cwd();
+  process.chdir(dir);
+  try {
+    return await fn();
+  } finally {
+    process.chdir(previous);
+  }
+}
+
 export function read(dir: string, relativePath: string): string {
   return fs.readFileSync(path.join(dir, relativePath), 'utf8');
 }

@@ -6,7 +6,7 @@ import { main } from '../../cli/main';
 import { describeCertificate } from '../../lib/certificates';
 import { parseHtpasswd, verifyPassword } from '../../lib/htpasswd';
 import { readMaterial } from '../../lib/material';
-import { NOW, captureIo, materialTemplate, tempDir, treeHashes } from './helpers';
+import { NOW, captureIo, inDirectory, materialTemplate, tempDir, treeHashes } from './helpers';
 
 const DEFAULTS: Omit<InitArgs, 'dir'> = {
   hostname: 'container-registry.local',
@@ -53,6 +53,28 @@ describe('init', () => {
     expect(io.err()).toContain('next steps:');
     expect(io.err()).toContain(`private-registry k3d-config --dir ${dir} --out k3d.yaml && k3d cluster create --config k3d.yaml`);
     expect(io.err()).toContain(`REGISTRY_MATERIAL_DIR=${dir} npx cdk8s synth && kubectl apply -f dist`);
+  });
+
+  describe('the next steps name the directory only where a command would not find it by itself', () => {
+    it('not when it is REGISTRY_MATERIAL_DIR', async () => {
+      const dir = path.join(tempDir(), 'registry');
+      const io = captureIo({ env: { REGISTRY_MATERIAL_DIR: dir } });
+      expect(await main(['init'], io)).toBe(0);
+      expect(io.err()).toContain('  1. private-registry k3d-config --out k3d.yaml && k3d cluster create --config k3d.yaml\n');
+      expect(io.err()).toContain('  2. npx cdk8s synth && kubectl apply -f dist\n');
+      expect(io.err()).toContain('  5. private-registry doctor --live\n');
+    });
+
+    it('"registry" when REGISTRY_MATERIAL_DIR names another directory', async () => {
+      const cwd = tempDir();
+      const io = captureIo({ env: { REGISTRY_MATERIAL_DIR: path.join(cwd, 'elsewhere') } });
+      expect(await inDirectory(cwd, () => main(['init', '--dir', 'registry'], io))).toBe(0);
+      expect(fs.readdirSync(cwd)).toEqual(['registry']);
+      expect(io.err()).toContain('  1. private-registry k3d-config --dir registry --out k3d.yaml && k3d cluster create --config k3d.yaml\n');
+      expect(io.err()).toContain('  2. REGISTRY_MATERIAL_DIR=registry npx cdk8s synth && kubectl apply -f dist\n');
+      expect(io.err()).toContain('  3. private-registry trust --dir registry    (how this machine trusts the CA)\n');
+      expect(io.err()).toContain('  5. private-registry doctor --dir registry --live\n');
+    });
   });
 
   it('takes the hostname, NodePort, user, password and lifetimes from its flags', async () => {

@@ -118,6 +118,24 @@ describe('k3d-config', () => {
       });
     }
 
+    it('--out an existing directory', async () => {
+      const out = tempDir();
+      const io = captureIo();
+      expect(await main(['k3d-config', '--dir', template.dir, '--out', out], io)).toBe(2);
+      expect(io.err()).toBe(`error: --out ${out} is a directory: name a file, e.g. --out ${out}/k3d.yaml\n`);
+      expect(fs.readdirSync(out)).toEqual([]);
+    });
+
+    it('--out under a file', async () => {
+      const parent = tempDir();
+      fs.writeFileSync(path.join(parent, 'file'), '');
+      const out = path.join(parent, 'file/k3d.yaml');
+      const io = captureIo();
+      expect(await main(['k3d-config', '--dir', template.dir, '--out', out], io)).toBe(2);
+      expect(io.err()).toBe(`error: --out ${out} cannot be written (ENOTDIR: not a directory): pick a file in a directory you can write to\n`);
+      expect(fs.readdirSync(parent)).toEqual(['file']);
+    });
+
     it('a material directory k3d cannot mount', async () => {
       const dir = path.join(tempDir(), 'registry:v2');
       fs.cpSync(template.dir, dir, { recursive: true });

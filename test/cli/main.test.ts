@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../cli/main';
-import { captureIo, materialTemplate } from './helpers';
+import { captureIo, materialTemplate, tempDir } from './helpers';
 
 const COMMANDS = ['init', 'user', 'user add', 'user remove', 'user list', 'user verify', 'certs', 'certs show', 'certs renew', 'k3d-config', 'trust', 'doctor'];
 
@@ -59,10 +59,20 @@ describe('main', () => {
     });
   });
 
-  it('an unexpected failure (not bad input) exits 1 with its message', async () => {
+  it('an unexpected failure (not bad input, not a check) exits 1 and says it was unexpected', async () => {
     const io = captureIo();
     io.readStdin = () => Promise.reject(new Error('stdin went away'));
     expect(await main(['init', '--password-stdin', '--dir', '/nonexistent-4f1c/registry'], io)).toBe(1);
-    expect(io.err()).toBe('error: stdin went away\n');
+    expect(io.err()).toBe('error: unexpected error: stdin went away\n');
+  });
+
+  it('a path from the user that cannot be used exits 2 and says which and why', async () => {
+    const parent = tempDir();
+    fs.writeFileSync(path.join(parent, 'file'), '');
+    const io = captureIo();
+    expect(await main(['init', '--dir', path.join(parent, 'file/registry')], io)).toBe(2);
+    expect(io.err()).toBe(
+      `error: cannot mkdir ${parent}/file: it is not a directory (EEXIST): check the paths you gave (--dir, --out, --root, --dist) and their permissions\n`,
+    );
   });
 });

@@ -13,7 +13,8 @@ import { FIXTURE_USER, captureIo, materialTemplate, tempDir } from './helpers';
  * `trust --write` as the desktop sees it: the registry on localhost:31113 (inside a network namespace of
  * its own, so the real port is free), and real skopeo and containerd reading only the files trust wrote.
  */
-describeReal('trust --write: desktop clients verify the registry with the files it writes', ['ip', 'containerd', 'ctr', 'docker-registry', 'skopeo'], () => {
+// `ss`: the sandbox's readiness check (readyListen) asks it whether the registry listens yet.
+describeReal('trust --write: desktop clients verify the registry with the files it writes', ['ip', 'ss', 'containerd', 'ctr', 'docker-registry', 'skopeo'], () => {
   const host = 'localhost:31113';
   let desktop: NodeSandbox;
   let root: string;
@@ -70,9 +71,11 @@ describeReal('trust --write: desktop clients verify the registry with the files 
   });
 
   it('containerd: /etc/containerd/certs.d/localhost:31113/hosts.toml pulls over https with the CA beside it', async () => {
-    ok(await desktop.pullImage(`${host}/trust/containers:latest`, { credentials: FIXTURE_USER, hostsDir: certsDir('containerd') }));
+    // Its own image, so this test stands alone (pushed through the Podman/Skopeo file, checked above).
+    ok(await push('trust/containerd', path.join(certsDir('containers'), host)));
+    ok(await desktop.pullImage(`${host}/trust/containerd:latest`, { credentials: FIXTURE_USER, hostsDir: certsDir('containerd') }));
     // Without the hosts.toml containerd speaks plain http to a localhost port, and the TLS port answers 400.
-    const bare = await desktop.pullImage(`${host}/trust/containers:latest`, { credentials: FIXTURE_USER, hostsDir: emptyCertDir });
+    const bare = await desktop.pullImage(`${host}/trust/containerd:latest`, { credentials: FIXTURE_USER, hostsDir: emptyCertDir });
     expect(bare.code).not.toBe(0);
     expect(bare.stderr).toContain('400 Bad Request');
   });

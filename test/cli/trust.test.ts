@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { trust } from '../../cli/commands/trust';
 import { main } from '../../cli/main';
-import { FIXTURE_USER, captureIo, materialTemplate, read, tempDir, treeHashes } from './helpers';
+import { FIXTURE_USER, captureIo, inDirectory, materialTemplate, read, tempDir, treeHashes } from './helpers';
 
 describe('trust', () => {
   let template: ReturnType<typeof materialTemplate>;
@@ -25,6 +25,18 @@ describe('trust', () => {
     );
     expect(out).toContain(`Write the files (as root): private-registry trust --dir ${template.dir} --write\n`);
     expect(io.err()).toBe('');
+  });
+
+  it('names the directory in its --write hint only where trust would not find it by itself', async () => {
+    const own = captureIo({ env: { REGISTRY_MATERIAL_DIR: template.dir } });
+    expect(await main(['trust'], own)).toBe(0);
+    expect(own.out()).toContain('Write the files (as root): private-registry trust --write\n');
+
+    const cwd = tempDir();
+    fs.cpSync(template.dir, path.join(cwd, 'registry'), { recursive: true });
+    const other = captureIo({ env: { REGISTRY_MATERIAL_DIR: path.join(cwd, 'elsewhere') } });
+    expect(await inDirectory(cwd, () => main(['trust', '--dir', 'registry'], other))).toBe(0);
+    expect(other.out()).toContain('Write the files (as root): private-registry trust --dir registry --write\n');
   });
 
   it('--write puts the CA and a containerd hosts.toml under --root, atomically, 0644', async () => {

@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { userAdd, userList, userRemove, userVerify } from '../../cli/commands/user';
@@ -6,6 +7,7 @@ import { createServerCertificate } from '../../lib/certificates';
 import { parseHtpasswd, verifyPassword } from '../../lib/htpasswd';
 import { readMaterial } from '../../lib/material';
 import { checkMaterial, readMaterialSnapshot } from '../../lib/material-checks';
+import { containerdHostsFiles } from '../../lib/containerd-hosts';
 import { FIXTURE_USER, NOW, captureIo, materialTemplate, read, tempDir, treeHashes, write } from './helpers';
 
 describe('user', () => {
@@ -28,8 +30,21 @@ describe('user', () => {
       expect(users(dir)).toEqual(['registry', 'bob']);
       expect(read(dir, 'certs/registries.yaml')).toBe(registriesYaml);
       expect(io.err()).toBe(
-        `added "bob" to ${dir}/auth/htpasswd; its password (above) is shown only this once\nthe registry learns it from its Secret: npx cdk8s synth && kubectl apply -f dist\n`,
+        `added "bob" to ${dir}/auth/htpasswd; its password (above) is shown only this once\nthe registry learns it from its Secret: REGISTRY_MATERIAL_DIR=${dir} npx cdk8s synth && kubectl apply -f dist\n`,
       );
+    });
+
+    it('tells synth nothing it finds by itself (REGISTRY_MATERIAL_DIR)', async () => {
+      const dir = template.copy();
+      const io = captureIo({ env: { REGISTRY_MATERIAL_DIR: dir } });
+      expect(await main(['user', 'add', 'bob'], io)).toBe(0);
+      expect(io.err()).toContain('the registry learns it from its Secret: npx cdk8s synth && kubectl apply -f dist\n');
+    });
+
+    it('--help shows how to keep a printed password private', async () => {
+      const io = captureIo();
+      expect(await main(['user', 'add', '--help'], io)).toBe(0);
+      expect(io.out()).toContain('To keep the printed password in a file only you can read:\n  (umask 077; private-registry user add ci > ci-password.txt)\n');
     });
 
     it('takes the password from stdin and prints nothing on stdout', async () => {
@@ -80,6 +95,14 @@ describe('user', () => {
       expect(read(dir, 'auth/password')).toBe('iris-password\n');
       expect(io.err()).toContain(`the nodes now pull as "iris" (${dir}/certs/registries.yaml); k3s reads it at start: restart the nodes`);
       expect(checkMaterial(readMaterialSnapshot(dir), { now: NOW }).filter((check) => !check.ok)).toEqual([]);
+    });
+
+    it('--node-user rewrites certs.d with registries.yaml', async () => {
+      const dir = template.copy();
+      await userAdd({ dir, name: 'iris', passwordStdin: true }, captureIo({ stdin: 'iris-password\n' }));
+      fs.rmSync(path.join(dir, 'certs.d'), { recursive: true });
+      expect(await userRemove({ dir, name: 'registry', nodeUser: 'iris' }, captureIo({ stdin: 'iris-password\n' }))).toBe(0);
+      for (const file of containerdHostsFiles(readMaterial(dir).registries)) expect(read(dir, `certs.d/${file.host}/hosts.toml`)).toBe(file.content);
     });
   });
 
