@@ -59,8 +59,8 @@ export function k3dClusterConfig(options: K3dClusterOptions): K3dSimpleConfig {
   if (!path.isAbsolute(options.materialDir) || /[:@;,]/.test(options.materialDir)) {
     throw new ValidationError(`'materialDir' must be an absolute path without ':', '@', ';' or ',', got ${JSON.stringify(options.materialDir)}: k3d cannot mount it; move the material directory`);
   }
-  // A filter matching no node is pointless at best; only name agents when there are some.
-  const nodeFilters = agents > 0 ? ['server:*', 'agent:*'] : ['server:*'];
+  // Agents too even when there are none yet: k3d's wildcard over an empty group matches nothing, no error.
+  const nodeFilters = ['server:*', 'agent:*'];
   return {
     apiVersion: 'k3d.io/v1alpha5',
     kind: 'Simple',

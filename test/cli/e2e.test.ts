@@ -74,7 +74,7 @@ describe('the built private-registry bin', () => {
     expect((await cli(cwd, ['init'])).code).toBe(0);
     const command = await cli(cwd, ['k3d-config', '--print-command']);
     expect(command.stdout).toBe(
-      `k3d cluster create k3s-default --servers 1 --agents 0 --volume '${fs.realpathSync(cwd)}/registry:/registry@server:*' --port 127.0.0.1:31113:31113@loadbalancer --k3s-arg '--private-registry=/registry/certs/registries.yaml@server:*'\n`,
+      `k3d cluster create k3s-default --servers 1 --agents 0 --volume '${fs.realpathSync(cwd)}/registry:/registry@server:*;agent:*' --port 127.0.0.1:31113:31113@loadbalancer --k3s-arg '--private-registry=/registry/certs/registries.yaml@server:*;agent:*'\n`,
     );
   });
 });

@@ -42,9 +42,9 @@ describe('k3d-config', () => {
       metadata: { name: 'k3s-default' },
       servers: 1,
       agents: 0,
-      volumes: [{ volume: `${template.dir}:/registry`, nodeFilters: ['server:*'] }],
+      volumes: [{ volume: `${template.dir}:/registry`, nodeFilters: ['server:*', 'agent:*'] }],
       ports: [{ port: '127.0.0.1:31113:31113', nodeFilters: ['loadbalancer'] }],
-      options: { k3s: { extraArgs: [{ arg: '--private-registry=/registry/certs/registries.yaml', nodeFilters: ['server:*'] }] } },
+      options: { k3s: { extraArgs: [{ arg: '--private-registry=/registry/certs/registries.yaml', nodeFilters: ['server:*', 'agent:*'] }] } },
     });
     expect(io.out()).toMatch(/^# k3d cluster with the private registry: k3d cluster create --config <this file>\n/);
   });
@@ -96,7 +96,7 @@ describe('k3d-config', () => {
     fs.cpSync(template.dir, dir, { recursive: true });
     const io = captureIo();
     expect(await main(['k3d-config', '--dir', dir, '--print-command'], io)).toBe(0);
-    expect(io.out()).toContain(`--volume '${dir.replace(/'/g, `'\\''`)}:/registry@server:*'`);
+    expect(io.out()).toContain(`--volume '${dir.replace(/'/g, `'\\''`)}:/registry@server:*;agent:*'`);
   });
 
   describe('bad input exits 2 and names the flag', () => {
