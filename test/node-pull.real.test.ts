@@ -1,7 +1,7 @@
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import {
   CONTAINERD_HOSTS_DIR,
   Credentials,
@@ -109,6 +109,13 @@ describeReal('a k3d node pulls the pushed image through the synthesized registri
     scriptEnv.SERVICE_IP_FALLBACK = SERVICE_IP;
   });
 
+  // Every test starts from a node whose /etc/hosts the DaemonSet's script has set, whatever ran before.
+  beforeEach(async () => {
+    node.setDnsRecords({ [serviceDnsName]: SERVICE_IP });
+    node.writeHosts(K3D_NODE_HOSTS);
+    ok(await runHostsScript());
+  });
+
   afterAll(async () => {
     try {
       await node?.dispose();
@@ -127,7 +134,6 @@ describeReal('a k3d node pulls the pushed image through the synthesized registri
     expect(node.readHosts()).toBe(`${K3D_NODE_HOSTS}${SERVICE_IP} container-registry.local\n${alias}`);
     expect(ok(await node.execInNode('getent', ['hosts', 'container-registry.local'])).stdout).toMatch(/^10\.43\.0\.50\s+container-registry\.local/);
     expect(ok(await node.execInNode('getent', ['hosts', 'host.k3d.internal'])).stdout).toMatch(/^172\.18\.0\.1\s/);
-    node.writeHosts(`${K3D_NODE_HOSTS}${SERVICE_IP} container-registry.local\n`);
   });
 
   it('emits the containerd hosts directory k3s would write (for kind and plain containerd)', () => {
@@ -176,15 +182,10 @@ describeReal('a k3d node pulls the pushed image through the synthesized registri
   });
 
   it('fails to resolve the registry when /etc/hosts has no entry', async () => {
-    const hosts = node.readHosts();
     node.writeHosts(K3D_NODE_HOSTS);
-    try {
-      expect(await pullFails(`${nodeName}/hello-world-example:latest`, credentials, hostsDirFor(registries, 'certs.d-no-hosts'))).toBe(
-        `ctr: failed to resolve reference "${nodeName}/hello-world-example:latest": failed to do request: Head "https://${nodeName}/v2/hello-world-example/manifests/latest": dial tcp: lookup container-registry.local: no such host`,
-      );
-    } finally {
-      node.writeHosts(hosts);
-    }
+    expect(await pullFails(`${nodeName}/hello-world-example:latest`, credentials, hostsDirFor(registries, 'certs.d-no-hosts'))).toBe(
+      `ctr: failed to resolve reference "${nodeName}/hello-world-example:latest": failed to do request: Head "https://${nodeName}/v2/hello-world-example/manifests/latest": dial tcp: lookup container-registry.local: no such host`,
+    );
   });
 
   it('does not write /etc/hosts when nothing changed (inode and mtime kept)', async () => {
@@ -207,13 +208,9 @@ describeReal('a k3d node pulls the pushed image through the synthesized registri
 
   it('keeps the line when DNS fails, never falling back to the stale Service variable', async () => {
     node.setDnsRecords({});
-    try {
-      const result = ok(await runHostsScript({ SERVICE_IP_FALLBACK: '10.43.0.99' }));
-      expect(result.stdout).toContain(`cannot resolve ${serviceDnsName}: keeping ${SERVICE_IP}`);
-      expect(node.readHosts()).toBe(`${K3D_NODE_HOSTS}${SERVICE_IP} container-registry.local\n`);
-    } finally {
-      node.setDnsRecords({ [serviceDnsName]: SERVICE_IP });
-    }
+    const result = ok(await runHostsScript({ SERVICE_IP_FALLBACK: '10.43.0.99' }));
+    expect(result.stdout).toContain(`cannot resolve ${serviceDnsName}: keeping ${SERVICE_IP}`);
+    expect(node.readHosts()).toBe(`${K3D_NODE_HOSTS}${SERVICE_IP} container-registry.local\n`);
   });
 
   it('follows the Service to a new IP within one period, and pulls from it there', async () => {
@@ -243,7 +240,6 @@ describeReal('a k3d node pulls the pushed image through the synthesized registri
       ok(await node.pullImage(`${nodeName}/hello-world-example:latest`, { credentials, hostsDir: hostsDirFor(registries, 'certs.d-moved') }));
     } finally {
       await loop?.stop();
-      node.setDnsRecords({ [serviceDnsName]: SERVICE_IP });
     }
   });
 });
