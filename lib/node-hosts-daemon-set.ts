@@ -80,7 +80,6 @@ export class NodeHostsDaemonSet extends Construct {
             automountServiceAccountToken: false,
             // Every node pulls, so every node needs the entry: tolerate every taint.
             tolerations: [{ operator: 'Exists' }],
-            priorityClassName: 'system-node-critical',
             terminationGracePeriodSeconds: 5,
             securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
             containers: [
