@@ -71,9 +71,9 @@ update_hosts() {
   fi
   line="$ip $hostname"
   # The lock serialises copies of this script on one node (a rolling update), so none reads a
-  # half-written file and the line is never duplicated.
+  # half-written file and the line is never duplicated. busybox images have flock; without it, go on.
   (
-    flock -x 9 || exit 1
+    if command -v flock > /dev/null; then flock -x 9 || exit 1; fi
     next_hosts=$(mktemp) || exit 1
     trap 'rm -f "$next_hosts"' EXIT
     desired_hosts "$line" > "$next_hosts" || exit 1
