@@ -65,6 +65,14 @@ export function registrySubjectAltNames(hostname: string, serviceName: string, n
   return { dnsNames: unique([hostname, 'localhost', ...service]), ipAddresses: ['127.0.0.1'] };
 }
 
+/** The names of `required` that `certificate` does not carry as subjectAltNames, DNS names first. */
+export function missingSubjectAltNames(certificate: SubjectAltNames, required: SubjectAltNames): string[] {
+  return [
+    ...required.dnsNames.filter((name) => !certificate.dnsNames.includes(name)),
+    ...required.ipAddresses.filter((ip) => !certificate.ipAddresses.includes(ip)),
+  ];
+}
+
 export function createCertificateAuthority(options: CertificateAuthorityOptions = {}): CertificateAndKey {
   const validityDays = options.validityDays ?? DEFAULT_CA_VALIDITY_DAYS;
   assertIntegerInRange('caValidityDays', validityDays, 1, 36500, 'give the CA lifetime in days');

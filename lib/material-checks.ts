@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as yaml from 'js-yaml';
-import { CertificateSummary, describeCertificate, isIssuedBy, keyMatchesCertificate, registrySubjectAltNames } from './certificates';
+import { CertificateSummary, describeCertificate, isIssuedBy, keyMatchesCertificate, missingSubjectAltNames, registrySubjectAltNames } from './certificates';
 import { containerdHostsFiles } from './containerd-hosts';
 import { DEFAULT_NAMESPACE, DEFAULT_REGISTRY_HOSTNAME, DEFAULT_SERVICE_NAME, registrySecretNames } from './defaults';
 import { Credentials, HtpasswdEntry, bcryptCostOf, parseHtpasswd, verifyPassword } from './htpasswd';
@@ -172,7 +172,7 @@ export function checkMaterial(snapshot: MaterialSnapshot, options: MaterialCheck
   if (tls !== undefined) {
     const hostname = addresses?.hostname ?? DEFAULT_REGISTRY_HOSTNAME;
     const required = registrySubjectAltNames(hostname, DEFAULT_SERVICE_NAME, DEFAULT_NAMESPACE);
-    const lacking = [...required.dnsNames.filter((name) => !tls?.dnsNames.includes(name)), ...required.ipAddresses.filter((ip) => !tls?.ipAddresses.includes(ip))];
+    const lacking = missingSubjectAltNames(tls, required);
     if (lacking.length === 0) pass('server names', `the certificate covers ${[...required.dnsNames, ...required.ipAddresses].join(', ')}`);
     else fail('server names', `the certificate lacks subjectAltNames ${lacking.join(', ')}: Go clients (containerd, k3s, skopeo) reject those names`, 'issue a certificate with every name: private-registry certs renew');
   }

@@ -198,8 +198,7 @@ export function loadOrCreateMaterial(dir: string, options: MaterialOptions = {})
  * mirror (the pushed name), whatever other mirrors (docker.io, ...) registries.yaml holds.
  */
 export function nodeConfigKey(registries: RegistriesConfig): string | undefined {
-  const names = Object.keys(registries.mirrors);
-  const pushName = names.find((name) => /^localhost:\d+$/.test(name)) ?? names[0];
+  const pushName = pushMirrorName(registries) ?? Object.keys(registries.mirrors)[0];
   const endpoint = pushName === undefined ? undefined : registries.mirrors[pushName].endpoint[0];
   return endpoint === undefined ? undefined : endpointHost(endpoint);
 }
@@ -227,11 +226,14 @@ export interface MaterialAddresses {
 /** The hostname and ports of `nodeRegistriesConfig`, read back from a registries.yaml. */
 export function materialAddressesOf(registries: RegistriesConfig, source = 'registries.yaml'): MaterialAddresses {
   const endpoint = /^(.+):(\d+)$/.exec(nodeConfigKey(registries) ?? '');
-  const pushName = Object.keys(registries.mirrors)
-    .map((name) => /^localhost:(\d+)$/.exec(name))
-    .find((match) => match !== null);
-  if (endpoint === null || pushName === undefined || pushName === null) {
+  const pushName = pushMirrorName(registries);
+  if (endpoint === null || pushName === undefined) {
     throw new ValidationError(`${source} needs a mirror "localhost:<nodePort>" and an endpoint "https://<hostname>:<port>": recreate the material (private-registry init --force)`);
   }
-  return { hostname: endpoint[1], registryPort: Number(endpoint[2]), nodePort: Number(pushName[1]) };
+  return { hostname: endpoint[1], registryPort: Number(endpoint[2]), nodePort: Number(pushName.slice('localhost:'.length)) };
+}
+
+/** The mirror named `localhost:<nodePort>`: the name the desktop pushes as. */
+function pushMirrorName(registries: RegistriesConfig): string | undefined {
+  return Object.keys(registries.mirrors).find((name) => /^localhost:\d+$/.test(name));
 }

@@ -1,7 +1,7 @@
 import { Chart, JsonPatch } from 'cdk8s';
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
-import { CertificateAndKey, describeCertificate, registrySubjectAltNames } from './certificates';
+import { CertificateAndKey, describeCertificate, missingSubjectAltNames, registrySubjectAltNames } from './certificates';
 import { DEFAULT_NAMESPACE, DEFAULT_NODE_PORT, DEFAULT_REGISTRY_HOSTNAME, DEFAULT_REGISTRY_PORT, DEFAULT_SERVICE_NAME, registrySecretNames } from './defaults';
 import { Credentials } from './htpasswd';
 import { LocalRegistryHosting } from './local-registry-hosting';
@@ -146,12 +146,8 @@ function agreeWithMaterial<K extends keyof RegistryChartProps & ('hostname' | 'p
 
 /** Go clients check subjectAltNames only: every name a client uses must be in the certificate. */
 function assertCertificateNames(certificatePem: string, hostname: string, serviceName: string, namespace: string): void {
-  const needed = registrySubjectAltNames(hostname, serviceName, namespace);
   const certificate = describeCertificate(certificatePem, new Date(), "material 'tls'");
-  const missing = [
-    ...needed.dnsNames.filter((name) => !certificate.dnsNames.includes(name)),
-    ...needed.ipAddresses.filter((ip) => !certificate.ipAddresses.includes(ip)),
-  ];
+  const missing = missingSubjectAltNames(certificate, registrySubjectAltNames(hostname, serviceName, namespace));
   if (missing.length > 0) {
     throw new ValidationError(
       `'material.tls' does not name ${missing.join(', ')}: clients using those names would fail TLS; renew the certificate for this hostname, Service and namespace (private-registry certs renew)`,
