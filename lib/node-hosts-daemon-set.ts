@@ -9,8 +9,7 @@ import { IRegistryService, serviceDnsName } from './registry-server';
 import { assertDnsLabel, assertIntegerInRange, assertPinnedImage, assertRegistryHostname } from './validate';
 
 /** The script the DaemonSet runs, kept in its own file so it can be tested under a real `sh`. */
-export const NODE_HOSTS_SCRIPT_PATH = path.join(__dirname, 'node-hosts.sh');
-export const NODE_HOSTS_SCRIPT = fs.readFileSync(NODE_HOSTS_SCRIPT_PATH, 'utf8');
+export const NODE_HOSTS_SCRIPT = fs.readFileSync(path.join(__dirname, 'node-hosts.sh'), 'utf8');
 
 export interface NodeHostsDaemonSetProps {
   /** The registry Service whose ClusterIP goes into every node's /etc/hosts. */
