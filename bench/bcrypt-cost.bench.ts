@@ -12,7 +12,7 @@ import { afterAll, beforeAll, bench, describe } from 'vitest';
 import { createHtpasswd, generateMaterial, materialFiles } from '../lib';
 import { freeLoopbackPort } from '../test/support/free-port';
 import { writeOciImage } from '../test/support/oci-image';
-import { RunningRegistry, startRegistry, stopAllRegistries } from '../test/support/registry-process';
+import { type RunningRegistry, startRegistry, stopAllRegistries } from '../test/support/registry-process';
 import { skopeoCopy } from '../test/support/skopeo';
 
 const COSTS = [undefined, 4, 5, 7, 10] as const;
@@ -27,7 +27,9 @@ let imageCounter = 0;
 /** A 10-layer image with unique bytes, so no push can skip a blob the registry already has. */
 function freshImage(): string {
   const dir = join(work, 'images', String(imageCounter++));
-  writeOciImage(dir, { layers: Array.from({ length: LAYERS }, (_, index) => ({ [`layer-${index}.bin`]: randomBytes(4096) })) });
+  writeOciImage(dir, {
+    layers: Array.from({ length: LAYERS }, (_, index) => ({ [`layer-${index}.bin`]: randomBytes(4096) })),
+  });
   return dir;
 }
 
@@ -51,7 +53,11 @@ beforeAll(async () => {
     };
     if (cost !== undefined) {
       writeFileSync(join(work, `htpasswd-${name}`), createHtpasswd([credentials], cost));
-      Object.assign(env, { REGISTRY_AUTH: 'htpasswd', REGISTRY_AUTH_HTPASSWD_REALM: 'bench', REGISTRY_AUTH_HTPASSWD_PATH: join(work, `htpasswd-${name}`) });
+      Object.assign(env, {
+        REGISTRY_AUTH: 'htpasswd',
+        REGISTRY_AUTH_HTPASSWD_REALM: 'bench',
+        REGISTRY_AUTH_HTPASSWD_PATH: join(work, `htpasswd-${name}`),
+      });
     }
     mkdirSync(join(work, 'run', name), { recursive: true });
     registries.set(name, await startRegistry({ env, workDir: join(work, 'run', name) }));

@@ -1,2 +1,6 @@
 #!/usr/bin/env node
-require('../build/cli/main.js').main().then((code) => { process.exitCode = code; });
+require('../build/cli/main.js')
+  .main()
+  .then((code) => {
+    process.exitCode = code;
+  });

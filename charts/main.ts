@@ -19,12 +19,15 @@ function main(): void {
   const chart = new RegistryChart(app, 'container-registry', { material });
   app.synth();
   // The manifests hold the TLS key and the htpasswd: as private as the material they come from.
-  for (const file of fs.readdirSync(app.outdir).filter((name) => name.endsWith('.k8s.yaml'))) fs.chmodSync(path.join(app.outdir, file), 0o600);
+  for (const file of fs.readdirSync(app.outdir).filter((name) => name.endsWith('.k8s.yaml')))
+    fs.chmodSync(path.join(app.outdir, file), 0o600);
 
   // The example pod goes to a sub-directory: `kubectl apply -f dist` does not recurse, so the pod only
   // starts when you apply dist/example after pushing its image.
   const exampleApp = new App({ outdir: `${app.outdir}/example` });
-  new ExampleChart(exampleApp, 'hello-world-example', { image: `localhost:${chart.registry.nodePort}/hello-world-example:latest` });
+  new ExampleChart(exampleApp, 'hello-world-example', {
+    image: `localhost:${chart.registry.nodePort}/hello-world-example:latest`,
+  });
   exampleApp.synth();
 }
 

@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { DEFAULT_MATERIAL_DIR } from '../lib/defaults';
-import { CliIo, ExitCode } from './io';
+import type { CliIo, ExitCode } from './io';
 
 /** What main() hands every command module: the io, and where a handler's outcome goes. */
 export interface CommandContext {
@@ -21,7 +21,10 @@ export function defaultMaterialDir(io: CliIo): string {
  * A yargs handler around `run`. Errors are recorded rather than thrown, so main() can tell a usage error
  * (thrown by yargs while parsing) from a handler's error.
  */
-export function handler<A>(context: CommandContext, run: (args: A, io: CliIo) => Promise<ExitCode>): (argv: unknown) => Promise<void> {
+export function handler<A>(
+  context: CommandContext,
+  run: (args: A, io: CliIo) => Promise<ExitCode>,
+): (argv: unknown) => Promise<void> {
   return async (argv) => {
     try {
       context.settle({ code: await run(argv as A, context.io) });
@@ -30,4 +33,3 @@ export function handler<A>(context: CommandContext, run: (args: A, io: CliIo) =>
     }
   };
 }
-

@@ -2,7 +2,7 @@ import { shellQuote } from '../lib/k3d-config';
 import { applyCommand } from '../lib/material-dir';
 import { ValidationError } from '../lib/validate';
 import { defaultMaterialDir } from './command';
-import { CliIo, ExitCode } from './io';
+import type { CliIo, ExitCode } from './io';
 
 /** Library field name → how the same value is given on the command line. */
 export type FlagNames = Readonly<Record<string, string>>;
@@ -20,7 +20,8 @@ export async function withFlagNames(names: FlagNames, fn: () => Promise<ExitCode
   } catch (error) {
     if (!(error instanceof ValidationError)) throw error;
     let message = error.message;
-    for (const [field, flag] of Object.entries({ ...COMMON_FLAGS, ...names })) message = message.split(`'${field}'`).join(flag);
+    for (const [field, flag] of Object.entries({ ...COMMON_FLAGS, ...names }))
+      message = message.split(`'${field}'`).join(flag);
     throw new ValidationError(message);
   }
 }
@@ -42,4 +43,3 @@ export function materialDirForSynth(dir: string, io: CliIo): string | undefined 
 export function applyCommandFor(dir: string, io: CliIo): string {
   return applyCommand({ materialDir: materialDirForSynth(dir, io) });
 }
-

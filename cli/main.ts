@@ -2,14 +2,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import yargs from 'yargs';
 import { ValidationError } from '../lib/validate';
-import { CommandContext, defaultMaterialDir } from './command';
+import { type CommandContext, defaultMaterialDir } from './command';
 import { certsCommand } from './commands/certs';
 import { doctorCommand } from './commands/doctor';
 import { initCommand } from './commands/init';
 import { k3dConfigCommand } from './commands/k3d-config';
 import { trustCommand } from './commands/trust';
 import { userCommand } from './commands/user';
-import { CliIo, EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_OK, ExitCode, processIo } from './io';
+import { type CliIo, EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_OK, type ExitCode, processIo } from './io';
 
 const SCRIPT = 'private-registry';
 const COMMANDS = [initCommand, userCommand, certsCommand, k3dConfigCommand, trustCommand, doctorCommand];
@@ -20,7 +20,10 @@ const COMMANDS = [initCommand, userCommand, certsCommand, k3dConfigCommand, trus
  * it exits 1 too, reported as an unexpected error. Never exits the process and never rejects, so tests call
  * it like any function.
  */
-export async function main(args: readonly string[] = process.argv.slice(2), io: CliIo = processIo()): Promise<ExitCode> {
+export async function main(
+  args: readonly string[] = process.argv.slice(2),
+  io: CliIo = processIo(),
+): Promise<ExitCode> {
   // Set by a handler; the cast keeps TypeScript from assuming the initial value survives the await.
   let outcome = { code: EXIT_OK } as { code: ExitCode } | { error: unknown };
   const context: CommandContext = { io, defaultDir: defaultMaterialDir(io), settle: (settled) => (outcome = settled) };
@@ -29,8 +32,16 @@ export async function main(args: readonly string[] = process.argv.slice(2), io: 
   try {
     const parser = yargs([...args])
       .scriptName(SCRIPT)
-      .usage(`${SCRIPT} <command> [flags]\n\nA private TLS + htpasswd registry for k3s/k3d: its certificates, users and cluster wiring.`)
-      .option('dir', { type: 'string', default: context.defaultDir, requiresArg: true, global: true, describe: 'Material directory (env REGISTRY_MATERIAL_DIR, like synth)' })
+      .usage(
+        `${SCRIPT} <command> [flags]\n\nA private TLS + htpasswd registry for k3s/k3d: its certificates, users and cluster wiring.`,
+      )
+      .option('dir', {
+        type: 'string',
+        default: context.defaultDir,
+        requiresArg: true,
+        global: true,
+        describe: 'Material directory (env REGISTRY_MATERIAL_DIR, like synth)',
+      })
       .command(modules)
       .demandCommand(1, `name a command: ${modules.map((module) => String(module.command)).join(', ')}`)
       .strict()
@@ -47,7 +58,9 @@ export async function main(args: readonly string[] = process.argv.slice(2), io: 
       output = text;
     });
   } catch (error) {
-    io.stderr.write(`error: ${usageMessage((error as Error).message, args)}\nsee: ${SCRIPT} ${commandPath(args)}--help\n`);
+    io.stderr.write(
+      `error: ${usageMessage((error as Error).message, args)}\nsee: ${SCRIPT} ${commandPath(args)}--help\n`,
+    );
     return EXIT_BAD_INPUT;
   }
   if (output !== '') io.stdout.write(`${output}\n`);
@@ -87,7 +100,12 @@ const FILE_ERRORS: Readonly<Record<string, string>> = {
 function fileErrorMessage(error: unknown): string | undefined {
   const { code, syscall, path: file, dest } = (error ?? {}) as NodeJS.ErrnoException & { dest?: string };
   // mkdir -p meets EEXIST only where something other than a directory is in the way.
-  const reason = code === 'EEXIST' && syscall === 'mkdir' ? 'it is not a directory' : code === undefined ? undefined : FILE_ERRORS[code];
+  const reason =
+    code === 'EEXIST' && syscall === 'mkdir'
+      ? 'it is not a directory'
+      : code === undefined
+        ? undefined
+        : FILE_ERRORS[code];
   if (reason === undefined) return undefined;
   const target = dest ?? file;
   let what = `${syscall ?? 'use'} ${target}`;
@@ -104,10 +122,18 @@ function fileErrorMessage(error: unknown): string | undefined {
  */
 function usageMessage(message: string, args: readonly string[]): string {
   const missing = /^Missing required arguments?: (.+)$/.exec(message);
-  if (missing !== null) return `missing ${missing[1].split(', ').map((name) => `--${name}`).join(', ')}`;
+  if (missing !== null)
+    return `missing ${missing[1]
+      .split(', ')
+      .map((name) => `--${name}`)
+      .join(', ')}`;
   const dependent = /^Missing dependent arguments:\n((?: .+ -> .+\n?)+)$/.exec(message);
   if (dependent !== null) {
-    return dependent[1].trim().split('\n').map((line) => line.trim().replace(/^(.+) -> (.+)$/, '--$1 needs --$2')).join('; ');
+    return dependent[1]
+      .trim()
+      .split('\n')
+      .map((line) => line.trim().replace(/^(.+) -> (.+)$/, '--$1 needs --$2'))
+      .join('; ');
   }
   const unknown = /^Unknown arguments?: (.+)$/.exec(message);
   if (unknown === null) return message;
@@ -117,7 +143,9 @@ function usageMessage(message: string, args: readonly string[]): string {
   const flags: string[] = [];
   const words: string[] = [];
   for (const name of typed) {
-    const flag = [`--${name}`, `-${name}`].find((candidate) => args.some((arg) => arg === candidate || arg.startsWith(`${candidate}=`)));
+    const flag = [`--${name}`, `-${name}`].find((candidate) =>
+      args.some((arg) => arg === candidate || arg.startsWith(`${candidate}=`)),
+    );
     if (flag === undefined) words.push(JSON.stringify(name));
     else flags.push(flag);
   }
@@ -131,7 +159,12 @@ function usageMessage(message: string, args: readonly string[]): string {
 /** The command words at the start of `args` ("user add "), for pointing at the right --help. */
 function commandPath(args: readonly string[]): string {
   const known: Record<string, readonly string[]> = {
-    init: [], user: ['add', 'remove', 'list', 'verify'], certs: ['show', 'renew'], 'k3d-config': [], trust: [], doctor: [],
+    init: [],
+    user: ['add', 'remove', 'list', 'verify'],
+    certs: ['show', 'renew'],
+    'k3d-config': [],
+    trust: [],
+    doctor: [],
   };
   const [first, second] = args;
   if (first === undefined || !(first in known)) return '';

@@ -51,7 +51,8 @@ export function createDirectoryAtomic(dir: string, files: readonly FileToWrite[]
       fs.chmodSync(target, file.mode);
     }
     fs.chmodSync(temp, 0o700);
-    if (fs.existsSync(dir)) throw new Error(`${dir} appeared while new material was being written: nothing was changed, run again`);
+    if (fs.existsSync(dir))
+      throw new Error(`${dir} appeared while new material was being written: nothing was changed, run again`);
     fs.renameSync(temp, dir);
   } catch (error) {
     fs.rmSync(temp, { recursive: true, force: true });

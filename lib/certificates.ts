@@ -61,7 +61,12 @@ const CLOCK_SKEW_MS = 5 * 60 * 1000;
  * Name, so each of these must be a subjectAltName.
  */
 export function registrySubjectAltNames(hostname: string, serviceName: string, namespace: string): SubjectAltNames {
-  const service = [serviceName, `${serviceName}.${namespace}`, `${serviceName}.${namespace}.svc`, `${serviceName}.${namespace}.svc.${CLUSTER_DOMAIN}`];
+  const service = [
+    serviceName,
+    `${serviceName}.${namespace}`,
+    `${serviceName}.${namespace}.svc`,
+    `${serviceName}.${namespace}.svc.${CLUSTER_DOMAIN}`,
+  ];
   return { dnsNames: unique([hostname, 'localhost', ...service]), ipAddresses: ['127.0.0.1'] };
 }
 
@@ -92,18 +97,33 @@ export function createServerCertificate(options: ServerCertificateOptions): Cert
   const validityDays = options.validityDays ?? DEFAULT_CERT_VALIDITY_DAYS;
   assertIntegerInRange('certValidityDays', validityDays, 1, 3650, 'give the server certificate lifetime in days');
   const { dnsNames, ipAddresses } = options.subjectAltNames;
-  if (dnsNames.length === 0) throw new ValidationError(`'subjectAltNames.dnsNames' must name at least one host, got []: add the registry hostname`);
+  if (dnsNames.length === 0)
+    throw new ValidationError(
+      `'subjectAltNames.dnsNames' must name at least one host, got []: add the registry hostname`,
+    );
   const badIp = ipAddresses.find((ip) => isIP(ip) === 0);
-  if (badIp !== undefined) throw new ValidationError(`'subjectAltNames.ipAddresses' must hold IP addresses, got ${JSON.stringify(badIp)}: move host names to dnsNames`);
+  if (badIp !== undefined)
+    throw new ValidationError(
+      `'subjectAltNames.ipAddresses' must hold IP addresses, got ${JSON.stringify(badIp)}: move host names to dnsNames`,
+    );
   const caCert = parseCertificate(options.ca.certificatePem, 'CA certificate');
   const caKey = parsePrivateKey(options.ca.privateKeyPem, 'CA private key');
   const keys = generateKeys(options.keySizeBits);
-  const cert = newCertificate(keys.publicKey, [{ name: 'commonName', value: dnsNames[0] }], caCert.subject.attributes, validityDays, options.now);
+  const cert = newCertificate(
+    keys.publicKey,
+    [{ name: 'commonName', value: dnsNames[0] }],
+    caCert.subject.attributes,
+    validityDays,
+    options.now,
+  );
   cert.setExtensions([
     { name: 'basicConstraints', cA: false, critical: true },
     { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
     { name: 'extKeyUsage', serverAuth: true },
-    { name: 'subjectAltName', altNames: [...dnsNames.map((value) => ({ type: 2, value })), ...ipAddresses.map((ip) => ({ type: 7, ip }))] },
+    {
+      name: 'subjectAltName',
+      altNames: [...dnsNames.map((value) => ({ type: 2, value })), ...ipAddresses.map((ip) => ({ type: 7, ip }))],
+    },
     { name: 'subjectKeyIdentifier' },
     { name: 'authorityKeyIdentifier', keyIdentifier: caCert.generateSubjectKeyIdentifier().getBytes() },
   ]);
@@ -113,7 +133,9 @@ export function createServerCertificate(options: ServerCertificateOptions): Cert
 
 export function describeCertificate(pem: string, now: Date = new Date(), source = 'certificate'): CertificateSummary {
   const cert = parseCertificate(pem, source);
-  const altNames = (cert.getExtension('subjectAltName') as { altNames?: { type: number; value?: string; ip?: string }[] } | null)?.altNames ?? [];
+  const altNames =
+    (cert.getExtension('subjectAltName') as { altNames?: { type: number; value?: string; ip?: string }[] } | null)
+      ?.altNames ?? [];
   const basicConstraints = cert.getExtension('basicConstraints') as { cA?: boolean } | null;
   const der = forge.asn1.toDer(forge.pki.certificateToAsn1(cert)).getBytes();
   return {
@@ -126,7 +148,11 @@ export function describeCertificate(pem: string, now: Date = new Date(), source 
     notBefore: cert.validity.notBefore,
     notAfter: cert.validity.notAfter,
     daysLeft: Math.floor((cert.validity.notAfter.getTime() - now.getTime()) / DAY_MS),
-    sha256Fingerprint: createHash('sha256').update(Buffer.from(der, 'binary')).digest('hex').toUpperCase().replace(/(..)(?!$)/g, '$1:'),
+    sha256Fingerprint: createHash('sha256')
+      .update(Buffer.from(der, 'binary'))
+      .digest('hex')
+      .toUpperCase()
+      .replace(/(..)(?!$)/g, '$1:'),
   };
 }
 
@@ -150,7 +176,9 @@ export function parseCertificate(pem: string, source: string): forge.pki.Certifi
   try {
     return forge.pki.certificateFromPem(pem);
   } catch (error) {
-    throw new ValidationError(`${source} is not a PEM X.509 RSA certificate (${(error as Error).message}): restore it or create new material`);
+    throw new ValidationError(
+      `${source} is not a PEM X.509 RSA certificate (${(error as Error).message}): restore it or create new material`,
+    );
   }
 }
 
@@ -158,13 +186,17 @@ export function parsePrivateKey(pem: string, source: string): forge.pki.rsa.Priv
   try {
     return forge.pki.privateKeyFromPem(pem) as forge.pki.rsa.PrivateKey;
   } catch (error) {
-    throw new ValidationError(`${source} is not a PEM RSA private key (${(error as Error).message}): restore it or create new material`);
+    throw new ValidationError(
+      `${source} is not a PEM RSA private key (${(error as Error).message}): restore it or create new material`,
+    );
   }
 }
 
 function generateKeys(keySizeBits = 2048): forge.pki.rsa.KeyPair {
   if (![2048, 3072, 4096].includes(keySizeBits)) {
-    throw new ValidationError(`'keySizeBits' must be 2048, 3072 or 4096, got ${keySizeBits}: pick one of those RSA sizes`);
+    throw new ValidationError(
+      `'keySizeBits' must be 2048, 3072 or 4096, got ${keySizeBits}: pick one of those RSA sizes`,
+    );
   }
   // node-forge hands this to Node's native generator when it is available (tens of milliseconds).
   return forge.pki.rsa.generateKeyPair({ bits: keySizeBits, e: 0x10001 });
@@ -191,7 +223,10 @@ function newCertificate(
 }
 
 function toPem(cert: forge.pki.Certificate, privateKey: forge.pki.PrivateKey): CertificateAndKey {
-  return { certificatePem: normalizePem(forge.pki.certificateToPem(cert)), privateKeyPem: normalizePem(forge.pki.privateKeyToPem(privateKey)) };
+  return {
+    certificatePem: normalizePem(forge.pki.certificateToPem(cert)),
+    privateKeyPem: normalizePem(forge.pki.privateKeyToPem(privateKey)),
+  };
 }
 
 // node-forge writes CRLF line ends; files and Secrets read better with LF.
@@ -200,7 +235,9 @@ function normalizePem(pem: string): string {
 }
 
 function distinguishedName(attributes: forge.pki.CertificateField[]): string {
-  return attributes.map((attribute) => `${attribute.shortName ?? attribute.name}=${String(attribute.value)}`).join(', ');
+  return attributes
+    .map((attribute) => `${attribute.shortName ?? attribute.name}=${String(attribute.value)}`)
+    .join(', ');
 }
 
 function unique(values: string[]): string[] {

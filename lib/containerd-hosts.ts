@@ -23,7 +23,7 @@
  */
 
 import { isIP } from 'node:net';
-import { RegistriesConfig, RegistryHostConfig } from './registries-yaml';
+import type { RegistriesConfig, RegistryHostConfig } from './registries-yaml';
 
 export interface HostsTomlFile {
   /** The directory under the hosts dir (containerd `config_path` / `ctr --hosts-dir`), e.g. "localhost:31113". */
@@ -114,15 +114,24 @@ function normalizeEndpoint(endpoint: string): NormalizedEndpoint {
   const withScheme = endpoint.includes('://') ? endpoint : `//${endpoint}`;
   const match = /^(?:([A-Za-z][A-Za-z0-9+.-]*):)?\/\/([^/?#]*)([^?#]*)/.exec(withScheme);
   if (match === null || match[2] === '') {
-    throw new Error(`containerdHostsFiles: cannot parse registry endpoint ${JSON.stringify(endpoint)}: write it as https://host[:port][/path]`);
+    throw new Error(
+      `containerdHostsFiles: cannot parse registry endpoint ${JSON.stringify(endpoint)}: write it as https://host[:port][/path]`,
+    );
   }
   const host = match[2];
   const { hostname, port } = splitHostPort(host);
   if (port !== '' && !/^\d+$/.test(port)) {
-    throw new Error(`containerdHostsFiles: registry endpoint ${JSON.stringify(endpoint)} has an invalid port ${JSON.stringify(port)}`);
+    throw new Error(
+      `containerdHostsFiles: registry endpoint ${JSON.stringify(endpoint)} has an invalid port ${JSON.stringify(port)}`,
+    );
   }
   // localhost on an odd port defaults to plain http (containerd's and k3s's rule).
-  const scheme = match[1] !== undefined ? match[1].toLowerCase() : isLocalhost(hostname) && port !== '' && port !== '443' ? 'http' : 'https';
+  const scheme =
+    match[1] !== undefined
+      ? match[1].toLowerCase()
+      : isLocalhost(hostname) && port !== '' && port !== '443'
+        ? 'http'
+        : 'https';
   const urlHost = defaultHost(host);
   const registry = urlHost === DOCKER_HUB_HOST ? DOCKER_HUB : host;
   const path = match[3];
@@ -233,7 +242,8 @@ function render(hostConfig: HostConfig, mapPath: (path: string) => string): stri
     const rewrites = Object.keys(endpoint.rewrites ?? {}).sort(byCodeUnit);
     if (rewrites.length > 0) {
       lines.push(`  [${key}.rewrite]`);
-      for (const pattern of rewrites) lines.push(`    ${tomlString(pattern)} = ${tomlString(endpoint.rewrites?.[pattern] ?? '')}`);
+      for (const pattern of rewrites)
+        lines.push(`    ${tomlString(pattern)} = ${tomlString(endpoint.rewrites?.[pattern] ?? '')}`);
     }
   }
   return `${lines.join('\n')}\n`;
@@ -246,5 +256,7 @@ function render(hostConfig: HostConfig, mapPath: (path: string) => string): stri
 export function containerdHostsFiles(config: RegistriesConfig, options: ContainerdHostsOptions = {}): HostsTomlFile[] {
   const mapPath = options.mapPath ?? ((path: string): string => path);
   const hosts = hostConfigs(config, options.noDefaultEndpoint === true);
-  return [...hosts.keys()].sort(byCodeUnit).map((host) => ({ host, content: render(hosts.get(host) as HostConfig, mapPath) }));
+  return [...hosts.keys()]
+    .sort(byCodeUnit)
+    .map((host) => ({ host, content: render(hosts.get(host) as HostConfig, mapPath) }));
 }

@@ -3,7 +3,10 @@ export const DEFAULT_NAMESPACE = 'container-registry';
 export const DEFAULT_SERVICE_NAME = 'container-registry';
 
 /** The Secrets a registry named `serviceName` gets: `<name>-tls` (RegistryServer), `<name>-htpasswd` (RegistryAuth). */
-export function registrySecretNames(serviceName: string = DEFAULT_SERVICE_NAME): { readonly tls: string; readonly htpasswd: string } {
+export function registrySecretNames(serviceName: string = DEFAULT_SERVICE_NAME): {
+  readonly tls: string;
+  readonly htpasswd: string;
+} {
   return { tls: `${serviceName}-tls`, htpasswd: `${serviceName}-htpasswd` };
 }
 export const DEFAULT_REGISTRY_PORT = 5000;

@@ -1,6 +1,6 @@
 import * as bcrypt from 'bcryptjs';
 import { DEFAULT_BCRYPT_COST } from './defaults';
-import { RandomSource, secureRandom } from './random';
+import { type RandomSource, secureRandom } from './random';
 import { ValidationError, assertIntegerInRange } from './validate';
 
 /** One `user:hash` line of an htpasswd file. */
@@ -43,7 +43,11 @@ export function validateBcryptCost(cost: number): void {
 }
 
 /** A bcrypt hash in the `$2b$` form the registry accepts. The salt comes from `random`. */
-export function hashPassword(password: string, cost: number = DEFAULT_BCRYPT_COST, random: RandomSource = secureRandom): string {
+export function hashPassword(
+  password: string,
+  cost: number = DEFAULT_BCRYPT_COST,
+  random: RandomSource = secureRandom,
+): string {
   validatePassword(password);
   validateBcryptCost(cost);
   const salt = `$2b$${String(cost).padStart(2, '0')}$${bcrypt.encodeBase64(random(16), 16)}`;
@@ -64,7 +68,9 @@ export function parseHtpasswd(content: string, source = 'htpasswd'): HtpasswdEnt
       );
     }
     if (entries.some((entry) => entry.username === username)) {
-      throw new ValidationError(`${source} line ${index + 1} repeats user ${JSON.stringify(username)}: keep one line per user`);
+      throw new ValidationError(
+        `${source} line ${index + 1} repeats user ${JSON.stringify(username)}: keep one line per user`,
+      );
     }
     entries.push({ username, hash });
   });
@@ -76,13 +82,18 @@ export function formatHtpasswd(entries: readonly HtpasswdEntry[]): string {
 }
 
 /** The entries of `users`, hashed, in the order given. */
-export function createHtpasswd(users: readonly Credentials[], cost: number = DEFAULT_BCRYPT_COST, random: RandomSource = secureRandom): string {
+export function createHtpasswd(
+  users: readonly Credentials[],
+  cost: number = DEFAULT_BCRYPT_COST,
+  random: RandomSource = secureRandom,
+): string {
   const seen = new Set<string>();
   return formatHtpasswd(
     users.map(({ username, password }) => {
       validateUsername(username);
       validatePassword(password, username);
-      if (seen.has(username)) throw new ValidationError(`'users' lists ${JSON.stringify(username)} twice: give each user once`);
+      if (seen.has(username))
+        throw new ValidationError(`'users' lists ${JSON.stringify(username)} twice: give each user once`);
       seen.add(username);
       return { username, hash: hashPassword(password, cost, random) };
     }),

@@ -50,14 +50,18 @@ export function k3dClusterConfig(options: K3dClusterOptions): K3dSimpleConfig {
   const nodePort = options.nodePort ?? DEFAULT_NODE_PORT;
   assertDnsLabel('name', name);
   if (name.length > MAX_K3D_CLUSTER_NAME_LENGTH) {
-    throw new ValidationError(`'name' must be at most ${MAX_K3D_CLUSTER_NAME_LENGTH} characters (k3d's limit), got ${JSON.stringify(name)} (${name.length}): pick a shorter name`);
+    throw new ValidationError(
+      `'name' must be at most ${MAX_K3D_CLUSTER_NAME_LENGTH} characters (k3d's limit), got ${JSON.stringify(name)} (${name.length}): pick a shorter name`,
+    );
   }
   assertIntegerInRange('servers', servers, 1, 99, 'give the number of server nodes, usually 1 (3 for HA)');
   assertIntegerInRange('agents', agents, 0, 99, 'give the number of agent nodes, e.g. 0 or 2');
   assertNodePort('nodePort', nodePort);
   // k3d splits volume specs at ':' and '@', and node filters at ';'.
   if (!path.isAbsolute(options.materialDir) || /[:@;,]/.test(options.materialDir)) {
-    throw new ValidationError(`'materialDir' must be an absolute path without ':', '@', ';' or ',', got ${JSON.stringify(options.materialDir)}: k3d cannot mount it; move the material directory`);
+    throw new ValidationError(
+      `'materialDir' must be an absolute path without ':', '@', ';' or ',', got ${JSON.stringify(options.materialDir)}: k3d cannot mount it; move the material directory`,
+    );
   }
   // Agents too even when there are none yet: k3d's wildcard over an empty group matches nothing, no error.
   const nodeFilters = ['server:*', 'agent:*'];
@@ -84,11 +88,19 @@ export function renderK3dConfig(config: K3dSimpleConfig): string {
 
 /** The same cluster as one `k3d cluster create` argument list (flags `--volume/--port/--k3s-arg VALUE@FILTERS`). */
 export function k3dCreateArgs(config: K3dSimpleConfig): string[] {
-  const filtered = (flag: string, value: string, nodeFilters: string[]): string[] => [flag, `${value}@${nodeFilters.join(';')}`];
+  const filtered = (flag: string, value: string, nodeFilters: string[]): string[] => [
+    flag,
+    `${value}@${nodeFilters.join(';')}`,
+  ];
   return [
-    'k3d', 'cluster', 'create', config.metadata.name,
-    '--servers', String(config.servers),
-    '--agents', String(config.agents),
+    'k3d',
+    'cluster',
+    'create',
+    config.metadata.name,
+    '--servers',
+    String(config.servers),
+    '--agents',
+    String(config.agents),
     ...config.volumes.flatMap((entry) => filtered('--volume', entry.volume, entry.nodeFilters)),
     ...config.ports.flatMap((entry) => filtered('--port', entry.port, entry.nodeFilters)),
     ...config.options.k3s.extraArgs.flatMap((entry) => filtered('--k3s-arg', entry.arg, entry.nodeFilters)),

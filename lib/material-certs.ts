@@ -2,8 +2,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PUBLIC_FILE_MODE, SECRET_FILE_MODE, writeFileAtomic } from './atomic-file';
 import {
-  CertificateAndKey,
-  CertificateSummary,
+  type CertificateAndKey,
+  type CertificateSummary,
   createCertificateAuthority,
   createServerCertificate,
   describeCertificate,
@@ -55,7 +55,11 @@ export function describeMaterialCertificates(dir: string, now: Date = new Date()
   assertMaterialDir(dir);
   return [MATERIAL_FILES.caCertificate, MATERIAL_FILES.tlsCertificate].map((relativePath) => {
     const file = path.join(dir, relativePath);
-    return { name: path.basename(relativePath), file, summary: describeCertificate(readMaterialFile(file, dir), now, file) };
+    return {
+      name: path.basename(relativePath),
+      file,
+      summary: describeCertificate(readMaterialFile(file, dir), now, file),
+    };
   });
 }
 
@@ -70,7 +74,9 @@ export function renewCertificates(dir: string, options: RenewOptions = {}): Rene
   const now = options.now ?? new Date();
   const rotateCa = options.rotateCa ?? false;
   if (options.caValidityDays !== undefined && !rotateCa) {
-    throw new ValidationError(`'caValidityDays' only applies with 'rotateCa': the CA is kept; drop it or rotate the CA`);
+    throw new ValidationError(
+      `'caValidityDays' only applies with 'rotateCa': the CA is kept; drop it or rotate the CA`,
+    );
   }
   const file = (relativePath: string): string => path.join(dir, relativePath);
   const read = (relativePath: string): string => readMaterialFile(file(relativePath), dir);
@@ -78,12 +84,19 @@ export function renewCertificates(dir: string, options: RenewOptions = {}): Rene
   const old = describeCertificate(read(MATERIAL_FILES.tlsCertificate), now, file(MATERIAL_FILES.tlsCertificate));
   const registries = parseRegistriesYaml(read(MATERIAL_FILES.registriesYaml), file(MATERIAL_FILES.registriesYaml));
   const { hostname } = materialAddressesOf(registries, file(MATERIAL_FILES.registriesYaml));
-  const ca = rotateCa ? createCertificateAuthority({ validityDays: options.caValidityDays, now }) : readCertificateAuthority(dir);
+  const ca = rotateCa
+    ? createCertificateAuthority({ validityDays: options.caValidityDays, now })
+    : readCertificateAuthority(dir);
   // The Service names synth gives the registry (charts/main.ts keeps RegistryChart's defaults).
   const required = registrySubjectAltNames(hostname, DEFAULT_SERVICE_NAME, DEFAULT_NAMESPACE);
   const dnsNames = [...new Set([...old.dnsNames, ...required.dnsNames])];
   const ipAddresses = [...new Set([...old.ipAddresses, ...required.ipAddresses])];
-  const tls = createServerCertificate({ ca, subjectAltNames: { dnsNames, ipAddresses }, validityDays: options.certValidityDays, now });
+  const tls = createServerCertificate({
+    ca,
+    subjectAltNames: { dnsNames, ipAddresses },
+    validityDays: options.certValidityDays,
+    now,
+  });
 
   const backupDir = copyToBackup(dir, now);
   // Keys before certificates: a reader between two writes sees a key whose certificate is on its way.
@@ -111,7 +124,9 @@ function readCertificateAuthority(dir: string): CertificateAndKey {
   parseCertificate(ca.certificatePem, certFile);
   parsePrivateKey(ca.privateKeyPem, keyFile);
   if (!keyMatchesCertificate(ca.certificatePem, ca.privateKeyPem)) {
-    throw new ValidationError(`${keyFile} does not belong to ${certFile}: restore the matching pair from a backup, or make a new CA with 'rotateCa'`);
+    throw new ValidationError(
+      `${keyFile} does not belong to ${certFile}: restore the matching pair from a backup, or make a new CA with 'rotateCa'`,
+    );
   }
   return ca;
 }
@@ -120,6 +135,8 @@ function readMaterialFile(file: string, dir: string): string {
   try {
     return fs.readFileSync(file, 'utf8');
   } catch {
-    throw new ValidationError(`${file} is missing or unreadable: restore it from a backup (${dir}.backup-*), or create new material (private-registry init --force)`);
+    throw new ValidationError(
+      `${file} is missing or unreadable: restore it from a backup (${dir}.backup-*), or create new material (private-registry init --force)`,
+    );
   }
 }

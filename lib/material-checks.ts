@@ -1,14 +1,29 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as yaml from 'js-yaml';
-import { CertificateSummary, describeCertificate, isIssuedBy, keyMatchesCertificate, missingSubjectAltNames, registrySubjectAltNames } from './certificates';
+import {
+  type CertificateSummary,
+  describeCertificate,
+  isIssuedBy,
+  keyMatchesCertificate,
+  missingSubjectAltNames,
+  registrySubjectAltNames,
+} from './certificates';
 import { containerdHostsFiles } from './containerd-hosts';
 import { DEFAULT_NAMESPACE, DEFAULT_REGISTRY_HOSTNAME, DEFAULT_SERVICE_NAME, registrySecretNames } from './defaults';
-import { Credentials, HtpasswdEntry, bcryptCostOf, parseHtpasswd, verifyPassword } from './htpasswd';
-import { CONTAINERD_HOSTS_DIR, MATERIAL_FILES, MaterialAddresses, MaterialFile, SECRET_MATERIAL_FILES, materialAddressesOf, nodeCredentialsOf } from './material';
+import { type Credentials, type HtpasswdEntry, bcryptCostOf, parseHtpasswd, verifyPassword } from './htpasswd';
+import {
+  CONTAINERD_HOSTS_DIR,
+  MATERIAL_FILES,
+  type MaterialAddresses,
+  type MaterialFile,
+  SECRET_MATERIAL_FILES,
+  materialAddressesOf,
+  nodeCredentialsOf,
+} from './material';
 import { EXPIRY_WARNING_DAYS } from './material-certs';
 import { applyCommand, assertMaterialDir } from './material-dir';
-import { RegistriesConfig, misplacedConfigKeys, parseRegistriesYaml } from './registries-yaml';
+import { type RegistriesConfig, misplacedConfigKeys, parseRegistriesYaml } from './registries-yaml';
 
 /**
  * The doctor's checks. Reading is separate from judging: `readMaterialSnapshot` / `readDistManifests`
@@ -23,7 +38,6 @@ export interface Check {
   /** What to do about it; only on failed checks. */
   readonly fix?: string;
 }
-
 
 export interface SnapshotFile {
   readonly content: string;
@@ -49,7 +63,6 @@ export interface DistManifest {
   readonly file: string;
   readonly content: string;
 }
-
 
 /**
  * The Secrets synth makes: RegistryChart names them after its serviceName (`<name>-tls` in RegistryServer,
@@ -113,7 +126,12 @@ export function checkMaterial(snapshot: MaterialSnapshot, options: MaterialCheck
   const allFiles = Object.values(MATERIAL_FILES);
   const missing = allFiles.filter((relativePath) => snapshot.files[relativePath] === undefined);
   if (missing.length === 0) pass('files', `all ${allFiles.length} material files are in ${dir}`);
-  else fail('files', `missing from ${dir}: ${missing.join(', ')}`, `restore them from a backup (${dir}.backup-*) or create new material (private-registry init --force)`);
+  else
+    fail(
+      'files',
+      `missing from ${dir}: ${missing.join(', ')}`,
+      `restore them from a backup (${dir}.backup-*) or create new material (private-registry init --force)`,
+    );
 
   // Certificates and keys.
   const caPem = text(MATERIAL_FILES.caCertificate);
@@ -125,7 +143,12 @@ export function checkMaterial(snapshot: MaterialSnapshot, options: MaterialCheck
   if (caPem !== undefined) {
     const result = attempt(() => describeCertificate(caPem, now, at(MATERIAL_FILES.caCertificate)));
     if (result.error !== undefined) fail('CA certificate', result.error, restore);
-    else if (!result.value.isCertificateAuthority) fail('CA certificate', `${at(MATERIAL_FILES.caCertificate)} is not a CA certificate (no basicConstraints CA:TRUE)`, restore);
+    else if (!result.value.isCertificateAuthority)
+      fail(
+        'CA certificate',
+        `${at(MATERIAL_FILES.caCertificate)} is not a CA certificate (no basicConstraints CA:TRUE)`,
+        restore,
+      );
     else {
       ca = result.value;
       pass('CA certificate', `${at(MATERIAL_FILES.caCertificate)}: ${ca.subject}, SHA-256 ${ca.sha256Fingerprint}`);
@@ -133,23 +156,49 @@ export function checkMaterial(snapshot: MaterialSnapshot, options: MaterialCheck
   }
   if (ca !== undefined && caPem !== undefined && caKeyPem !== undefined) {
     const matches = attempt(() => keyMatchesCertificate(caPem, caKeyPem));
-    if (matches.value === true) pass('CA key', `${at(MATERIAL_FILES.caKey)} belongs to ${at(MATERIAL_FILES.caCertificate)}`);
-    else fail('CA key', matches.error ?? `${at(MATERIAL_FILES.caKey)} does not belong to ${at(MATERIAL_FILES.caCertificate)}`, `restore the matching pair from a backup (${dir}.backup-*), or make a new CA: private-registry certs renew --rotate-ca`);
+    if (matches.value === true)
+      pass('CA key', `${at(MATERIAL_FILES.caKey)} belongs to ${at(MATERIAL_FILES.caCertificate)}`);
+    else
+      fail(
+        'CA key',
+        matches.error ?? `${at(MATERIAL_FILES.caKey)} does not belong to ${at(MATERIAL_FILES.caCertificate)}`,
+        `restore the matching pair from a backup (${dir}.backup-*), or make a new CA: private-registry certs renew --rotate-ca`,
+      );
   }
   if (tlsPem !== undefined) {
     const result = attempt(() => describeCertificate(tlsPem, now, at(MATERIAL_FILES.tlsCertificate)));
     if (result.error !== undefined) fail('server certificate', result.error, restore);
     else {
       tls = result.value;
-      if (ca === undefined || caPem === undefined) pass('server certificate', `${at(MATERIAL_FILES.tlsCertificate)}: ${tls.subject} (its issuer is not checked: the CA is unusable)`);
-      else if (isIssuedBy(tlsPem, caPem)) pass('server certificate', `${at(MATERIAL_FILES.tlsCertificate)} is signed by ${at(MATERIAL_FILES.caCertificate)}`);
-      else fail('server certificate', `${at(MATERIAL_FILES.tlsCertificate)} is not signed by ${at(MATERIAL_FILES.caCertificate)}: clients that trust this CA reject it`, 'issue a new one from this CA: private-registry certs renew');
+      if (ca === undefined || caPem === undefined)
+        pass(
+          'server certificate',
+          `${at(MATERIAL_FILES.tlsCertificate)}: ${tls.subject} (its issuer is not checked: the CA is unusable)`,
+        );
+      else if (isIssuedBy(tlsPem, caPem))
+        pass(
+          'server certificate',
+          `${at(MATERIAL_FILES.tlsCertificate)} is signed by ${at(MATERIAL_FILES.caCertificate)}`,
+        );
+      else
+        fail(
+          'server certificate',
+          `${at(MATERIAL_FILES.tlsCertificate)} is not signed by ${at(MATERIAL_FILES.caCertificate)}: clients that trust this CA reject it`,
+          'issue a new one from this CA: private-registry certs renew',
+        );
     }
   }
   if (tls !== undefined && tlsPem !== undefined && tlsKeyPem !== undefined) {
     const matches = attempt(() => keyMatchesCertificate(tlsPem, tlsKeyPem));
-    if (matches.value === true) pass('server key', `${at(MATERIAL_FILES.tlsKey)} belongs to ${at(MATERIAL_FILES.tlsCertificate)}`);
-    else fail('server key', matches.error ?? `${at(MATERIAL_FILES.tlsKey)} does not belong to ${at(MATERIAL_FILES.tlsCertificate)}: the registry cannot serve TLS with them`, 'issue a new certificate and key: private-registry certs renew');
+    if (matches.value === true)
+      pass('server key', `${at(MATERIAL_FILES.tlsKey)} belongs to ${at(MATERIAL_FILES.tlsCertificate)}`);
+    else
+      fail(
+        'server key',
+        matches.error ??
+          `${at(MATERIAL_FILES.tlsKey)} does not belong to ${at(MATERIAL_FILES.tlsCertificate)}: the registry cannot serve TLS with them`,
+        'issue a new certificate and key: private-registry certs renew',
+      );
   }
 
   // registries.yaml, read early: it names the host the certificate must cover.
@@ -165,7 +214,10 @@ export function checkMaterial(snapshot: MaterialSnapshot, options: MaterialCheck
     if (result.error !== undefined) fail('registries.yaml', result.error, restore);
     else {
       ({ parsed: registries, addresses } = result.value);
-      pass('registries.yaml', `${registriesFile}: nodes pull localhost:${addresses.nodePort} and ${addresses.hostname}:${addresses.registryPort} from https://${addresses.hostname}:${addresses.registryPort}`);
+      pass(
+        'registries.yaml',
+        `${registriesFile}: nodes pull localhost:${addresses.nodePort} and ${addresses.hostname}:${addresses.registryPort} from https://${addresses.hostname}:${addresses.registryPort}`,
+      );
     }
   }
 
@@ -173,11 +225,24 @@ export function checkMaterial(snapshot: MaterialSnapshot, options: MaterialCheck
     const hostname = addresses?.hostname ?? DEFAULT_REGISTRY_HOSTNAME;
     const required = registrySubjectAltNames(hostname, DEFAULT_SERVICE_NAME, DEFAULT_NAMESPACE);
     const lacking = missingSubjectAltNames(tls, required);
-    if (lacking.length === 0) pass('server names', `the certificate covers ${[...required.dnsNames, ...required.ipAddresses].join(', ')}`);
-    else fail('server names', `the certificate lacks subjectAltNames ${lacking.join(', ')}: Go clients (containerd, k3s, skopeo) reject those names`, 'issue a certificate with every name: private-registry certs renew');
+    if (lacking.length === 0)
+      pass('server names', `the certificate covers ${[...required.dnsNames, ...required.ipAddresses].join(', ')}`);
+    else
+      fail(
+        'server names',
+        `the certificate lacks subjectAltNames ${lacking.join(', ')}: Go clients (containerd, k3s, skopeo) reject those names`,
+        'issue a certificate with every name: private-registry certs renew',
+      );
   }
-  if (ca !== undefined) expiry(ca, 'CA expiry', at(MATERIAL_FILES.caCertificate), 'make a new CA: private-registry certs renew --rotate-ca (then restart the nodes)');
-  if (tls !== undefined) expiry(tls, 'server certificate expiry', at(MATERIAL_FILES.tlsCertificate), 'private-registry certs renew');
+  if (ca !== undefined)
+    expiry(
+      ca,
+      'CA expiry',
+      at(MATERIAL_FILES.caCertificate),
+      'make a new CA: private-registry certs renew --rotate-ca (then restart the nodes)',
+    );
+  if (tls !== undefined)
+    expiry(tls, 'server certificate expiry', at(MATERIAL_FILES.tlsCertificate), 'private-registry certs renew');
 
   // Users.
   let entries: HtpasswdEntry[] | undefined;
@@ -185,47 +250,94 @@ export function checkMaterial(snapshot: MaterialSnapshot, options: MaterialCheck
   if (htpasswd !== undefined) {
     const result = attempt(() => parseHtpasswd(htpasswd, at(MATERIAL_FILES.htpasswd)));
     if (result.error !== undefined) fail('htpasswd', result.error, restore);
-    else if (result.value.length === 0) fail('htpasswd', `${at(MATERIAL_FILES.htpasswd)} has no users: nobody can log in`, 'add one: private-registry user add NAME');
+    else if (result.value.length === 0)
+      fail(
+        'htpasswd',
+        `${at(MATERIAL_FILES.htpasswd)} has no users: nobody can log in`,
+        'add one: private-registry user add NAME',
+      );
     else {
       entries = result.value;
       const costs = [...new Set(entries.map((entry) => bcryptCostOf(entry.hash)))];
-      pass('htpasswd', `${entries.length} user(s) (${entries.map((entry) => entry.username).join(', ')}), all bcrypt, cost ${costs.join('/')}`);
+      pass(
+        'htpasswd',
+        `${entries.length} user(s) (${entries.map((entry) => entry.username).join(', ')}), all bcrypt, cost ${costs.join('/')}`,
+      );
     }
   }
   let nodeCredentials: Credentials | undefined;
   if (registries !== undefined) {
     const misplaced = misplacedConfigKeys(registries);
-    if (misplaced.length === 0) pass('registries.yaml configs', `configs are keyed by the mirrors' endpoints (${Object.keys(registries.configs ?? {}).join(', ')})`);
-    else fail('registries.yaml configs', `configs ${misplaced.map((key) => JSON.stringify(key)).join(', ')} name a mirror, not an endpoint: k3s silently ignores those credentials and CA`, "key configs by the endpoint host:port (what the mirror's endpoint URL names), or recreate the material");
+    if (misplaced.length === 0)
+      pass(
+        'registries.yaml configs',
+        `configs are keyed by the mirrors' endpoints (${Object.keys(registries.configs ?? {}).join(', ')})`,
+      );
+    else
+      fail(
+        'registries.yaml configs',
+        `configs ${misplaced.map((key) => JSON.stringify(key)).join(', ')} name a mirror, not an endpoint: k3s silently ignores those credentials and CA`,
+        "key configs by the endpoint host:port (what the mirror's endpoint URL names), or recreate the material",
+      );
     const credentials = attempt(() => nodeCredentialsOf(registries as RegistriesConfig, registriesFile));
-    if (credentials.error !== undefined) fail('node credentials', credentials.error, `give configs."${addresses?.hostname}:${addresses?.registryPort}".auth a username and password, or recreate the material`);
+    if (credentials.error !== undefined)
+      fail(
+        'node credentials',
+        credentials.error,
+        `give configs."${addresses?.hostname}:${addresses?.registryPort}".auth a username and password, or recreate the material`,
+      );
     else nodeCredentials = credentials.value;
   }
   if (entries !== undefined && nodeCredentials !== undefined) {
     const { username, password } = nodeCredentials;
     if (!entries.some((entry) => entry.username === username)) {
-      fail('node credentials', `the nodes' user ${JSON.stringify(username)} (${registriesFile}) is not in ${at(MATERIAL_FILES.htpasswd)}: every pull fails with 401`, `add it with the password from ${registriesFile}: private-registry user add ${username} --password-stdin`);
+      fail(
+        'node credentials',
+        `the nodes' user ${JSON.stringify(username)} (${registriesFile}) is not in ${at(MATERIAL_FILES.htpasswd)}: every pull fails with 401`,
+        `add it with the password from ${registriesFile}: private-registry user add ${username} --password-stdin`,
+      );
     } else if (!verifyPassword(entries, username, password)) {
-      fail('node credentials', `the nodes' password for ${JSON.stringify(username)} (${registriesFile}) does not match ${at(MATERIAL_FILES.htpasswd)}: every pull fails with 401`, `give the nodes a working user: private-registry user add NEW, then private-registry user remove ${username} --node-user NEW --password-stdin`);
+      fail(
+        'node credentials',
+        `the nodes' password for ${JSON.stringify(username)} (${registriesFile}) does not match ${at(MATERIAL_FILES.htpasswd)}: every pull fails with 401`,
+        `give the nodes a working user: private-registry user add NEW, then private-registry user remove ${username} --node-user NEW --password-stdin`,
+      );
     } else {
       pass('node credentials', `the nodes' user ${JSON.stringify(username)} logs in with the htpasswd`);
     }
   }
   const passwordFile = text(MATERIAL_FILES.password);
   if (passwordFile !== undefined && nodeCredentials !== undefined) {
-    if (passwordFile.replace(/\r?\n$/, '') === nodeCredentials.password) pass('auth/password', `${at(MATERIAL_FILES.password)} holds the nodes' password`);
-    else fail('auth/password', `${at(MATERIAL_FILES.password)} differs from the nodes' password in ${registriesFile}`, `write the password from registries.yaml (configs auth) into ${at(MATERIAL_FILES.password)}, or restore both from a backup`);
+    if (passwordFile.replace(/\r?\n$/, '') === nodeCredentials.password)
+      pass('auth/password', `${at(MATERIAL_FILES.password)} holds the nodes' password`);
+    else
+      fail(
+        'auth/password',
+        `${at(MATERIAL_FILES.password)} differs from the nodes' password in ${registriesFile}`,
+        `write the password from registries.yaml (configs auth) into ${at(MATERIAL_FILES.password)}, or restore both from a backup`,
+      );
   }
 
   if (registries !== undefined) hostsDirCheck(registries);
 
   // Stricter than 0600 (0400) is fine: what matters is that group and others have no access.
-  const open = SECRET_MATERIAL_FILES.filter((relativePath) => ((snapshot.files[relativePath]?.mode ?? 0) & 0o077) !== 0);
+  const open = SECRET_MATERIAL_FILES.filter(
+    (relativePath) => ((snapshot.files[relativePath]?.mode ?? 0) & 0o077) !== 0,
+  );
   if (open.length === 0) {
-    pass('file modes', `keys and credentials are readable by their owner only (${SECRET_MATERIAL_FILES.filter((relativePath) => snapshot.files[relativePath] !== undefined).join(', ')})`);
+    pass(
+      'file modes',
+      `keys and credentials are readable by their owner only (${SECRET_MATERIAL_FILES.filter((relativePath) => snapshot.files[relativePath] !== undefined).join(', ')})`,
+    );
   } else {
-    const described = open.map((relativePath) => `${relativePath} is ${(snapshot.files[relativePath]?.mode ?? 0).toString(8).padStart(4, '0')}`);
-    fail('file modes', `${described.join(', ')}: keys and credentials must be readable by their owner only`, `chmod 600 ${open.map(at).join(' ')}`);
+    const described = open.map(
+      (relativePath) => `${relativePath} is ${(snapshot.files[relativePath]?.mode ?? 0).toString(8).padStart(4, '0')}`,
+    );
+    fail(
+      'file modes',
+      `${described.join(', ')}: keys and credentials must be readable by their owner only`,
+      `chmod 600 ${open.map(at).join(' ')}`,
+    );
   }
   return checks;
 
@@ -235,14 +347,29 @@ export function checkMaterial(snapshot: MaterialSnapshot, options: MaterialCheck
     const hostsDir = at(CONTAINERD_HOSTS_DIR);
     const fix = 'rewrite it from registries.yaml: private-registry doctor --fix-hosts-dir';
     const rendered = attempt(() => containerdHostsFiles(config));
-    if (rendered.error !== undefined) return fail(name, `${hostsDir} cannot be rendered from ${registriesFile}: ${rendered.error}`, "fix the mirror's endpoint in registries.yaml, or recreate the material");
+    if (rendered.error !== undefined) {
+      fail(
+        name,
+        `${hostsDir} cannot be rendered from ${registriesFile}: ${rendered.error}`,
+        "fix the mirror's endpoint in registries.yaml, or recreate the material",
+      );
+      return;
+    }
     const expected = new Map(rendered.value.map((file) => [file.host, file.content]));
     const actual = snapshot.hostsFiles;
-    const why = "containerd outside k3s (kind, nerdctl --hosts-dir) would not use the registry's endpoint and CA from registries.yaml";
-    if (actual === undefined) return fail(name, `${hostsDir} is missing: ${why}`, fix);
+    const why =
+      "containerd outside k3s (kind, nerdctl --hosts-dir) would not use the registry's endpoint and CA from registries.yaml";
+    if (actual === undefined) {
+      fail(name, `${hostsDir} is missing: ${why}`, fix);
+      return;
+    }
     const missing = [...expected.keys()].filter((host) => actual[host] === undefined);
-    const differing = [...expected.keys()].filter((host) => actual[host] !== undefined && actual[host] !== expected.get(host));
-    const extra = Object.keys(actual).filter((host) => !expected.has(host)).sort();
+    const differing = [...expected.keys()].filter(
+      (host) => actual[host] !== undefined && actual[host] !== expected.get(host),
+    );
+    const extra = Object.keys(actual)
+      .filter((host) => !expected.has(host))
+      .sort();
     const problems = [
       ...(missing.length > 0 ? [`no hosts.toml for ${missing.join(', ')}`] : []),
       ...(differing.length > 0 ? [`stale hosts.toml for ${differing.join(', ')}`] : []),
@@ -255,7 +382,8 @@ export function checkMaterial(snapshot: MaterialSnapshot, options: MaterialCheck
   function expiry(summary: CertificateSummary, name: string, file: string, fix: string): void {
     const until = summary.notAfter.toISOString();
     if (summary.daysLeft < 0) fail(name, `${file} expired on ${until}`, fix);
-    else if (summary.daysLeft < EXPIRY_WARNING_DAYS) fail(name, `${file} expires in ${summary.daysLeft} days (${until}), fewer than ${EXPIRY_WARNING_DAYS}`, fix);
+    else if (summary.daysLeft < EXPIRY_WARNING_DAYS)
+      fail(name, `${file} expires in ${summary.daysLeft} days (${until}), fewer than ${EXPIRY_WARNING_DAYS}`, fix);
     else pass(name, `${file} is valid for ${summary.daysLeft} more days (until ${until})`);
   }
 }
@@ -271,14 +399,30 @@ export interface DistCheckOptions {
 }
 
 /** Whether the synthesized Secrets hold this material's server certificate and htpasswd. */
-export function checkDist(snapshot: MaterialSnapshot, manifests: readonly DistManifest[], options: DistCheckOptions): Check[] {
+export function checkDist(
+  snapshot: MaterialSnapshot,
+  manifests: readonly DistManifest[],
+  options: DistCheckOptions,
+): Check[] {
   const fix = `synthesize from this material and apply it: ${applyCommand({ materialDir: options.materialDir, distDir: options.distDir })}`;
-  const parsed = attempt(() => manifests.flatMap((manifest) => yaml.loadAll(manifest.content, undefined, { filename: manifest.file })));
-  if (parsed.error !== undefined) return [{ name: 'dist manifests', ok: false, detail: `${options.distDir} does not parse: ${parsed.error.split('\n')[0]}`, fix }];
+  const parsed = attempt(() =>
+    manifests.flatMap((manifest) => yaml.loadAll(manifest.content, undefined, { filename: manifest.file })),
+  );
+  if (parsed.error !== undefined)
+    return [
+      {
+        name: 'dist manifests',
+        ok: false,
+        detail: `${options.distDir} does not parse: ${parsed.error.split('\n')[0]}`,
+        fix,
+      },
+    ];
   // Any YAML value may stand where a map is expected; optional chaining reads through all of them.
   type Manifest = { kind?: unknown; metadata?: { name?: unknown }; data?: Record<string, unknown> } | null | undefined;
   const secretData = (name: string, key: string): string | undefined => {
-    const secret = (parsed.value as Manifest[]).find((object) => object?.kind === 'Secret' && object.metadata?.name === name);
+    const secret = (parsed.value as Manifest[]).find(
+      (object) => object?.kind === 'Secret' && object.metadata?.name === name,
+    );
     const data = secret?.data?.[key];
     return typeof data === 'string' ? Buffer.from(data, 'base64').toString('utf8') : undefined;
   };
@@ -289,7 +433,13 @@ export function checkDist(snapshot: MaterialSnapshot, manifests: readonly DistMa
     const synthesized = secretData(secretName, key);
     const where = `Secret ${secretName} (${key}) in ${options.distDir}`;
     if (synthesized === undefined) checks.push({ name, ok: false, detail: `no ${where}`, fix });
-    else if (synthesized !== material) checks.push({ name, ok: false, detail: `${where} differs from ${path.join(snapshot.dir, relativePath)}: the cluster gets other ${key} than the material`, fix });
+    else if (synthesized !== material)
+      checks.push({
+        name,
+        ok: false,
+        detail: `${where} differs from ${path.join(snapshot.dir, relativePath)}: the cluster gets other ${key} than the material`,
+        fix,
+      });
     else checks.push({ name, ok: true, detail: `${where} matches ${path.join(snapshot.dir, relativePath)}` });
   };
   compare('dist certificate', TLS_SECRET_NAME, 'tls.crt', MATERIAL_FILES.tlsCertificate);

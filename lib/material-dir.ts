@@ -1,10 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PUBLIC_FILE_MODE, writeFileAtomic } from './atomic-file';
-import { HostsTomlFile, containerdHostsFiles } from './containerd-hosts';
+import { type HostsTomlFile, containerdHostsFiles } from './containerd-hosts';
 import { shellQuote } from './k3d-config';
 import { CONTAINERD_HOSTS_DIR, MATERIAL_FILES } from './material';
-import { RegistriesConfig } from './registries-yaml';
+import type { RegistriesConfig } from './registries-yaml';
 import { ValidationError } from './validate';
 
 /** Where `npx cdk8s synth` writes the manifests (cdk8s.yaml `output`). */
@@ -25,7 +25,9 @@ export function applyCommand(options: { readonly materialDir?: string; readonly 
 /** Fails with the fix when `dir` is not there, before any command reads a file from it. */
 export function assertMaterialDir(dir: string): void {
   if (!fs.existsSync(dir)) {
-    throw new ValidationError(`no material directory at ${dir}: create it with "private-registry init" (or npx cdk8s synth), or point 'dir' at it`);
+    throw new ValidationError(
+      `no material directory at ${dir}: create it with "private-registry init" (or npx cdk8s synth), or point 'dir' at it`,
+    );
   }
   if (!fs.statSync(dir).isDirectory()) {
     throw new ValidationError(`${dir} is not a directory: point 'dir' at the material directory`);
@@ -37,7 +39,10 @@ export function assertMaterialDir(dir: string): void {
  * ignores `registry.backup-*\/`). A counter keeps two backups made within one second apart.
  */
 export function backupPathFor(dir: string, now: Date): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   const absolute = `${path.resolve(dir)}.backup-${stamp}`;
   // Shown to the user: relative when `dir` was, so it reads like the path they typed.
   const base = path.isAbsolute(dir) ? absolute : path.relative(process.cwd(), absolute);

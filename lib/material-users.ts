@@ -2,8 +2,8 @@ import * as path from 'node:path';
 import { SECRET_FILE_MODE, writeFileAtomic } from './atomic-file';
 import { DEFAULT_BCRYPT_COST } from './defaults';
 import {
-  Credentials,
-  HtpasswdEntry,
+  type Credentials,
+  type HtpasswdEntry,
   bcryptCostOf,
   formatHtpasswd,
   hashPassword,
@@ -12,10 +12,10 @@ import {
   validateUsername,
   verifyPassword,
 } from './htpasswd';
-import { MATERIAL_FILES, RegistryMaterial, nodeConfigKey, readMaterial } from './material';
+import { MATERIAL_FILES, type RegistryMaterial, nodeConfigKey, readMaterial } from './material';
 import { assertMaterialDir, writeContainerdHostsDir } from './material-dir';
-import { RandomSource, generatePassword, secureRandom } from './random';
-import { RegistriesConfig, renderRegistriesYaml } from './registries-yaml';
+import { type RandomSource, generatePassword, secureRandom } from './random';
+import { type RegistriesConfig, renderRegistriesYaml } from './registries-yaml';
 import { ValidationError } from './validate';
 
 /**
@@ -58,12 +58,18 @@ export function listMaterialUsers(dir: string): MaterialUser[] {
 }
 
 /** Adds `username` to the htpasswd and returns its password (generated when none is given). */
-export function addMaterialUser(dir: string, username: string, options: AddUserOptions = {}): { password: string; generated: boolean } {
+export function addMaterialUser(
+  dir: string,
+  username: string,
+  options: AddUserOptions = {},
+): { password: string; generated: boolean } {
   validateUsername(username);
   if (options.password !== undefined) validatePassword(options.password, username);
   const { entries, htpasswdFile } = readUsers(dir);
   if (entries.some((entry) => entry.username === username)) {
-    throw new ValidationError(`user ${JSON.stringify(username)} already exists in ${htpasswdFile}: pick another name, or remove that user first`);
+    throw new ValidationError(
+      `user ${JSON.stringify(username)} already exists in ${htpasswdFile}: pick another name, or remove that user first`,
+    );
   }
   const random = options.random ?? secureRandom;
   const password = options.password ?? generatePassword(random);
@@ -77,7 +83,11 @@ export function addMaterialUser(dir: string, username: string, options: AddUserO
  * registries.yaml, then auth/password, then the htpasswd), so an interrupted run never leaves the nodes a
  * removed user.
  */
-export function removeMaterialUser(dir: string, username: string, options: RemoveUserOptions = {}): { nodeUserChanged: boolean } {
+export function removeMaterialUser(
+  dir: string,
+  username: string,
+  options: RemoveUserOptions = {},
+): { nodeUserChanged: boolean } {
   const { material, entries, htpasswdFile } = readUsers(dir);
   assertUser(entries, username, htpasswdFile);
   const registriesFile = path.join(dir, MATERIAL_FILES.registriesYaml);
@@ -90,12 +100,16 @@ export function removeMaterialUser(dir: string, username: string, options: Remov
     }
   } else {
     if (nodeUser.username === username) {
-      throw new ValidationError(`'nodeUser' must name a user other than the one being removed, got ${JSON.stringify(username)} for both: pick a user that stays`);
+      throw new ValidationError(
+        `'nodeUser' must name a user other than the one being removed, got ${JSON.stringify(username)} for both: pick a user that stays`,
+      );
     }
     assertUser(entries, nodeUser.username, htpasswdFile);
     validatePassword(nodeUser.password, nodeUser.username);
     if (!verifyPassword(entries, nodeUser.username, nodeUser.password)) {
-      throw new ValidationError(`'nodeUser.password' does not match ${JSON.stringify(nodeUser.username)} in ${htpasswdFile}: give that user's current password`);
+      throw new ValidationError(
+        `'nodeUser.password' does not match ${JSON.stringify(nodeUser.username)} in ${htpasswdFile}: give that user's current password`,
+      );
     }
   }
   const nodeUserChanged = nodeUser !== undefined && nodeUser.username !== material.nodeCredentials.username;
@@ -107,7 +121,11 @@ export function removeMaterialUser(dir: string, username: string, options: Remov
     writeFileAtomic(registriesFile, renderRegistriesYaml(registries), SECRET_FILE_MODE);
     writeFileAtomic(path.join(dir, MATERIAL_FILES.password), `${nodeUser.password}\n`, SECRET_FILE_MODE);
   }
-  writeFileAtomic(htpasswdFile, formatHtpasswd(entries.filter((entry) => entry.username !== username)), SECRET_FILE_MODE);
+  writeFileAtomic(
+    htpasswdFile,
+    formatHtpasswd(entries.filter((entry) => entry.username !== username)),
+    SECRET_FILE_MODE,
+  );
   return { nodeUserChanged };
 }
 
@@ -122,11 +140,15 @@ export function verifyMaterialUser(dir: string, username: string, password: stri
 /** `registries` with the nodes' credentials replaced; everything else (TLS, other hosts) is kept. */
 export function withNodeCredentials(registries: RegistriesConfig, credentials: Credentials): RegistriesConfig {
   const key = nodeConfigKey(registries);
-  if (key === undefined) throw new ValidationError(`registries.yaml has no mirror endpoint to give credentials to: recreate the material`);
+  if (key === undefined)
+    throw new ValidationError(`registries.yaml has no mirror endpoint to give credentials to: recreate the material`);
   const config = registries.configs?.[key] ?? {};
   return {
     ...registries,
-    configs: { ...registries.configs, [key]: { ...config, auth: { username: credentials.username, password: credentials.password } } },
+    configs: {
+      ...registries.configs,
+      [key]: { ...config, auth: { username: credentials.username, password: credentials.password } },
+    },
   };
 }
 

@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { FileToWrite, PUBLIC_FILE_MODE, SECRET_FILE_MODE, createDirectoryAtomic } from './atomic-file';
+import { type FileToWrite, PUBLIC_FILE_MODE, SECRET_FILE_MODE, createDirectoryAtomic } from './atomic-file';
 import {
-  CertificateAndKey,
+  type CertificateAndKey,
   createCertificateAuthority,
   createServerCertificate,
   isIssuedBy,
@@ -22,10 +22,23 @@ import {
   NODE_MATERIAL_MOUNT_PATH,
 } from './defaults';
 import { containerdHostsFiles } from './containerd-hosts';
-import { Credentials, createHtpasswd, parseHtpasswd, validatePassword, validateUsername } from './htpasswd';
-import { RandomSource, generatePassword, secureRandom } from './random';
-import { RegistriesConfig, endpointHost, nodeRegistriesConfig, parseRegistriesYaml, renderRegistriesYaml } from './registries-yaml';
-import { ValidationError, assertDnsLabel, assertNodePort, assertPort, assertRegistryHostname, assertServiceName } from './validate';
+import { type Credentials, createHtpasswd, parseHtpasswd, validatePassword, validateUsername } from './htpasswd';
+import { type RandomSource, generatePassword, secureRandom } from './random';
+import {
+  type RegistriesConfig,
+  endpointHost,
+  nodeRegistriesConfig,
+  parseRegistriesYaml,
+  renderRegistriesYaml,
+} from './registries-yaml';
+import {
+  ValidationError,
+  assertDnsLabel,
+  assertNodePort,
+  assertPort,
+  assertRegistryHostname,
+  assertServiceName,
+} from './validate';
 
 /**
  * The node material: what the k3d volume mounts at /registry on every node, and what the registry's
@@ -82,8 +95,15 @@ export const MATERIAL_FILES = {
 export type MaterialFile = (typeof MATERIAL_FILES)[keyof typeof MATERIAL_FILES];
 
 /** Files holding a key or a credential: written 0600; doctor requires no group or other access. */
-export const SECRET_MATERIAL_FILES: readonly MaterialFile[] = [MATERIAL_FILES.caKey, MATERIAL_FILES.tlsKey, MATERIAL_FILES.registriesYaml, MATERIAL_FILES.htpasswd, MATERIAL_FILES.password];
-const modeOf = (relativePath: MaterialFile): number => (SECRET_MATERIAL_FILES.includes(relativePath) ? SECRET_FILE_MODE : PUBLIC_FILE_MODE);
+export const SECRET_MATERIAL_FILES: readonly MaterialFile[] = [
+  MATERIAL_FILES.caKey,
+  MATERIAL_FILES.tlsKey,
+  MATERIAL_FILES.registriesYaml,
+  MATERIAL_FILES.htpasswd,
+  MATERIAL_FILES.password,
+];
+const modeOf = (relativePath: MaterialFile): number =>
+  SECRET_MATERIAL_FILES.includes(relativePath) ? SECRET_FILE_MODE : PUBLIC_FILE_MODE;
 
 /** The containerd hosts directory (`config_path`) inside the material directory. */
 export const CONTAINERD_HOSTS_DIR = 'certs.d';
@@ -120,7 +140,13 @@ export function generateMaterial(options: MaterialOptions = {}): RegistryMateria
     ca,
     tls,
     htpasswd: createHtpasswd([nodeCredentials], options.bcryptCost ?? DEFAULT_BCRYPT_COST, random),
-    registries: nodeRegistriesConfig({ hostname, registryPort, nodePort, credentials: nodeCredentials, caFile: NODE_CA_FILE }),
+    registries: nodeRegistriesConfig({
+      hostname,
+      registryPort,
+      nodePort,
+      credentials: nodeCredentials,
+      caFile: NODE_CA_FILE,
+    }),
     nodeCredentials,
   };
 }
@@ -128,13 +154,29 @@ export function generateMaterial(options: MaterialOptions = {}): RegistryMateria
 /** The files of the material directory, with their modes: keys, credentials and htpasswd are 0600. */
 export function materialFiles(material: RegistryMaterial): FileToWrite[] {
   return [
-    { relativePath: MATERIAL_FILES.caCertificate, content: material.ca.certificatePem, mode: modeOf(MATERIAL_FILES.caCertificate) },
+    {
+      relativePath: MATERIAL_FILES.caCertificate,
+      content: material.ca.certificatePem,
+      mode: modeOf(MATERIAL_FILES.caCertificate),
+    },
     { relativePath: MATERIAL_FILES.caKey, content: material.ca.privateKeyPem, mode: modeOf(MATERIAL_FILES.caKey) },
-    { relativePath: MATERIAL_FILES.tlsCertificate, content: material.tls.certificatePem, mode: modeOf(MATERIAL_FILES.tlsCertificate) },
+    {
+      relativePath: MATERIAL_FILES.tlsCertificate,
+      content: material.tls.certificatePem,
+      mode: modeOf(MATERIAL_FILES.tlsCertificate),
+    },
     { relativePath: MATERIAL_FILES.tlsKey, content: material.tls.privateKeyPem, mode: modeOf(MATERIAL_FILES.tlsKey) },
-    { relativePath: MATERIAL_FILES.registriesYaml, content: renderRegistriesYaml(material.registries), mode: modeOf(MATERIAL_FILES.registriesYaml) },
+    {
+      relativePath: MATERIAL_FILES.registriesYaml,
+      content: renderRegistriesYaml(material.registries),
+      mode: modeOf(MATERIAL_FILES.registriesYaml),
+    },
     { relativePath: MATERIAL_FILES.htpasswd, content: material.htpasswd, mode: modeOf(MATERIAL_FILES.htpasswd) },
-    { relativePath: MATERIAL_FILES.password, content: `${material.nodeCredentials.password}\n`, mode: SECRET_FILE_MODE },
+    {
+      relativePath: MATERIAL_FILES.password,
+      content: `${material.nodeCredentials.password}\n`,
+      mode: SECRET_FILE_MODE,
+    },
     // For containerd clusters that are not k3s (kind, plain containerd): what k3s derives from registries.yaml.
     ...containerdHostsFiles(material.registries).map((file) => ({
       relativePath: `${CONTAINERD_HOSTS_DIR}/${file.host}/hosts.toml`,
@@ -147,7 +189,9 @@ export function materialFiles(material: RegistryMaterial): FileToWrite[] {
 /** Writes new material into `dir`, which must not exist: all files or none. */
 export function writeNewMaterial(dir: string, material: RegistryMaterial): void {
   if (fs.existsSync(dir)) {
-    throw new ValidationError(`${dir} already exists: material is never overwritten; move it away first or use it as it is`);
+    throw new ValidationError(
+      `${dir} already exists: material is never overwritten; move it away first or use it as it is`,
+    );
   }
   createDirectoryAtomic(dir, materialFiles(material));
 }
@@ -159,34 +203,54 @@ export function readMaterial(dir: string): RegistryMaterial {
     try {
       return fs.readFileSync(file, 'utf8');
     } catch {
-      throw new ValidationError(`${file} is missing or unreadable: restore it from a backup, or move ${dir} away and synthesize again to create new material`);
+      throw new ValidationError(
+        `${file} is missing or unreadable: restore it from a backup, or move ${dir} away and synthesize again to create new material`,
+      );
     }
   };
   const file = (relativePath: string) => path.join(dir, relativePath);
   const ca = { certificatePem: read(MATERIAL_FILES.caCertificate), privateKeyPem: read(MATERIAL_FILES.caKey) };
   const tls = { certificatePem: read(MATERIAL_FILES.tlsCertificate), privateKeyPem: read(MATERIAL_FILES.tlsKey) };
-  for (const [relativePath, pem] of [[MATERIAL_FILES.caCertificate, ca.certificatePem], [MATERIAL_FILES.tlsCertificate, tls.certificatePem]]) {
+  for (const [relativePath, pem] of [
+    [MATERIAL_FILES.caCertificate, ca.certificatePem],
+    [MATERIAL_FILES.tlsCertificate, tls.certificatePem],
+  ]) {
     parseCertificate(pem, file(relativePath));
   }
   parsePrivateKey(ca.privateKeyPem, file(MATERIAL_FILES.caKey));
   parsePrivateKey(tls.privateKeyPem, file(MATERIAL_FILES.tlsKey));
   if (!keyMatchesCertificate(ca.certificatePem, ca.privateKeyPem)) {
-    throw new ValidationError(`${file(MATERIAL_FILES.caKey)} does not belong to ${file(MATERIAL_FILES.caCertificate)}: restore the matching pair`);
+    throw new ValidationError(
+      `${file(MATERIAL_FILES.caKey)} does not belong to ${file(MATERIAL_FILES.caCertificate)}: restore the matching pair`,
+    );
   }
   if (!keyMatchesCertificate(tls.certificatePem, tls.privateKeyPem)) {
-    throw new ValidationError(`${file(MATERIAL_FILES.tlsKey)} does not belong to ${file(MATERIAL_FILES.tlsCertificate)}: restore the matching pair or renew the certificate`);
+    throw new ValidationError(
+      `${file(MATERIAL_FILES.tlsKey)} does not belong to ${file(MATERIAL_FILES.tlsCertificate)}: restore the matching pair or renew the certificate`,
+    );
   }
   if (!isIssuedBy(tls.certificatePem, ca.certificatePem)) {
-    throw new ValidationError(`${file(MATERIAL_FILES.tlsCertificate)} is not signed by ${file(MATERIAL_FILES.caCertificate)}: renew the server certificate from this CA`);
+    throw new ValidationError(
+      `${file(MATERIAL_FILES.tlsCertificate)} is not signed by ${file(MATERIAL_FILES.caCertificate)}: renew the server certificate from this CA`,
+    );
   }
   const htpasswd = read(MATERIAL_FILES.htpasswd);
   parseHtpasswd(htpasswd, file(MATERIAL_FILES.htpasswd));
   const registries = parseRegistriesYaml(read(MATERIAL_FILES.registriesYaml), file(MATERIAL_FILES.registriesYaml));
-  return { ca, tls, htpasswd, registries, nodeCredentials: nodeCredentialsOf(registries, file(MATERIAL_FILES.registriesYaml)) };
+  return {
+    ca,
+    tls,
+    htpasswd,
+    registries,
+    nodeCredentials: nodeCredentialsOf(registries, file(MATERIAL_FILES.registriesYaml)),
+  };
 }
 
 /** Reads the material in `dir`, or creates it there when `dir` does not exist. Never overwrites. */
-export function loadOrCreateMaterial(dir: string, options: MaterialOptions = {}): { material: RegistryMaterial; created: boolean } {
+export function loadOrCreateMaterial(
+  dir: string,
+  options: MaterialOptions = {},
+): { material: RegistryMaterial; created: boolean } {
   if (fs.existsSync(dir)) return { material: readMaterial(dir), created: false };
   const material = generateMaterial(options);
   writeNewMaterial(dir, material);
@@ -208,7 +272,9 @@ export function nodeCredentialsOf(registries: RegistriesConfig, source = 'regist
   const key = nodeConfigKey(registries);
   const auth = key === undefined ? undefined : registries.configs?.[key]?.auth;
   if (auth?.username === undefined || auth.password === undefined) {
-    throw new ValidationError(`${source} has no configs."<endpoint host>".auth with username and password: the nodes could not pull; recreate it`);
+    throw new ValidationError(
+      `${source} has no configs."<endpoint host>".auth with username and password: the nodes could not pull; recreate it`,
+    );
   }
   return { username: auth.username, password: auth.password };
 }
@@ -228,9 +294,15 @@ export function materialAddressesOf(registries: RegistriesConfig, source = 'regi
   const endpoint = /^(.+):(\d+)$/.exec(nodeConfigKey(registries) ?? '');
   const pushName = pushMirrorName(registries);
   if (endpoint === null || pushName === undefined) {
-    throw new ValidationError(`${source} needs a mirror "localhost:<nodePort>" and an endpoint "https://<hostname>:<port>": recreate the material (private-registry init --force)`);
+    throw new ValidationError(
+      `${source} needs a mirror "localhost:<nodePort>" and an endpoint "https://<hostname>:<port>": recreate the material (private-registry init --force)`,
+    );
   }
-  return { hostname: endpoint[1], registryPort: Number(endpoint[2]), nodePort: Number(pushName.slice('localhost:'.length)) };
+  return {
+    hostname: endpoint[1],
+    registryPort: Number(endpoint[2]),
+    nodePort: Number(pushName.slice('localhost:'.length)),
+  };
 }
 
 /** The mirror named `localhost:<nodePort>`: the name the desktop pushes as. */

@@ -5,7 +5,7 @@ import { Chart } from 'cdk8s';
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
 import { DEFAULT_REGISTRY_HOSTNAME } from './defaults';
-import { IRegistryService, serviceDnsName } from './registry-server';
+import { type IRegistryService, serviceDnsName } from './registry-server';
 import { assertDnsLabel, assertIntegerInRange, assertPinnedImage, assertRegistryHostname } from './validate';
 
 /** The script the DaemonSet runs, kept in its own file so it can be tested under a real `sh`. */
@@ -46,7 +46,13 @@ export class NodeHostsDaemonSet extends Construct {
     assertPinnedImage('image', this.image);
     assertDnsLabel('name', this.name);
     assertRegistryHostname('hostname', this.hostname);
-    assertIntegerInRange('intervalSeconds', this.intervalSeconds, 1, 3600, 'pick how many seconds to wait between lookups');
+    assertIntegerInRange(
+      'intervalSeconds',
+      this.intervalSeconds,
+      1,
+      3600,
+      'pick how many seconds to wait between lookups',
+    );
 
     const labels = { 'app.kubernetes.io/name': this.name, 'app.kubernetes.io/component': 'node-hosts' };
     this.configMap = new k8s.KubeConfigMap(this, 'Script', {
@@ -73,7 +79,9 @@ export class NodeHostsDaemonSet extends Construct {
           metadata: {
             labels,
             // A changed script rolls the pods.
-            annotations: { 'cdk8s-private-registry/script-sha256': createHash('sha256').update(NODE_HOSTS_SCRIPT).digest('hex') },
+            annotations: {
+              'cdk8s-private-registry/script-sha256': createHash('sha256').update(NODE_HOSTS_SCRIPT).digest('hex'),
+            },
           },
           spec: {
             automountServiceAccountToken: false,

@@ -1,5 +1,5 @@
 import * as yaml from 'js-yaml';
-import { Credentials } from './htpasswd';
+import type { Credentials } from './htpasswd';
 import { ValidationError } from './validate';
 
 /** The k3s `registries.yaml` schema (rancher/wharfie types), as far as this project writes and reads it. */
@@ -14,8 +14,18 @@ export interface RegistryMirror {
 }
 
 export interface RegistryHostConfig {
-  readonly auth?: { readonly username?: string; readonly password?: string; readonly auth?: string; readonly identity_token?: string };
-  readonly tls?: { readonly ca_file?: string; readonly cert_file?: string; readonly key_file?: string; readonly insecure_skip_verify?: boolean };
+  readonly auth?: {
+    readonly username?: string;
+    readonly password?: string;
+    readonly auth?: string;
+    readonly identity_token?: string;
+  };
+  readonly tls?: {
+    readonly ca_file?: string;
+    readonly cert_file?: string;
+    readonly key_file?: string;
+    readonly insecure_skip_verify?: boolean;
+  };
 }
 
 export interface NodeRegistryOptions {
@@ -58,14 +68,24 @@ export function parseRegistriesYaml(content: string, source = 'registries.yaml')
   try {
     parsed = yaml.load(content);
   } catch (error) {
-    throw new ValidationError(`${source} is not valid YAML (${(error as Error).message.split('\n')[0]}): fix the syntax or recreate it`);
+    throw new ValidationError(
+      `${source} is not valid YAML (${(error as Error).message.split('\n')[0]}): fix the syntax or recreate it`,
+    );
   }
   if (!isRecord(parsed) || !isRecord(parsed.mirrors)) {
-    throw new ValidationError(`${source} must have a 'mirrors' map, got ${JSON.stringify(parsed)?.slice(0, 60)}: see the k3s private-registry docs`);
+    throw new ValidationError(
+      `${source} must have a 'mirrors' map, got ${JSON.stringify(parsed)?.slice(0, 60)}: see the k3s private-registry docs`,
+    );
   }
   for (const [name, mirror] of Object.entries(parsed.mirrors)) {
-    if (!isRecord(mirror) || !Array.isArray(mirror.endpoint) || mirror.endpoint.some((url) => typeof url !== 'string')) {
-      throw new ValidationError(`${source}: mirrors.${name}.endpoint must be a list of URLs: write endpoint: ["https://host:port"]`);
+    if (
+      !isRecord(mirror) ||
+      !Array.isArray(mirror.endpoint) ||
+      mirror.endpoint.some((url) => typeof url !== 'string')
+    ) {
+      throw new ValidationError(
+        `${source}: mirrors.${name}.endpoint must be a list of URLs: write endpoint: ["https://host:port"]`,
+      );
     }
   }
   if (parsed.configs !== undefined && !isRecord(parsed.configs)) {
@@ -78,7 +98,9 @@ export function parseRegistriesYaml(content: string, source = 'registries.yaml')
         const expected = field === 'insecure_skip_verify' ? 'boolean' : 'string';
         if (typeof value !== expected) {
           const example = expected === 'string' ? `"${String(value)}"` : 'true';
-          throw new ValidationError(`${source}: configs."${host}".${section}.${field} must be a ${expected}, got ${JSON.stringify(value)}: write it as ${example}`);
+          throw new ValidationError(
+            `${source}: configs."${host}".${section}.${field} must be a ${expected}, got ${JSON.stringify(value)}: write it as ${example}`,
+          );
         }
       }
     }

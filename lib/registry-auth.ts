@@ -1,9 +1,9 @@
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
 import { DEFAULT_BCRYPT_COST, registrySecretNames } from './defaults';
-import { Credentials, createHtpasswd, parseHtpasswd, validateBcryptCost, verifyPassword } from './htpasswd';
-import { RandomSource } from './random';
-import { NodeRegistryOptions, nodeRegistriesConfig, renderRegistriesYaml } from './registries-yaml';
+import { type Credentials, createHtpasswd, parseHtpasswd, validateBcryptCost, verifyPassword } from './htpasswd';
+import type { RandomSource } from './random';
+import { type NodeRegistryOptions, nodeRegistriesConfig, renderRegistriesYaml } from './registries-yaml';
 import { ValidationError, assertDnsLabel } from './validate';
 
 /** What the registry Deployment needs to know about its htpasswd Secret. */
@@ -62,16 +62,21 @@ export class RegistryAuth extends Construct implements IRegistryAuth {
     validateBcryptCost(bcryptCost);
 
     if ((props.users === undefined) === (props.htpasswd === undefined)) {
-      throw new ValidationError(`RegistryAuth needs exactly one of 'users' or 'htpasswd', got ${props.users === undefined ? 'neither' : 'both'}: pass users to hash, or a ready htpasswd`);
+      throw new ValidationError(
+        `RegistryAuth needs exactly one of 'users' or 'htpasswd', got ${props.users === undefined ? 'neither' : 'both'}: pass users to hash, or a ready htpasswd`,
+      );
     }
     if (props.users !== undefined) {
-      if (props.users.length === 0) throw new ValidationError(`'users' must list at least one user, got []: add { username, password }`);
+      if (props.users.length === 0)
+        throw new ValidationError(`'users' must list at least one user, got []: add { username, password }`);
       this.htpasswd = createHtpasswd(props.users, bcryptCost, props.random);
       this.nodeCredentials = props.nodeCredentials ?? props.users[0];
     } else {
       this.htpasswd = props.htpasswd as string;
       if (props.nodeCredentials === undefined) {
-        throw new ValidationError(`'nodeCredentials' is required with 'htpasswd': the nodes need a username and password that the htpasswd accepts`);
+        throw new ValidationError(
+          `'nodeCredentials' is required with 'htpasswd': the nodes need a username and password that the htpasswd accepts`,
+        );
       }
       this.nodeCredentials = props.nodeCredentials;
     }

@@ -1,16 +1,34 @@
 import { Chart, JsonPatch } from 'cdk8s';
-import { Construct } from 'constructs';
+import type { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
-import { CertificateAndKey, describeCertificate, missingSubjectAltNames, registrySubjectAltNames } from './certificates';
-import { DEFAULT_NAMESPACE, DEFAULT_NODE_PORT, DEFAULT_REGISTRY_HOSTNAME, DEFAULT_REGISTRY_PORT, DEFAULT_SERVICE_NAME, registrySecretNames } from './defaults';
-import { Credentials } from './htpasswd';
+import {
+  type CertificateAndKey,
+  describeCertificate,
+  missingSubjectAltNames,
+  registrySubjectAltNames,
+} from './certificates';
+import {
+  DEFAULT_NAMESPACE,
+  DEFAULT_NODE_PORT,
+  DEFAULT_REGISTRY_HOSTNAME,
+  DEFAULT_REGISTRY_PORT,
+  DEFAULT_SERVICE_NAME,
+  registrySecretNames,
+} from './defaults';
+import type { Credentials } from './htpasswd';
 import { LocalRegistryHosting } from './local-registry-hosting';
-import { MaterialAddresses, materialAddressesOf } from './material';
+import { type MaterialAddresses, materialAddressesOf } from './material';
 import { NodeHostsDaemonSet } from './node-hosts-daemon-set';
-import { RegistriesConfig } from './registries-yaml';
+import type { RegistriesConfig } from './registries-yaml';
 import { RegistryAuth } from './registry-auth';
-import { RegistryServer, StorageAccessMode, serviceDnsName } from './registry-server';
-import { ValidationError, assertDnsLabel, assertIntegerInRange, assertRegistryHostname, assertServiceName } from './validate';
+import { RegistryServer, type StorageAccessMode, serviceDnsName } from './registry-server';
+import {
+  ValidationError,
+  assertDnsLabel,
+  assertIntegerInRange,
+  assertRegistryHostname,
+  assertServiceName,
+} from './validate';
 
 /** What the chart is made from: the material directory's contents, or the same passed in code. */
 export interface RegistryChartMaterial {
@@ -80,13 +98,22 @@ export class RegistryChart extends Chart {
     const serviceName = props.serviceName ?? DEFAULT_SERVICE_NAME;
     // The DaemonSet is named after the Service, so leave room for its suffix.
     assertServiceName('serviceName', serviceName, 63 - NODE_HOSTS_SUFFIX.length);
-    const addresses = props.material.registries === undefined ? undefined : materialAddressesOf(props.material.registries, "material 'registries'");
+    const addresses =
+      props.material.registries === undefined
+        ? undefined
+        : materialAddressesOf(props.material.registries, "material 'registries'");
     this.hostname = agreeWithMaterial('hostname', props.hostname, addresses?.hostname, DEFAULT_REGISTRY_HOSTNAME);
     const port = agreeWithMaterial('port', props.port, addresses?.registryPort, DEFAULT_REGISTRY_PORT);
     const nodePort = agreeWithMaterial('nodePort', props.nodePort, addresses?.nodePort, DEFAULT_NODE_PORT);
     assertRegistryHostname('hostname', this.hostname);
     if (props.hostsUpdateIntervalSeconds !== undefined) {
-      assertIntegerInRange('hostsUpdateIntervalSeconds', props.hostsUpdateIntervalSeconds, 1, 3600, 'pick how many seconds to wait between lookups');
+      assertIntegerInRange(
+        'hostsUpdateIntervalSeconds',
+        props.hostsUpdateIntervalSeconds,
+        1,
+        3600,
+        'pick how many seconds to wait between lookups',
+      );
     }
     assertCertificateNames(props.material.tls.certificatePem, this.hostname, serviceName, namespace);
 
@@ -145,7 +172,12 @@ function agreeWithMaterial<K extends keyof RegistryChartProps & ('hostname' | 'p
 }
 
 /** Go clients check subjectAltNames only: every name a client uses must be in the certificate. */
-function assertCertificateNames(certificatePem: string, hostname: string, serviceName: string, namespace: string): void {
+function assertCertificateNames(
+  certificatePem: string,
+  hostname: string,
+  serviceName: string,
+  namespace: string,
+): void {
   const certificate = describeCertificate(certificatePem, new Date(), "material 'tls'");
   const missing = missingSubjectAltNames(certificate, registrySubjectAltNames(hostname, serviceName, namespace));
   if (missing.length > 0) {

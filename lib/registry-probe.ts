@@ -1,8 +1,8 @@
 import { request } from 'node:https';
 import * as path from 'node:path';
-import { Credentials } from './htpasswd';
+import type { Credentials } from './htpasswd';
 import { MATERIAL_FILES, materialAddressesOf, nodeCredentialsOf } from './material';
-import { Check, MaterialSnapshot } from './material-checks';
+import type { Check, MaterialSnapshot } from './material-checks';
 import { applyCommand } from './material-dir';
 import { parseRegistriesYaml } from './registries-yaml';
 import { ValidationError } from './validate';
@@ -46,30 +46,63 @@ export function probeRegistry(options: ProbeOptions): Promise<Check> {
   const { username, password } = options.credentials;
   const timeoutMs = options.timeoutMs ?? 10_000;
   return new Promise((resolve) => {
-    const done = (ok: boolean, detail: string, fix?: string): void => resolve(ok ? { name: CHECK_NAME, ok, detail } : { name: CHECK_NAME, ok, detail, fix });
+    const done = (ok: boolean, detail: string, fix?: string): void =>
+      resolve(ok ? { name: CHECK_NAME, ok, detail } : { name: CHECK_NAME, ok, detail, fix });
     const headers = { authorization: `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}` };
-    const req = request(url, { method: 'GET', ca: options.caCertificatePem, headers, agent: false, timeout: timeoutMs }, (res) => {
-      res.resume();
-      const status = res.statusCode ?? 0;
-      if (status === 200) done(true, `GET ${url}: 200, TLS verified with our CA, logged in as ${JSON.stringify(username)}`);
-      else if (status === 401) {
-        done(false, `GET ${url}: 401 Unauthorized: the registry rejects ${JSON.stringify(username)} with the password in registries.yaml`, `the registry runs another htpasswd than the material: ${applyCommand()} (check the password with private-registry user verify)`);
-      } else done(false, `GET ${url}: HTTP ${status} ${res.statusMessage ?? ''}`.trim() + ': not what a registry answers', `check that ${url} is the registry (kubectl -n container-registry get svc,pods)`);
-    });
-    req.on('timeout', () => req.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })));
+    const req = request(
+      url,
+      { method: 'GET', ca: options.caCertificatePem, headers, agent: false, timeout: timeoutMs },
+      (res) => {
+        res.resume();
+        const status = res.statusCode ?? 0;
+        if (status === 200)
+          done(true, `GET ${url}: 200, TLS verified with our CA, logged in as ${JSON.stringify(username)}`);
+        else if (status === 401) {
+          done(
+            false,
+            `GET ${url}: 401 Unauthorized: the registry rejects ${JSON.stringify(username)} with the password in registries.yaml`,
+            `the registry runs another htpasswd than the material: ${applyCommand()} (check the password with private-registry user verify)`,
+          );
+        } else
+          done(
+            false,
+            `${`GET ${url}: HTTP ${status} ${res.statusMessage ?? ''}`.trim()}: not what a registry answers`,
+            `check that ${url} is the registry (kubectl -n container-registry get svc,pods)`,
+          );
+      },
+    );
+    req.on('timeout', () =>
+      req.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })),
+    );
     req.on('error', (error: NodeJS.ErrnoException) => {
       const code = error.code ?? '';
       const reason = X509_REASONS[code];
       if (reason !== undefined) {
         done(false, `GET ${url}: TLS failed: x509: ${reason} (${code}: ${error.message})`, tlsFix(code));
       } else if (code === 'ECONNREFUSED') {
-        done(false, `GET ${url}: connection refused: nothing listens there`, 'start the cluster with the registry port mapped (private-registry k3d-config --out k3d.yaml && k3d cluster create --config k3d.yaml), apply the manifests (kubectl apply -f dist), and wait for the pod (kubectl -n container-registry get pods)');
+        done(
+          false,
+          `GET ${url}: connection refused: nothing listens there`,
+          'start the cluster with the registry port mapped (private-registry k3d-config --out k3d.yaml && k3d cluster create --config k3d.yaml), apply the manifests (kubectl apply -f dist), and wait for the pod (kubectl -n container-registry get pods)',
+        );
       } else if (code === 'ETIMEDOUT') {
-        done(false, `GET ${url}: ${error.message}`, 'check that the cluster and the registry pod are running (kubectl -n container-registry get pods)');
+        done(
+          false,
+          `GET ${url}: ${error.message}`,
+          'check that the cluster and the registry pod are running (kubectl -n container-registry get pods)',
+        );
       } else if (/EPROTO|ERR_SSL|ECONNRESET/.test(code)) {
-        done(false, `GET ${url}: TLS handshake failed (${code}: ${error.message}): is it HTTPS?`, 'check that the port is the registry\'s NodePort and the registry serves TLS (kubectl -n container-registry logs deploy/container-registry)');
+        done(
+          false,
+          `GET ${url}: TLS handshake failed (${code}: ${error.message}): is it HTTPS?`,
+          "check that the port is the registry's NodePort and the registry serves TLS (kubectl -n container-registry logs deploy/container-registry)",
+        );
       } else {
-        done(false, `GET ${url}: ${code ? `${code}: ` : ''}${error.message}`, 'check the URL and that the cluster is running');
+        done(
+          false,
+          `GET ${url}: ${code ? `${code}: ` : ''}${error.message}`,
+          'check the URL and that the cluster is running',
+        );
       }
     });
     req.end();
@@ -80,19 +113,33 @@ export function probeRegistry(options: ProbeOptions): Promise<Check> {
  * The live check for a material snapshot: its CA, its nodes' credentials, and `url` or the NodePort from
  * its registries.yaml. Fails without a request when the snapshot cannot provide those.
  */
-export function probeMaterialRegistry(snapshot: MaterialSnapshot, options: { url?: string; timeoutMs?: number } = {}): Promise<Check> {
+export function probeMaterialRegistry(
+  snapshot: MaterialSnapshot,
+  options: { url?: string; timeoutMs?: number } = {},
+): Promise<Check> {
   const caCertificatePem = snapshot.files[MATERIAL_FILES.caCertificate]?.content;
   const registriesYaml = snapshot.files[MATERIAL_FILES.registriesYaml]?.content;
   const source = path.join(snapshot.dir, MATERIAL_FILES.registriesYaml);
   // A bad URL is the caller's mistake, not a finding: it throws.
   const url = options.url === undefined ? undefined : registryApiUrl(options.url);
   try {
-    if (caCertificatePem === undefined || registriesYaml === undefined) throw new Error('the CA certificate or registries.yaml is missing');
+    if (caCertificatePem === undefined || registriesYaml === undefined)
+      throw new Error('the CA certificate or registries.yaml is missing');
     const registries = parseRegistriesYaml(registriesYaml, source);
     const target = url ?? defaultProbeUrl(materialAddressesOf(registries, source).nodePort);
-    return probeRegistry({ url: target, caCertificatePem, credentials: nodeCredentialsOf(registries, source), timeoutMs: options.timeoutMs });
+    return probeRegistry({
+      url: target,
+      caCertificatePem,
+      credentials: nodeCredentialsOf(registries, source),
+      timeoutMs: options.timeoutMs,
+    });
   } catch (error) {
-    return Promise.resolve({ name: CHECK_NAME, ok: false, detail: `not run: ${(error as Error).message}`, fix: 'fix the material first (see the checks above)' });
+    return Promise.resolve({
+      name: CHECK_NAME,
+      ok: false,
+      detail: `not run: ${(error as Error).message}`,
+      fix: 'fix the material first (see the checks above)',
+    });
   }
 }
 
@@ -105,14 +152,17 @@ export function registryApiUrl(url: string): string {
     parsed = undefined;
   }
   if (parsed?.protocol !== 'https:') {
-    throw new ValidationError(`'url' must be an https:// URL, got ${JSON.stringify(url)}: write it like https://localhost:31113`);
+    throw new ValidationError(
+      `'url' must be an https:// URL, got ${JSON.stringify(url)}: write it like https://localhost:31113`,
+    );
   }
   if (parsed.pathname === '/') parsed.pathname = '/v2/';
   return parsed.toString();
 }
 
 function tlsFix(code: string): string {
-  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return 'issue a certificate with every name (private-registry certs renew), then synthesize and apply it';
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID')
+    return 'issue a certificate with every name (private-registry certs renew), then synthesize and apply it';
   if (code === 'CERT_HAS_EXPIRED') return `renew it (private-registry certs renew), then ${applyCommand()}`;
   if (code === 'CERT_NOT_YET_VALID') return 'check the clocks of this machine and the cluster';
   return `the registry serves a certificate this CA did not sign: ${applyCommand()} (the pod restarts with the new certificate)`;

@@ -2,10 +2,24 @@ import { createHash } from 'node:crypto';
 import { Chart } from 'cdk8s';
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
-import { CertificateAndKey } from './certificates';
-import { CLUSTER_DOMAIN, DEFAULT_NODE_PORT, DEFAULT_REGISTRY_IMAGE, DEFAULT_REGISTRY_PORT, DEFAULT_SERVICE_NAME, registrySecretNames } from './defaults';
-import { IRegistryAuth } from './registry-auth';
-import { ValidationError, assertNodePort, assertPinnedImage, assertPort, assertServiceName, assertStorageSize } from './validate';
+import type { CertificateAndKey } from './certificates';
+import {
+  CLUSTER_DOMAIN,
+  DEFAULT_NODE_PORT,
+  DEFAULT_REGISTRY_IMAGE,
+  DEFAULT_REGISTRY_PORT,
+  DEFAULT_SERVICE_NAME,
+  registrySecretNames,
+} from './defaults';
+import type { IRegistryAuth } from './registry-auth';
+import {
+  ValidationError,
+  assertNodePort,
+  assertPinnedImage,
+  assertPort,
+  assertServiceName,
+  assertStorageSize,
+} from './validate';
 
 /** How other constructs (the hosts DaemonSet, KEP-1755) find the registry Service. */
 export interface IRegistryService {
@@ -89,7 +103,9 @@ export class RegistryServer extends Construct implements IRegistryService {
     assertStorageSize('storageSize', storageSize);
     assertPinnedImage('image', this.image);
     if (!Number.isInteger(this.replicas) || this.replicas < 1) {
-      throw new ValidationError(`'replicas' must be a whole number of at least 1, got ${this.replicas}: use 1 for a local registry`);
+      throw new ValidationError(
+        `'replicas' must be a whole number of at least 1, got ${this.replicas}: use 1 for a local registry`,
+      );
     }
     if (this.replicas > 1 && accessMode === 'ReadWriteOnce') {
       throw new ValidationError(
@@ -163,7 +179,10 @@ export class RegistryServer extends Construct implements IRegistryService {
                   { name: 'REGISTRY_HTTP_ADDR', value: `0.0.0.0:${this.port}` },
                   { name: 'REGISTRY_HTTP_TLS_CERTIFICATE', value: `${CERTS_PATH}/tls.crt` },
                   { name: 'REGISTRY_HTTP_TLS_KEY', value: `${CERTS_PATH}/tls.key` },
-                  { name: 'REGISTRY_HTTP_SECRET', valueFrom: { secretKeyRef: { name: httpSecretName, key: 'http-secret' } } },
+                  {
+                    name: 'REGISTRY_HTTP_SECRET',
+                    valueFrom: { secretKeyRef: { name: httpSecretName, key: 'http-secret' } },
+                  },
                   { name: 'REGISTRY_AUTH', value: 'htpasswd' },
                   { name: 'REGISTRY_AUTH_HTPASSWD_REALM', value: props.auth.realm },
                   { name: 'REGISTRY_AUTH_HTPASSWD_PATH', value: `${AUTH_PATH}/${props.auth.htpasswdKey}` },
@@ -209,11 +228,17 @@ export class RegistryServer extends Construct implements IRegistryService {
       spec: {
         type: 'NodePort',
         selector: labels,
-        ports: [{ name: 'https', port: this.port, targetPort: k8s.IntOrString.fromNumber(this.port), nodePort: this.nodePort }],
+        ports: [
+          {
+            name: 'https',
+            port: this.port,
+            targetPort: k8s.IntOrString.fromNumber(this.port),
+            nodePort: this.nodePort,
+          },
+        ],
       },
     });
   }
-
 }
 
 /** A Service's in-cluster DNS name, e.g. container-registry.container-registry.svc.cluster.local. */

@@ -55,7 +55,7 @@ export function desktopTrustFiles(caCertificatePem: string, registryHost: string
       path: `${containerdDir}/hosts.toml`,
       content: containerdHostsToml(registryHost, 'ca.crt'),
       mode: PUBLIC_FILE_MODE,
-      note: 'read when containerd\'s registry config_path is /etc/containerd/certs.d (nerdctl\'s default; ctr: --hosts-dir /etc/containerd/certs.d)',
+      note: "read when containerd's registry config_path is /etc/containerd/certs.d (nerdctl's default; ctr: --hosts-dir /etc/containerd/certs.d)",
     },
   ];
 }

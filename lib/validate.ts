@@ -43,7 +43,9 @@ export function assertHostname(field: string, value: string): void {
 export function assertRegistryHostname(field: string, value: string): void {
   assertHostname(field, value);
   if (isIP(value) !== 0 || /^localhost(\.|$)/i.test(value)) {
-    throw new ValidationError(`'${field}' must be a name of the registry's own, not an IP address or localhost, got ${show(value)}: the nodes map it to the Service IP in /etc/hosts; pick a name like "container-registry.local"`);
+    throw new ValidationError(
+      `'${field}' must be a name of the registry's own, not an IP address or localhost, got ${show(value)}: the nodes map it to the Service IP in /etc/hosts; pick a name like "container-registry.local"`,
+    );
   }
 }
 
@@ -72,7 +74,9 @@ export function assertNodePort(field: string, value: number): void {
 
 export function assertStorageSize(field: string, value: string): void {
   if (!/^[1-9][0-9]*(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$/.test(value)) {
-    throw new ValidationError(`'${field}' must be a Kubernetes quantity like "10Gi", got ${show(value)}: write a whole number with a unit such as Mi or Gi`);
+    throw new ValidationError(
+      `'${field}' must be a Kubernetes quantity like "10Gi", got ${show(value)}: write a whole number with a unit such as Mi or Gi`,
+    );
   }
 }
 
@@ -82,6 +86,8 @@ export function assertPinnedImage(field: string, value: string): void {
   const tag = /:([\w][\w.-]{0,127})$/.exec(lastComponent.replace(/@.*$/, ''))?.[1];
   const digest = /@sha256:[a-f0-9]{64}$/.test(value);
   if (/\s/.test(value) || value === '' || (!digest && (tag === undefined || tag === 'latest'))) {
-    throw new ValidationError(`'${field}' must name an exact version like "registry:3.1.1", got ${JSON.stringify(value)}: add a tag other than latest, or a digest, so every synth deploys the same code`);
+    throw new ValidationError(
+      `'${field}' must name an exact version like "registry:3.1.1", got ${JSON.stringify(value)}: add a tag other than latest, or a digest, so every synth deploys the same code`,
+    );
   }
 }

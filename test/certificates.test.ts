@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  CertificateAndKey,
+  type CertificateAndKey,
   createCertificateAuthority,
   createServerCertificate,
   describeCertificate,
@@ -60,7 +60,9 @@ describe('createCertificateAuthority / createServerCertificate', () => {
   it('uses the default validity periods and reports days left', () => {
     expect(describeCertificate(server.certificatePem, now).daysLeft).toBe(825);
     expect(describeCertificate(ca.certificatePem, now).daysLeft).toBe(3650);
-    expect(describeCertificate(server.certificatePem, now).sha256Fingerprint).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+    expect(describeCertificate(server.certificatePem, now).sha256Fingerprint).toMatch(
+      /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/,
+    );
   });
 
   it('is not signed by another CA', () => {
@@ -72,43 +74,63 @@ describe('createCertificateAuthority / createServerCertificate', () => {
     expect(() => createServerCertificate({ ca, subjectAltNames: { dnsNames: [], ipAddresses: [] } })).toThrow(
       "'subjectAltNames.dnsNames' must name at least one host, got []: add the registry hostname",
     );
-    expect(() => createServerCertificate({ ca, subjectAltNames: { dnsNames: ['a'], ipAddresses: ['localhost'] } })).toThrow(
-      `'subjectAltNames.ipAddresses' must hold IP addresses, got "localhost": move host names to dnsNames`,
-    );
+    expect(() =>
+      createServerCertificate({ ca, subjectAltNames: { dnsNames: ['a'], ipAddresses: ['localhost'] } }),
+    ).toThrow(`'subjectAltNames.ipAddresses' must hold IP addresses, got "localhost": move host names to dnsNames`);
     expect(() => createCertificateAuthority({ keySizeBits: 1024 })).toThrow(
       "'keySizeBits' must be 2048, 3072 or 4096, got 1024: pick one of those RSA sizes",
     );
     expect(() => createServerCertificate({ ca, subjectAltNames: sans, validityDays: 0 })).toThrow(
       "'certValidityDays' must be an integer in 1-3650, got 0: give the server certificate lifetime in days",
     );
-    expect(() => describeCertificate('not a pem', now, 'certs/tls.crt')).toThrow(/^certs\/tls.crt is not a PEM X.509 RSA certificate \(.*\): restore it or create new material$/);
+    expect(() => describeCertificate('not a pem', now, 'certs/tls.crt')).toThrow(
+      /^certs\/tls.crt is not a PEM X.509 RSA certificate \(.*\): restore it or create new material$/,
+    );
   });
 });
 
-describeReal('certificates under openssl', ['openssl'], () => {
-  let dir: string;
-  beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'certs-openssl-'));
-    writeFileSync(join(dir, 'ca.crt'), ca.certificatePem);
-    writeFileSync(join(dir, 'tls.crt'), server.certificatePem);
-  });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+describeReal(
+  'certificates under openssl',
+  ['openssl'],
+  () => {
+    let dir: string;
+    beforeAll(() => {
+      dir = mkdtempSync(join(tmpdir(), 'certs-openssl-'));
+      writeFileSync(join(dir, 'ca.crt'), ca.certificatePem);
+      writeFileSync(join(dir, 'tls.crt'), server.certificatePem);
+    });
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it.each(sans.dnsNames)('openssl -checkhost accepts %s', async (name) => {
-    const result = await run('openssl', ['x509', '-noout', '-in', join(dir, 'tls.crt'), '-checkhost', name]);
-    expect(result.stdout).toContain(`Hostname ${name} does match certificate`);
-  });
+    it.each(sans.dnsNames)('openssl -checkhost accepts %s', async (name) => {
+      const result = await run('openssl', ['x509', '-noout', '-in', join(dir, 'tls.crt'), '-checkhost', name]);
+      expect(result.stdout).toContain(`Hostname ${name} does match certificate`);
+    });
 
-  it('openssl -checkip accepts 127.0.0.1 and -checkhost refuses a name that is not there', async () => {
-    expect((await run('openssl', ['x509', '-noout', '-in', join(dir, 'tls.crt'), '-checkip', '127.0.0.1'])).stdout).toContain('IP 127.0.0.1 does match certificate');
-    expect((await run('openssl', ['x509', '-noout', '-in', join(dir, 'tls.crt'), '-checkhost', 'docker-registry'])).stdout).toContain('does NOT match certificate');
-  });
+    it('openssl -checkip accepts 127.0.0.1 and -checkhost refuses a name that is not there', async () => {
+      expect(
+        (await run('openssl', ['x509', '-noout', '-in', join(dir, 'tls.crt'), '-checkip', '127.0.0.1'])).stdout,
+      ).toContain('IP 127.0.0.1 does match certificate');
+      expect(
+        (await run('openssl', ['x509', '-noout', '-in', join(dir, 'tls.crt'), '-checkhost', 'docker-registry'])).stdout,
+      ).toContain('does NOT match certificate');
+    });
 
-  it('openssl verifies the chain for server use (serverAuth usage)', async () => {
-    // -attime: the certificates were made "now" = 2026-01-01, so the test does not expire with them.
-    const attime = String(now.getTime() / 1000 + 86_400);
-    const result = await run('openssl', ['verify', '-attime', attime, '-purpose', 'sslserver', '-CAfile', join(dir, 'ca.crt'), join(dir, 'tls.crt')]);
-    expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toContain(': OK');
-  });
-}, { root: false });
+    it('openssl verifies the chain for server use (serverAuth usage)', async () => {
+      // -attime: the certificates were made "now" = 2026-01-01, so the test does not expire with them.
+      const attime = String(now.getTime() / 1000 + 86_400);
+      const result = await run('openssl', [
+        'verify',
+        '-attime',
+        attime,
+        '-purpose',
+        'sslserver',
+        '-CAfile',
+        join(dir, 'ca.crt'),
+        join(dir, 'tls.crt'),
+      ]);
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toContain(': OK');
+    });
+  },
+  { root: false },
+);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HOSTS_TOML_HEADER, RegistriesConfig, containerdHostsFiles, tomlString } from '../lib';
+import { HOSTS_TOML_HEADER, type RegistriesConfig, containerdHostsFiles, tomlString } from '../lib';
 
 const H = HOSTS_TOML_HEADER;
 
@@ -17,8 +17,10 @@ const DEFAULT_CONFIG: RegistriesConfig = {
   },
 };
 
-const asMap = (config: RegistriesConfig, options?: Parameters<typeof containerdHostsFiles>[1]): Record<string, string> =>
-  Object.fromEntries(containerdHostsFiles(config, options).map((f) => [f.host, f.content]));
+const asMap = (
+  config: RegistriesConfig,
+  options?: Parameters<typeof containerdHostsFiles>[1],
+): Record<string, string> => Object.fromEntries(containerdHostsFiles(config, options).map((f) => [f.host, f.content]));
 
 describe('containerdHostsFiles', () => {
   it('renders the default k3d config exactly as k3s lays it out', () => {
@@ -66,7 +68,9 @@ describe('containerdHostsFiles', () => {
   it('writes one [host] per endpoint, in order, with each endpoint host’s own TLS config', () => {
     const files = asMap({
       mirrors: {
-        'docker.io': { endpoint: ['https://mirror-a.example:5000', 'mirror-b.example', 'http://10.0.0.7:8080/', 'docker.io'] },
+        'docker.io': {
+          endpoint: ['https://mirror-a.example:5000', 'mirror-b.example', 'http://10.0.0.7:8080/', 'docker.io'],
+        },
       },
       configs: {
         'mirror-a.example:5000': { tls: { ca_file: '/certs/a.crt' } },
@@ -98,7 +102,15 @@ describe('containerdHostsFiles', () => {
     );
     // configs keys get their own directory (k3s#9839), TLS at the top level for the default endpoint.
     expect(files['mirror-b.example']).toBe(
-      [H, 'server = "https://mirror-b.example/v2"', 'capabilities = ["pull", "resolve", "push"]', 'skip_verify = true', '', '[host]', ''].join('\n'),
+      [
+        H,
+        'server = "https://mirror-b.example/v2"',
+        'capabilities = ["pull", "resolve", "push"]',
+        'skip_verify = true',
+        '',
+        '[host]',
+        '',
+      ].join('\n'),
     );
   });
 
@@ -160,7 +172,11 @@ describe('containerdHostsFiles', () => {
         mirrors: { 'localhost:31113': { endpoint: ['https://container-registry.local:5000'] } },
         configs: {
           'container-registry.local:5000': {
-            tls: { ca_file: '/registry/certs/ca.crt', cert_file: '/registry/certs/client.crt', key_file: '/registry/certs/client.key' },
+            tls: {
+              ca_file: '/registry/certs/ca.crt',
+              cert_file: '/registry/certs/client.crt',
+              key_file: '/registry/certs/client.key',
+            },
           },
         },
       },
@@ -194,8 +210,15 @@ describe('containerdHostsFiles', () => {
       },
     };
     const first = containerdHostsFiles(reversed);
-    expect(first.map((f) => f.host)).toEqual(['a.example', 'b.example', 'container-registry.local:5000', 'localhost:31113']);
-    expect(containerdHostsFiles({ ...reversed, mirrors: Object.fromEntries(Object.entries(reversed.mirrors).reverse()) })).toEqual(first);
+    expect(first.map((f) => f.host)).toEqual([
+      'a.example',
+      'b.example',
+      'container-registry.local:5000',
+      'localhost:31113',
+    ]);
+    expect(
+      containerdHostsFiles({ ...reversed, mirrors: Object.fromEntries(Object.entries(reversed.mirrors).reverse()) }),
+    ).toEqual(first);
     expect(containerdHostsFiles(reversed)).toEqual(first);
   });
 
@@ -209,7 +232,12 @@ describe('containerdHostsFiles', () => {
 
   it('renders rewrites under their host, sorted by pattern, escaped', () => {
     const files = asMap({
-      mirrors: { 'docker.io': { endpoint: ['https://mirror.example'], rewrite: { '^library/(.*)$': 'dockerhub/$1', '^(.*)$': 'all/\\1' } } },
+      mirrors: {
+        'docker.io': {
+          endpoint: ['https://mirror.example'],
+          rewrite: { '^library/(.*)$': 'dockerhub/$1', '^(.*)$': 'all/\\1' },
+        },
+      },
     });
     expect(files['docker.io']).toContain(
       [
@@ -229,9 +257,20 @@ describe('containerdHostsFiles', () => {
   });
 
   it('finds docker.io settings under registry-1.docker.io too', () => {
-    const files = asMap({ mirrors: { 'docker.io': { endpoint: ['docker.io'] } }, configs: { 'registry-1.docker.io': { tls: { ca_file: '/hub.crt' } } } });
+    const files = asMap({
+      mirrors: { 'docker.io': { endpoint: ['docker.io'] } },
+      configs: { 'registry-1.docker.io': { tls: { ca_file: '/hub.crt' } } },
+    });
     expect(files['docker.io']).toBe(
-      [H, 'server = "https://registry-1.docker.io/v2"', 'capabilities = ["pull", "resolve", "push"]', 'ca = ["/hub.crt"]', '', '[host]', ''].join('\n'),
+      [
+        H,
+        'server = "https://registry-1.docker.io/v2"',
+        'capabilities = ["pull", "resolve", "push"]',
+        'ca = ["/hub.crt"]',
+        '',
+        '[host]',
+        '',
+      ].join('\n'),
     );
   });
 
@@ -241,13 +280,19 @@ describe('containerdHostsFiles', () => {
       { noDefaultEndpoint: true },
     );
     expect(Object.keys(files)).toEqual(['_default', 'r.example']);
-    expect(files['r.example']).toBe([H, '', '[host]', '', '[host."https://m.example/v2"]', '  capabilities = ["pull", "resolve"]', ''].join('\n'));
-    expect(asMap({ mirrors: { '*': { endpoint: ['https://m.example'] } } })['_default']).not.toContain('server');
+    expect(files['r.example']).toBe(
+      [H, '', '[host]', '', '[host."https://m.example/v2"]', '  capabilities = ["pull", "resolve"]', ''].join('\n'),
+    );
+    expect(asMap({ mirrors: { '*': { endpoint: ['https://m.example'] } } })._default).not.toContain('server');
   });
 
   it('rejects an endpoint that is not a URL or host[:port]', () => {
-    expect(() => containerdHostsFiles({ mirrors: { x: { endpoint: ['https://'] } } })).toThrow(/cannot parse registry endpoint "https:\/\/"/);
-    expect(() => containerdHostsFiles({ mirrors: { x: { endpoint: ['r.example:https'] } } })).toThrow(/invalid port "https"/);
+    expect(() => containerdHostsFiles({ mirrors: { x: { endpoint: ['https://'] } } })).toThrow(
+      /cannot parse registry endpoint "https:\/\/"/,
+    );
+    expect(() => containerdHostsFiles({ mirrors: { x: { endpoint: ['r.example:https'] } } })).toThrow(
+      /invalid port "https"/,
+    );
   });
 });
 
@@ -262,6 +307,7 @@ describe('tomlString', () => {
   });
 
   it('agrees with JSON string syntax on printable text (both are basic-string escapes)', () => {
-    for (const s of ['/registry/certs/ca.crt', 'C:\\x\\"y"', 'https://h:5000/v2', '^(.*)$']) expect(tomlString(s)).toBe(JSON.stringify(s));
+    for (const s of ['/registry/certs/ca.crt', 'C:\\x\\"y"', 'https://h:5000/v2', '^(.*)$'])
+      expect(tomlString(s)).toBe(JSON.stringify(s));
   });
 });

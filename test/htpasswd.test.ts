@@ -32,13 +32,17 @@ describe('hashPassword', () => {
   });
 
   it('refuses costs bcrypt does not have', () => {
-    expect(() => hashPassword('pw', 3)).toThrow("'bcryptCost' must be an integer in 4-31, got 3: bcrypt costs run from 4 (fastest) to 31");
+    expect(() => hashPassword('pw', 3)).toThrow(
+      "'bcryptCost' must be an integer in 4-31, got 3: bcrypt costs run from 4 (fastest) to 31",
+    );
   });
 });
 
 describe('validateUsername / validatePassword', () => {
   it.each(['', 'a:b', 'a b', 'tab\there'])('refuses username %j', (username) => {
-    expect(() => validateUsername(username)).toThrow(`'username' must be non-empty with no ':' or whitespace, got ${JSON.stringify(username)}: pick a name like "registry"`);
+    expect(() => validateUsername(username)).toThrow(
+      `'username' must be non-empty with no ':' or whitespace, got ${JSON.stringify(username)}: pick a name like "registry"`,
+    );
   });
 
   it('accepts ordinary names', () => {
@@ -46,7 +50,9 @@ describe('validateUsername / validatePassword', () => {
   });
 
   it('refuses an empty password', () => {
-    expect(() => validatePassword('', 'iris')).toThrow(`'password' for user "iris" must not be empty: give a password or let one be generated`);
+    expect(() => validatePassword('', 'iris')).toThrow(
+      `'password' for user "iris" must not be empty: give a password or let one be generated`,
+    );
   });
 
   it('accepts 72 bytes and refuses 73, counting UTF-8 bytes not characters', () => {
@@ -91,7 +97,7 @@ describe('createHtpasswd / parseHtpasswd / verifyPassword', () => {
     expect(() => parseHtpasswd('iris:$apr1$abc$def\n', 'auth/htpasswd')).toThrow(
       'auth/htpasswd line 1 must be "user:<bcrypt hash>" ($2a$/$2b$/$2y$), got "iris:$apr1$abc$def": the registry rejects other hash types; recreate the user with bcrypt',
     );
-    expect(() => parseHtpasswd('ok:' + hashPassword('pw', 4) + '\niris:{SHA}abc=\n')).toThrow('htpasswd line 2 must be');
+    expect(() => parseHtpasswd(`ok:${hashPassword('pw', 4)}\niris:{SHA}abc=\n`)).toThrow('htpasswd line 2 must be');
   });
 
   it('refuses duplicate users in a file', () => {

@@ -24,7 +24,14 @@ const material = fixtureMaterial();
 const charts = {
   defaults: () => new RegistryChart(Testing.app(), 'registry', { material }),
   custom: () =>
-    new RegistryChart(Testing.app(), 'registry', { material: customFixtureMaterial(), namespace: 'registry', serviceName: 'images', storageAccessMode: 'ReadWriteMany', replicas: 2, storageClassName: 'nfs' }),
+    new RegistryChart(Testing.app(), 'registry', {
+      material: customFixtureMaterial(),
+      namespace: 'registry',
+      serviceName: 'images',
+      storageAccessMode: 'ReadWriteMany',
+      replicas: 2,
+      storageClassName: 'nfs',
+    }),
   example: () => new ExampleChart(Testing.app(), 'example'),
 };
 
@@ -37,6 +44,8 @@ describe('synthesized objects against the Kubernetes schema', () => {
 
   it('the check bites: a Deployment with replicas "one" is refused', async () => {
     const deployment = Testing.synth(charts.defaults()).find((object) => object.kind === 'Deployment');
-    await expect(validate({ ...deployment, spec: { ...deployment.spec, replicas: 'one' } })).rejects.toThrow('replicas must be integer');
+    await expect(validate({ ...deployment, spec: { ...deployment.spec, replicas: 'one' } })).rejects.toThrow(
+      'replicas must be integer',
+    );
   });
 });

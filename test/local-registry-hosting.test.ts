@@ -15,13 +15,23 @@ describe('LocalRegistryHosting', () => {
   });
 
   it('custom', () => {
-    expect(synth({ host: 'localhost:5001', hostFromContainerRuntime: 'reg:5000', hostFromClusterNetwork: 'reg.ns.svc:5000', help: 'https://example.test' })).toMatchSnapshot();
+    expect(
+      synth({
+        host: 'localhost:5001',
+        hostFromContainerRuntime: 'reg:5000',
+        hostFromClusterNetwork: 'reg.ns.svc:5000',
+        help: 'https://example.test',
+      }),
+    ).toMatchSnapshot();
   });
 
   it('is always kube-public/local-registry-hosting with key localRegistryHosting.v1 (KEP-1755)', () => {
     const [configMap] = synth({ host: 'localhost:31113', hostFromContainerRuntime: 'container-registry.local:5000' });
     expect(configMap.metadata.namespace).toBe('kube-public');
     expect(configMap.metadata.name).toBe('local-registry-hosting');
-    expect(yaml.load(configMap.data['localRegistryHosting.v1'])).toEqual({ host: 'localhost:31113', hostFromContainerRuntime: 'container-registry.local:5000' });
+    expect(yaml.load(configMap.data['localRegistryHosting.v1'])).toEqual({
+      host: 'localhost:31113',
+      hostFromContainerRuntime: 'container-registry.local:5000',
+    });
   });
 });

@@ -3,8 +3,14 @@ import { SECRET_FILE_MODE } from '../lib/atomic-file';
 import { createServerCertificate, registrySubjectAltNames } from '../lib/certificates';
 import { hashPassword } from '../lib/htpasswd';
 import { materialFiles, readMaterial } from '../lib/material';
-import { MaterialFile, SECRET_MATERIAL_FILES } from '../lib/material';
-import { Check, MaterialSnapshot, checkDist, checkMaterial, readMaterialSnapshot } from '../lib/material-checks';
+import { type MaterialFile, SECRET_MATERIAL_FILES } from '../lib/material';
+import {
+  type Check,
+  type MaterialSnapshot,
+  checkDist,
+  checkMaterial,
+  readMaterialSnapshot,
+} from '../lib/material-checks';
 import { nodeRegistriesConfig, renderRegistriesYaml } from '../lib/registries-yaml';
 import { FIXTURE_USER, NOW, materialTemplate } from './cli/helpers';
 
@@ -19,15 +25,25 @@ describe('checkMaterial', () => {
   });
 
   /** `healthy` with some files replaced (content, mode) or removed (undefined). */
-  const changed = (files: Partial<Record<MaterialFile, { content?: string; mode?: number } | undefined>>): MaterialSnapshot => {
+  const changed = (
+    files: Partial<Record<MaterialFile, { content?: string; mode?: number } | undefined>>,
+  ): MaterialSnapshot => {
     const next = { ...healthy.files };
-    for (const [file, change] of Object.entries(files) as [MaterialFile, { content?: string; mode?: number } | undefined][]) {
+    for (const [file, change] of Object.entries(files) as [
+      MaterialFile,
+      { content?: string; mode?: number } | undefined,
+    ][]) {
       if (change === undefined) delete next[file];
-      else next[file] = { content: change.content ?? healthy.files[file]?.content ?? '', mode: change.mode ?? healthy.files[file]?.mode ?? 0o600 };
+      else
+        next[file] = {
+          content: change.content ?? healthy.files[file]?.content ?? '',
+          mode: change.mode ?? healthy.files[file]?.mode ?? 0o600,
+        };
     }
     return { ...healthy, files: next };
   };
-  const failures = (snapshot: MaterialSnapshot, now = NOW): Check[] => checkMaterial(snapshot, { now }).filter((check) => !check.ok);
+  const failures = (snapshot: MaterialSnapshot, now = NOW): Check[] =>
+    checkMaterial(snapshot, { now }).filter((check) => !check.ok);
   const names = (checks: Check[]): string[] => checks.map((check) => check.name);
   const dir = (): string => healthy.dir;
   const content = (snapshot: MaterialSnapshot, file: MaterialFile): string => snapshot.files[file]?.content ?? '';
@@ -52,7 +68,9 @@ describe('checkMaterial', () => {
       'certs.d',
       'file modes',
     ]);
-    expect(checks.find((check) => check.name === 'certs.d')?.detail).toBe(`${dir()}/certs.d matches registries.yaml (container-registry.local:5000, localhost:31113)`);
+    expect(checks.find((check) => check.name === 'certs.d')?.detail).toBe(
+      `${dir()}/certs.d matches registries.yaml (container-registry.local:5000, localhost:31113)`,
+    );
     expect(checks.find((check) => check.name === 'registries.yaml')?.detail).toBe(
       `${dir()}/certs/registries.yaml: nodes pull localhost:31113 and container-registry.local:5000 from https://container-registry.local:5000`,
     );
@@ -61,21 +79,38 @@ describe('checkMaterial', () => {
   it('a missing file is reported once, and the checks that need it are left out', () => {
     const checks = failures(changed({ 'auth/password': undefined }));
     expect(checks).toEqual([
-      { name: 'files', ok: false, detail: `missing from ${dir()}: auth/password`, fix: `restore them from a backup (${dir()}.backup-*) or create new material (private-registry init --force)` },
+      {
+        name: 'files',
+        ok: false,
+        detail: `missing from ${dir()}: auth/password`,
+        fix: `restore them from a backup (${dir()}.backup-*) or create new material (private-registry init --force)`,
+      },
     ]);
     expect(names(checkMaterial(changed({ 'auth/password': undefined }), { now: NOW }))).not.toContain('auth/password');
   });
 
   it('a corrupted CA certificate', () => {
-    const checks = checkMaterial(changed({ 'certs/ca.crt': { content: '-----BEGIN CERTIFICATE-----\ngarbage\n-----END CERTIFICATE-----\n' } }), { now: NOW });
+    const checks = checkMaterial(
+      changed({ 'certs/ca.crt': { content: '-----BEGIN CERTIFICATE-----\ngarbage\n-----END CERTIFICATE-----\n' } }),
+      { now: NOW },
+    );
     expect(names(checks.filter((check) => !check.ok))).toEqual(['CA certificate']);
-    expect(checks.find((check) => check.name === 'CA certificate')?.detail).toMatch(new RegExp(`^${dir()}/certs/ca.crt is not a PEM X.509 RSA certificate`));
-    expect(checks.find((check) => check.name === 'server certificate')?.detail).toContain('(its issuer is not checked: the CA is unusable)');
+    expect(checks.find((check) => check.name === 'CA certificate')?.detail).toMatch(
+      new RegExp(`^${dir()}/certs/ca.crt is not a PEM X.509 RSA certificate`),
+    );
+    expect(checks.find((check) => check.name === 'server certificate')?.detail).toContain(
+      '(its issuer is not checked: the CA is unusable)',
+    );
   });
 
   it('a CA certificate that is not a CA', () => {
     expect(failures(changed({ 'certs/ca.crt': { content: content(healthy, 'certs/tls.crt') } }))).toEqual([
-      { name: 'CA certificate', ok: false, detail: `${dir()}/certs/ca.crt is not a CA certificate (no basicConstraints CA:TRUE)`, fix: `restore it from a backup (${dir()}.backup-*) or create new material (private-registry init --force)` },
+      {
+        name: 'CA certificate',
+        ok: false,
+        detail: `${dir()}/certs/ca.crt is not a CA certificate (no basicConstraints CA:TRUE)`,
+        fix: `restore it from a backup (${dir()}.backup-*) or create new material (private-registry init --force)`,
+      },
     ]);
   });
 
@@ -91,7 +126,10 @@ describe('checkMaterial', () => {
   });
 
   it('a server certificate from another CA', () => {
-    const snapshot = changed({ 'certs/tls.crt': { content: content(other, 'certs/tls.crt') }, 'certs/tls.key': { content: content(other, 'certs/tls.key') } });
+    const snapshot = changed({
+      'certs/tls.crt': { content: content(other, 'certs/tls.crt') },
+      'certs/tls.key': { content: content(other, 'certs/tls.key') },
+    });
     expect(failures(snapshot)).toEqual([
       {
         name: 'server certificate',
@@ -113,10 +151,19 @@ describe('checkMaterial', () => {
     ]);
   });
 
-  it('a certificate without the names clients use (the guide\'s CN-only certificate)', () => {
+  it("a certificate without the names clients use (the guide's CN-only certificate)", () => {
     const ca = { certificatePem: content(healthy, 'certs/ca.crt'), privateKeyPem: content(healthy, 'certs/ca.key') };
-    const cnOnly = createServerCertificate({ ca, subjectAltNames: { dnsNames: ['docker-registry'], ipAddresses: [] }, now: NOW });
-    const checks = failures(changed({ 'certs/tls.crt': { content: cnOnly.certificatePem }, 'certs/tls.key': { content: cnOnly.privateKeyPem } }));
+    const cnOnly = createServerCertificate({
+      ca,
+      subjectAltNames: { dnsNames: ['docker-registry'], ipAddresses: [] },
+      now: NOW,
+    });
+    const checks = failures(
+      changed({
+        'certs/tls.crt': { content: cnOnly.certificatePem },
+        'certs/tls.key': { content: cnOnly.privateKeyPem },
+      }),
+    );
     const all = registrySubjectAltNames('container-registry.local', 'container-registry', 'container-registry');
     expect(checks).toEqual([
       {
@@ -146,7 +193,9 @@ describe('checkMaterial', () => {
   it('an htpasswd line that is not bcrypt', () => {
     const checks = failures(changed({ 'auth/htpasswd': { content: 'registry:$apr1$abc$def\n' } }));
     expect(names(checks)).toEqual(['htpasswd']);
-    expect(checks[0].detail).toBe(`${dir()}/auth/htpasswd line 1 must be "user:<bcrypt hash>" ($2a$/$2b$/$2y$), got "registry:$apr1$abc$def": the registry rejects other hash types; recreate the user with bcrypt`);
+    expect(checks[0].detail).toBe(
+      `${dir()}/auth/htpasswd line 1 must be "user:<bcrypt hash>" ($2a$/$2b$/$2y$), got "registry:$apr1$abc$def": the registry rejects other hash types; recreate the user with bcrypt`,
+    );
   });
 
   it('configs keyed by the mirror name instead of the endpoint (k3s#9839)', () => {
@@ -161,14 +210,30 @@ describe('checkMaterial', () => {
       detail: 'configs "localhost:31113" name a mirror, not an endpoint: k3s silently ignores those credentials and CA',
       fix: "key configs by the endpoint host:port (what the mirror's endpoint URL names), or recreate the material",
     });
-    expect(checks[1]).toMatchObject({ name: 'node credentials', fix: 'give configs."container-registry.local:5000".auth a username and password, or recreate the material' });
+    expect(checks[1]).toMatchObject({
+      name: 'node credentials',
+      fix: 'give configs."container-registry.local:5000".auth a username and password, or recreate the material',
+    });
   });
 
   const registriesWith = (credentials: { username: string; password: string }): string =>
-    renderRegistriesYaml(nodeRegistriesConfig({ hostname: 'container-registry.local', registryPort: 5000, nodePort: 31113, credentials, caFile: '/registry/certs/ca.crt' }));
+    renderRegistriesYaml(
+      nodeRegistriesConfig({
+        hostname: 'container-registry.local',
+        registryPort: 5000,
+        nodePort: 31113,
+        credentials,
+        caFile: '/registry/certs/ca.crt',
+      }),
+    );
 
   it("the nodes' password does not match the htpasswd", () => {
-    const checks = failures(changed({ 'certs/registries.yaml': { content: registriesWith({ username: 'registry', password: 'stale' }) }, 'auth/password': { content: 'stale\n' } }));
+    const checks = failures(
+      changed({
+        'certs/registries.yaml': { content: registriesWith({ username: 'registry', password: 'stale' }) },
+        'auth/password': { content: 'stale\n' },
+      }),
+    );
     expect(checks).toEqual([
       {
         name: 'node credentials',
@@ -203,11 +268,14 @@ describe('checkMaterial', () => {
   });
 
   it('keys and credentials readable by their owner only pass, however strict (0400)', () => {
-    const check = checkMaterial(changed({ 'certs/ca.key': { mode: 0o400 }, 'auth/password': { mode: 0o400 } }), { now: NOW }).find((candidate) => candidate.name === 'file modes');
+    const check = checkMaterial(changed({ 'certs/ca.key': { mode: 0o400 }, 'auth/password': { mode: 0o400 } }), {
+      now: NOW,
+    }).find((candidate) => candidate.name === 'file modes');
     expect(check).toEqual({
       name: 'file modes',
       ok: true,
-      detail: 'keys and credentials are readable by their owner only (certs/ca.key, certs/tls.key, certs/registries.yaml, auth/htpasswd, auth/password)',
+      detail:
+        'keys and credentials are readable by their owner only (certs/ca.key, certs/tls.key, certs/registries.yaml, auth/htpasswd, auth/password)',
     });
   });
 
@@ -220,16 +288,25 @@ describe('checkMaterial', () => {
 
   describe('certs.d, the containerd hosts files rendered from registries.yaml', () => {
     const fix = 'rewrite it from registries.yaml: private-registry doctor --fix-hosts-dir';
-    const why = "containerd outside k3s (kind, nerdctl --hosts-dir) would not use the registry's endpoint and CA from registries.yaml";
-    const withHosts = (hostsFiles: Record<string, string> | undefined): MaterialSnapshot => ({ ...healthy, hostsFiles });
+    const why =
+      "containerd outside k3s (kind, nerdctl --hosts-dir) would not use the registry's endpoint and CA from registries.yaml";
+    const withHosts = (hostsFiles: Record<string, string> | undefined): MaterialSnapshot => ({
+      ...healthy,
+      hostsFiles,
+    });
 
     it('missing', () => {
-      expect(failures(withHosts(undefined))).toEqual([{ name: 'certs.d', ok: false, detail: `${dir()}/certs.d is missing: ${why}`, fix }]);
+      expect(failures(withHosts(undefined))).toEqual([
+        { name: 'certs.d', ok: false, detail: `${dir()}/certs.d is missing: ${why}`, fix },
+      ]);
     });
 
     it('a host missing, one stale and one registries.yaml does not name', () => {
       const hosts = healthy.hostsFiles ?? {};
-      const snapshot = withHosts({ 'localhost:31113': `${hosts['localhost:31113']}# edited\n`, 'docker.io': 'server = "https://mirror.example"\n' });
+      const snapshot = withHosts({
+        'localhost:31113': `${hosts['localhost:31113']}# edited\n`,
+        'docker.io': 'server = "https://mirror.example"\n',
+      });
       expect(failures(snapshot)).toEqual([
         {
           name: 'certs.d',
@@ -253,7 +330,8 @@ describe('checkMaterial', () => {
       {
         name: 'file modes',
         ok: false,
-        detail: 'certs/ca.key is 0644, auth/htpasswd is 0640: keys and credentials must be readable by their owner only',
+        detail:
+          'certs/ca.key is 0644, auth/htpasswd is 0640: keys and credentials must be readable by their owner only',
         fix: `chmod 600 ${dir()}/certs/ca.key ${dir()}/auth/htpasswd`,
       },
     ]);
@@ -271,20 +349,40 @@ describe('checkDist', () => {
   const htpasswd = (): string => snapshot.files['auth/htpasswd']?.content ?? '';
 
   it('passes when the Secrets hold the material', () => {
-    const manifests = [{ file: 'dist/a.k8s.yaml', content: `${secret('container-registry-tls', 'tls.crt', tlsCrt())}---\n${secret('container-registry-htpasswd', 'htpasswd', htpasswd())}` }];
+    const manifests = [
+      {
+        file: 'dist/a.k8s.yaml',
+        content: `${secret('container-registry-tls', 'tls.crt', tlsCrt())}---\n${secret('container-registry-htpasswd', 'htpasswd', htpasswd())}`,
+      },
+    ];
     expect(checkDist(snapshot, manifests, { distDir: 'dist' })).toEqual([
-      { name: 'dist certificate', ok: true, detail: `Secret container-registry-tls (tls.crt) in dist matches ${snapshot.dir}/certs/tls.crt` },
-      { name: 'dist htpasswd', ok: true, detail: `Secret container-registry-htpasswd (htpasswd) in dist matches ${snapshot.dir}/auth/htpasswd` },
+      {
+        name: 'dist certificate',
+        ok: true,
+        detail: `Secret container-registry-tls (tls.crt) in dist matches ${snapshot.dir}/certs/tls.crt`,
+      },
+      {
+        name: 'dist htpasswd',
+        ok: true,
+        detail: `Secret container-registry-htpasswd (htpasswd) in dist matches ${snapshot.dir}/auth/htpasswd`,
+      },
     ]);
   });
 
   it('tells synth where the material and the manifests are when they are not the defaults', () => {
     const check = checkDist(snapshot, [], { distDir: 'out/my dist', materialDir: '/srv/registry' })[0];
-    expect(check.fix).toBe("synthesize from this material and apply it: REGISTRY_MATERIAL_DIR=/srv/registry npx cdk8s synth --output 'out/my dist' && kubectl apply -f 'out/my dist'");
+    expect(check.fix).toBe(
+      "synthesize from this material and apply it: REGISTRY_MATERIAL_DIR=/srv/registry npx cdk8s synth --output 'out/my dist' && kubectl apply -f 'out/my dist'",
+    );
   });
 
   it('reads past YAML values that are not maps', () => {
-    const manifests = [{ file: 'dist/a.k8s.yaml', content: `plain string\n---\n[1, 2]\n---\nkind: Secret\nmetadata: x\n---\nkind: Secret\nmetadata: {name: container-registry-tls}\ndata: 7\n` }];
+    const manifests = [
+      {
+        file: 'dist/a.k8s.yaml',
+        content: `plain string\n---\n[1, 2]\n---\nkind: Secret\nmetadata: x\n---\nkind: Secret\nmetadata: {name: container-registry-tls}\ndata: 7\n`,
+      },
+    ];
     expect(checkDist(snapshot, manifests, { distDir: 'dist' }).map((check) => check.detail)).toEqual([
       'no Secret container-registry-tls (tls.crt) in dist',
       'no Secret container-registry-htpasswd (htpasswd) in dist',
@@ -293,10 +391,17 @@ describe('checkDist', () => {
 
   it('fails on stale or missing Secrets and on YAML that does not parse', () => {
     const fix = 'synthesize from this material and apply it: npx cdk8s synth && kubectl apply -f dist';
-    const stale = [{ file: 'dist/a.k8s.yaml', content: secret('container-registry-htpasswd', 'htpasswd', 'old:line\n') }];
+    const stale = [
+      { file: 'dist/a.k8s.yaml', content: secret('container-registry-htpasswd', 'htpasswd', 'old:line\n') },
+    ];
     expect(checkDist(snapshot, stale, { distDir: 'dist' })).toEqual([
       { name: 'dist certificate', ok: false, detail: 'no Secret container-registry-tls (tls.crt) in dist', fix },
-      { name: 'dist htpasswd', ok: false, detail: `Secret container-registry-htpasswd (htpasswd) in dist differs from ${snapshot.dir}/auth/htpasswd: the cluster gets other htpasswd than the material`, fix },
+      {
+        name: 'dist htpasswd',
+        ok: false,
+        detail: `Secret container-registry-htpasswd (htpasswd) in dist differs from ${snapshot.dir}/auth/htpasswd: the cluster gets other htpasswd than the material`,
+        fix,
+      },
     ]);
     const broken = checkDist(snapshot, [{ file: 'dist/a.k8s.yaml', content: 'a: [' }], { distDir: 'dist' });
     expect(broken).toMatchObject([{ name: 'dist manifests', ok: false, fix }]);

@@ -3,7 +3,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { containerdHostsFiles } from '../lib/containerd-hosts';
-import { applyCommand, assertMaterialDir, backupPathFor, copyToBackup, writeContainerdHostsDir } from '../lib/material-dir';
+import {
+  applyCommand,
+  assertMaterialDir,
+  backupPathFor,
+  copyToBackup,
+  writeContainerdHostsDir,
+} from '../lib/material-dir';
 import { nodeRegistriesConfig } from '../lib/registries-yaml';
 
 const NOW = new Date('2025-01-02T03:04:05.678Z');
@@ -34,16 +40,22 @@ describe('backupPathFor', () => {
 
 describe('assertMaterialDir', () => {
   it('names the fix when the directory is missing or a file', () => {
-    expect(() => assertMaterialDir(path.join(work, 'nope'))).toThrow(`no material directory at ${work}/nope: create it with "private-registry init" (or npx cdk8s synth), or point 'dir' at it`);
+    expect(() => assertMaterialDir(path.join(work, 'nope'))).toThrow(
+      `no material directory at ${work}/nope: create it with "private-registry init" (or npx cdk8s synth), or point 'dir' at it`,
+    );
     fs.writeFileSync(path.join(work, 'file'), '');
-    expect(() => assertMaterialDir(path.join(work, 'file'))).toThrow(`${work}/file is not a directory: point 'dir' at the material directory`);
+    expect(() => assertMaterialDir(path.join(work, 'file'))).toThrow(
+      `${work}/file is not a directory: point 'dir' at the material directory`,
+    );
   });
 });
 
 describe('applyCommand', () => {
   it('is synth and apply, telling synth where the material and the manifests are only when they are not the defaults', () => {
     expect(applyCommand()).toBe('npx cdk8s synth && kubectl apply -f dist');
-    expect(applyCommand({ materialDir: "/my registry/it's" })).toBe(`REGISTRY_MATERIAL_DIR='/my registry/it'\\''s' npx cdk8s synth && kubectl apply -f dist`);
+    expect(applyCommand({ materialDir: "/my registry/it's" })).toBe(
+      `REGISTRY_MATERIAL_DIR='/my registry/it'\\''s' npx cdk8s synth && kubectl apply -f dist`,
+    );
     expect(applyCommand({ distDir: 'out' })).toBe('npx cdk8s synth --output out && kubectl apply -f out');
   });
 });
@@ -56,7 +68,8 @@ describe('writeContainerdHostsDir', () => {
     credentials: { username: 'u', password: 'p' },
     caFile: '/registry/certs/ca.crt',
   });
-  const hostsToml = (dir: string, host: string): string => fs.readFileSync(path.join(dir, 'certs.d', host, 'hosts.toml'), 'utf8');
+  const hostsToml = (dir: string, host: string): string =>
+    fs.readFileSync(path.join(dir, 'certs.d', host, 'hosts.toml'), 'utf8');
 
   it('writes what containerdHostsFiles renders, 0644, and drops the hosts.toml of hosts no longer named', () => {
     const dir = path.join(work, 'hosts-dir');
@@ -71,7 +84,11 @@ describe('writeContainerdHostsDir', () => {
       expect(hostsToml(dir, file.host)).toBe(file.content);
       expect(fs.statSync(path.join(dir, 'certs.d', file.host, 'hosts.toml')).mode & 0o777).toBe(0o644);
     }
-    expect(fs.readdirSync(path.join(dir, 'certs.d')).sort()).toEqual(['container-registry.local:5000', 'docker.io', 'localhost:31113']);
+    expect(fs.readdirSync(path.join(dir, 'certs.d')).sort()).toEqual([
+      'container-registry.local:5000',
+      'docker.io',
+      'localhost:31113',
+    ]);
     expect(fs.readdirSync(path.join(dir, 'certs.d/docker.io'))).toEqual(['ca.crt']);
   });
 

@@ -1,11 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { withNodeCredentials } from '../lib/material-users';
-import { RegistriesConfig } from '../lib/registries-yaml';
+import type { RegistriesConfig } from '../lib/registries-yaml';
 
 describe('withNodeCredentials', () => {
   it("replaces only the nodes' auth: TLS settings, other hosts and mirrors stay", () => {
     const registries: RegistriesConfig = {
-      mirrors: { 'r.local:5000': { endpoint: ['https://r.local:5000'] }, 'docker.io': { endpoint: ['https://mirror.example'] } },
+      mirrors: {
+        'r.local:5000': { endpoint: ['https://r.local:5000'] },
+        'docker.io': { endpoint: ['https://mirror.example'] },
+      },
       configs: {
         'r.local:5000': { auth: { username: 'old', password: 'old' }, tls: { ca_file: '/registry/certs/ca.crt' } },
         'mirror.example': { tls: { insecure_skip_verify: true } },

@@ -53,22 +53,36 @@ describe('generateMaterial', () => {
   });
 
   it('follows custom names and ports', () => {
-    const material = generateMaterial({ hostname: 'reg.test', nodePort: 30500, registryPort: 5443, username: 'iris', password: 'pw' });
+    const material = generateMaterial({
+      hostname: 'reg.test',
+      nodePort: 30500,
+      registryPort: 5443,
+      username: 'iris',
+      password: 'pw',
+    });
     expect(Object.keys(material.registries.mirrors)).toEqual(['reg.test:5443', 'localhost:30500']);
     expect(material.nodeCredentials).toEqual({ username: 'iris', password: 'pw' });
   });
 
   it('refuses bad options before doing any work', () => {
-    expect(() => generateMaterial({ nodePort: 80 })).toThrow("'nodePort' must be an integer in 30000-32767, got 80: pick a port in the NodePort range");
-    expect(() => generateMaterial({ hostname: 'bad_host' })).toThrow(`'hostname' must be a DNS hostname (dot-separated labels of letters, digits and '-'), got "bad_host": pick a name like "container-registry.local"`);
+    expect(() => generateMaterial({ nodePort: 80 })).toThrow(
+      "'nodePort' must be an integer in 30000-32767, got 80: pick a port in the NodePort range",
+    );
+    expect(() => generateMaterial({ hostname: 'bad_host' })).toThrow(
+      `'hostname' must be a DNS hostname (dot-separated labels of letters, digits and '-'), got "bad_host": pick a name like "container-registry.local"`,
+    );
     for (const hostname of ['localhost', '10.0.0.5']) {
       expect(() => generateMaterial({ hostname })).toThrow(
         `'hostname' must be a name of the registry's own, not an IP address or localhost, got "${hostname}": the nodes map it to the Service IP in /etc/hosts; pick a name like "container-registry.local"`,
       );
     }
     expect(() => generateMaterial({ serviceName: '1registry' })).toThrow(`'serviceName' must be a Service name`);
-    expect(() => generateMaterial({ username: 'a:b' })).toThrow(`'username' must be non-empty with no ':' or whitespace, got "a:b"`);
-    expect(() => generateMaterial({ password: 'x'.repeat(73) })).toThrow("'password' for user \"registry\" must be at most 72 bytes, got 73 bytes");
+    expect(() => generateMaterial({ username: 'a:b' })).toThrow(
+      `'username' must be non-empty with no ':' or whitespace, got "a:b"`,
+    );
+    expect(() => generateMaterial({ password: 'x'.repeat(73) })).toThrow(
+      '\'password\' for user "registry" must be at most 72 bytes, got 73 bytes',
+    );
   });
 });
 
@@ -111,7 +125,9 @@ describe('writeNewMaterial / loadOrCreateMaterial', () => {
   it('refuses to write over an existing directory, even an empty one', () => {
     const dir = join(work, 'registry');
     mkdirSync(dir);
-    expect(() => writeNewMaterial(dir, generateMaterial())).toThrow(`${dir} already exists: material is never overwritten; move it away first or use it as it is`);
+    expect(() => writeNewMaterial(dir, generateMaterial())).toThrow(
+      `${dir} already exists: material is never overwritten; move it away first or use it as it is`,
+    );
     expect(readdirSync(dir)).toEqual([]);
   });
 
@@ -141,25 +157,40 @@ describe('readMaterial', () => {
   });
 
   it('names a corrupted certificate', () => {
-    writeFileSync(join(dir, MATERIAL_FILES.tlsCertificate), '-----BEGIN CERTIFICATE-----\ngarbage\n-----END CERTIFICATE-----\n');
-    expect(() => readMaterial(dir)).toThrow(new RegExp(`^${join(dir, 'certs/tls.crt')} is not a PEM X.509 RSA certificate`));
+    writeFileSync(
+      join(dir, MATERIAL_FILES.tlsCertificate),
+      '-----BEGIN CERTIFICATE-----\ngarbage\n-----END CERTIFICATE-----\n',
+    );
+    expect(() => readMaterial(dir)).toThrow(
+      new RegExp(`^${join(dir, 'certs/tls.crt')} is not a PEM X.509 RSA certificate`),
+    );
   });
 
   it('refuses a key that belongs to another certificate', () => {
     cpSync(join(dir, MATERIAL_FILES.caKey), join(dir, MATERIAL_FILES.tlsKey));
-    expect(() => readMaterial(dir)).toThrow(`${join(dir, 'certs/tls.key')} does not belong to ${join(dir, 'certs/tls.crt')}: restore the matching pair or renew the certificate`);
+    expect(() => readMaterial(dir)).toThrow(
+      `${join(dir, 'certs/tls.key')} does not belong to ${join(dir, 'certs/tls.crt')}: restore the matching pair or renew the certificate`,
+    );
   });
 
   it('refuses a server certificate from another CA', () => {
     const other = generateMaterial();
-    const foreign = createServerCertificate({ ca: other.ca, subjectAltNames: registrySubjectAltNames('a.local', 'a', 'a') });
+    const foreign = createServerCertificate({
+      ca: other.ca,
+      subjectAltNames: registrySubjectAltNames('a.local', 'a', 'a'),
+    });
     writeFileAtomic(join(dir, MATERIAL_FILES.tlsCertificate), foreign.certificatePem, 0o644);
     writeFileAtomic(join(dir, MATERIAL_FILES.tlsKey), foreign.privateKeyPem);
-    expect(() => readMaterial(dir)).toThrow(`${join(dir, 'certs/tls.crt')} is not signed by ${join(dir, 'certs/ca.crt')}: renew the server certificate from this CA`);
+    expect(() => readMaterial(dir)).toThrow(
+      `${join(dir, 'certs/tls.crt')} is not signed by ${join(dir, 'certs/ca.crt')}: renew the server certificate from this CA`,
+    );
   });
 
   it('finds the node credentials through the localhost:<nodePort> mirror, whatever mirror comes first', () => {
-    const text = readFileSync(join(dir, MATERIAL_FILES.registriesYaml), 'utf8').replace('mirrors:\n', 'mirrors:\n  docker.io:\n    endpoint: ["https://mirror.example"]\n');
+    const text = readFileSync(join(dir, MATERIAL_FILES.registriesYaml), 'utf8').replace(
+      'mirrors:\n',
+      'mirrors:\n  docker.io:\n    endpoint: ["https://mirror.example"]\n',
+    );
     writeFileSync(join(dir, MATERIAL_FILES.registriesYaml), text);
     expect(Object.keys(readMaterial(dir).registries.mirrors)[0]).toBe('docker.io');
     expect(readMaterial(dir).nodeCredentials).toEqual({ username: 'registry', password: FIXTURE_PASSWORD });

@@ -1,13 +1,22 @@
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import {
   CONTAINERD_HOSTS_DIR,
-  Credentials,
+  type Credentials,
   MATERIAL_FILES,
   NODE_MATERIAL_MOUNT_PATH,
-  RegistriesConfig,
+  type RegistriesConfig,
   containerdHostsFiles,
   createCertificateAuthority,
   nodeCredentialsOf,
@@ -15,13 +24,13 @@ import {
 } from '../lib';
 import { busyboxBinary, busyboxPath } from './support/busybox';
 import { findObject } from './support/fixture-material';
-import { K3D_NODE_HOSTS, NodeProcess, NodeSandbox, startNodeSandbox } from './support/node-sandbox';
+import { K3D_NODE_HOSTS, type NodeProcess, type NodeSandbox, startNodeSandbox } from './support/node-sandbox';
 import { writeOciImage } from './support/oci-image';
 import { describeReal } from './support/real-software';
 import { registryEnvFromManifests } from './support/registry-from-manifests';
-import { RunResult } from './support/run';
+import type { RunResult } from './support/run';
 import { skopeoCopy } from './support/skopeo';
-import { SynthesizedApp, synthApp } from './support/synth-app';
+import { type SynthesizedApp, synthApp } from './support/synth-app';
 
 /**
  * The node half of the guide, with real parts: one k3d node played by a network namespace with a
@@ -80,27 +89,45 @@ describeReal('a k3d node pulls the pushed image through the synthesized registri
     nodeName = `container-registry.local:${port}`;
     pushedName = `localhost:${nodePort}`;
 
-    node = await startNodeSandbox({ addresses: [`${SERVICE_IP}/32`, `${MOVED_SERVICE_IP}/32`], dns: { records: { [serviceDnsName]: SERVICE_IP } } });
+    node = await startNodeSandbox({
+      addresses: [`${SERVICE_IP}/32`, `${MOVED_SERVICE_IP}/32`],
+      dns: { records: { [serviceDnsName]: SERVICE_IP } },
+    });
     writeFileSync(join(work, 'registry.yml'), 'version: 0.1\n');
     await node.spawnInNode('docker-registry', ['serve', join(work, 'registry.yml')], {
       env: registryEnvFromManifests(app.manifests, join(work, 'pod'), `${SERVICE_IP}:${port}`),
       readyListen: { host: SERVICE_IP, port },
     });
     // kube-proxy's NodePort, as the k3d load balancer reaches it: localhost:31113 → the Service.
-    await node.spawnInNode('socat', [`TCP-LISTEN:${nodePort},bind=127.0.0.1,fork,reuseaddr`, `TCP:${SERVICE_IP}:${port}`], {
-      readyListen: { host: '127.0.0.1', port: nodePort },
-    });
+    await node.spawnInNode(
+      'socat',
+      [`TCP-LISTEN:${nodePort},bind=127.0.0.1,fork,reuseaddr`, `TCP:${SERVICE_IP}:${port}`],
+      {
+        readyListen: { host: '127.0.0.1', port: nodePort },
+      },
+    );
 
     // The desktop pushes to localhost:31113 with the generated credentials and CA.
     const image = writeOciImage(join(work, 'image'), { files: { 'hello.txt': GREETING }, cmd: ['cat', '/hello.txt'] });
     mkdirSync(join(work, 'trust'));
     copyFileSync(join(materialDir(), MATERIAL_FILES.caCertificate), join(work, 'trust', 'ca.crt'));
-    ok(await skopeoCopy({ from: `oci:${image.dir}:latest`, to: `docker://${pushedName}/hello-world-example:latest`, creds: credentials, certDir: join(work, 'trust'), runner: node.execInNode }));
+    ok(
+      await skopeoCopy({
+        from: `oci:${image.dir}:latest`,
+        to: `docker://${pushedName}/hello-world-example:latest`,
+        creds: credentials,
+        certDir: join(work, 'trust'),
+        runner: node.execInNode,
+      }),
+    );
 
     // The DaemonSet's script and environment, as synthesized; the kubelet's parts done by hand: the node
     // file mounted at HOSTS_FILE is the node's /etc/hosts, and $(..._SERVICE_HOST) is the Service IP.
     hostsScript = join(work, 'node-hosts.sh');
-    writeFileSync(hostsScript, findObject(app.manifests, 'ConfigMap', 'container-registry-node-hosts').data['node-hosts.sh']);
+    writeFileSync(
+      hostsScript,
+      findObject(app.manifests, 'ConfigMap', 'container-registry-node-hosts').data['node-hosts.sh'],
+    );
     const container = findObject(app.manifests, 'DaemonSet').spec.template.spec.containers[0];
     scriptEnv = { PATH: busyboxPath(), TMPDIR: work };
     for (const variable of container.env) scriptEnv[variable.name] = variable.value;
@@ -132,13 +159,17 @@ describeReal('a k3d node pulls the pushed image through the synthesized registri
     node.writeHosts(K3D_NODE_HOSTS + alias);
     ok(await runHostsScript());
     expect(node.readHosts()).toBe(`${K3D_NODE_HOSTS}${SERVICE_IP} container-registry.local\n${alias}`);
-    expect(ok(await node.execInNode('getent', ['hosts', 'container-registry.local'])).stdout).toMatch(/^10\.43\.0\.50\s+container-registry\.local/);
+    expect(ok(await node.execInNode('getent', ['hosts', 'container-registry.local'])).stdout).toMatch(
+      /^10\.43\.0\.50\s+container-registry\.local/,
+    );
     expect(ok(await node.execInNode('getent', ['hosts', 'host.k3d.internal'])).stdout).toMatch(/^172\.18\.0\.1\s/);
   });
 
   it('emits the containerd hosts directory k3s would write (for kind and plain containerd)', () => {
     for (const file of containerdHostsFiles(registries)) {
-      expect(readFileSync(join(materialDir(), CONTAINERD_HOSTS_DIR, file.host, 'hosts.toml'), 'utf8')).toBe(file.content);
+      expect(readFileSync(join(materialDir(), CONTAINERD_HOSTS_DIR, file.host, 'hosts.toml'), 'utf8')).toBe(
+        file.content,
+      );
     }
   });
 
@@ -159,9 +190,20 @@ describeReal('a k3d node pulls the pushed image through the synthesized registri
   });
 
   it('fails when registries.yaml has the wrong password: 401 from the registry', async () => {
-    const wrong = parseRegistriesYaml(readFileSync(join(materialDir(), MATERIAL_FILES.registriesYaml), 'utf8').replace(`password: "${credentials.password}"`, 'password: "wrong"'));
+    const wrong = parseRegistriesYaml(
+      readFileSync(join(materialDir(), MATERIAL_FILES.registriesYaml), 'utf8').replace(
+        `password: "${credentials.password}"`,
+        'password: "wrong"',
+      ),
+    );
     expect(nodeCredentialsOf(wrong).password).toBe('wrong');
-    expect(await pullFails(`${pushedName}/hello-world-example:latest`, nodeCredentialsOf(wrong), hostsDirFor(wrong, 'certs.d-creds'))).toBe(
+    expect(
+      await pullFails(
+        `${pushedName}/hello-world-example:latest`,
+        nodeCredentialsOf(wrong),
+        hostsDirFor(wrong, 'certs.d-creds'),
+      ),
+    ).toBe(
       `ctr: failed to resolve reference "${pushedName}/hello-world-example:latest": pulling from host ${nodeName} failed with status code [manifests latest]: 401 Unauthorized`,
     );
   });
@@ -169,21 +211,46 @@ describeReal('a k3d node pulls the pushed image through the synthesized registri
   it('fails TLS when registries.yaml names a CA that is not ours', async () => {
     const otherCa = join(materialDir(), 'certs', 'other-ca.crt');
     writeFileSync(otherCa, createCertificateAuthority().certificatePem);
-    const config: RegistriesConfig = { ...registries, configs: { [nodeName]: { ...registries.configs![nodeName], tls: { ca_file: `${NODE_MATERIAL_MOUNT_PATH}/certs/other-ca.crt` } } } };
+    const config: RegistriesConfig = {
+      ...registries,
+      configs: {
+        [nodeName]: {
+          ...registries.configs![nodeName],
+          tls: { ca_file: `${NODE_MATERIAL_MOUNT_PATH}/certs/other-ca.crt` },
+        },
+      },
+    };
     // Go adds why: the foreign CA has our CA's name, but its signature does not verify.
-    expect(await pullFails(`${nodeName}/hello-world-example:latest`, credentials, hostsDirFor(config, 'certs.d-ca'))).toContain(
+    expect(
+      await pullFails(`${nodeName}/hello-world-example:latest`, credentials, hostsDirFor(config, 'certs.d-ca')),
+    ).toContain(
       `ctr: failed to resolve reference "${nodeName}/hello-world-example:latest": failed to do request: Head "https://${nodeName}/v2/hello-world-example/manifests/latest": x509: certificate signed by unknown authority`,
     );
   });
 
   it('fails TLS when configs are keyed by the mirror name instead of the endpoint (k3s#9839)', async () => {
-    const config: RegistriesConfig = { mirrors: registries.mirrors, configs: { [pushedName]: registries.configs![nodeName] } };
-    expect(await pullFails(`${pushedName}/hello-world-example:latest`, credentials, hostsDirFor(config, 'certs.d-mis-keyed'))).toContain('x509: certificate signed by unknown authority');
+    const config: RegistriesConfig = {
+      mirrors: registries.mirrors,
+      configs: { [pushedName]: registries.configs![nodeName] },
+    };
+    expect(
+      await pullFails(
+        `${pushedName}/hello-world-example:latest`,
+        credentials,
+        hostsDirFor(config, 'certs.d-mis-keyed'),
+      ),
+    ).toContain('x509: certificate signed by unknown authority');
   });
 
   it('fails to resolve the registry when /etc/hosts has no entry', async () => {
     node.writeHosts(K3D_NODE_HOSTS);
-    expect(await pullFails(`${nodeName}/hello-world-example:latest`, credentials, hostsDirFor(registries, 'certs.d-no-hosts'))).toBe(
+    expect(
+      await pullFails(
+        `${nodeName}/hello-world-example:latest`,
+        credentials,
+        hostsDirFor(registries, 'certs.d-no-hosts'),
+      ),
+    ).toBe(
       `ctr: failed to resolve reference "${nodeName}/hello-world-example:latest": failed to do request: Head "https://${nodeName}/v2/hello-world-example/manifests/latest": dial tcp: lookup container-registry.local: no such host`,
     );
   });
@@ -217,16 +284,26 @@ describeReal('a k3d node pulls the pushed image through the synthesized registri
     let loop: NodeProcess | undefined;
     const port = Number(nodeName.split(':')[1]);
     try {
-      loop = await node.spawnInNode(busyboxBinary(), ['sh', hostsScript], { env: { ...scriptEnv, INTERVAL_SECONDS: '1' }, readyOutput: /keeping/ });
-      // The Service is recreated with a new ClusterIP: the registry moves there and DNS answers the new IP.
-      await node.spawnInNode('socat', [`TCP-LISTEN:${port},bind=${MOVED_SERVICE_IP},fork,reuseaddr`, `TCP:${SERVICE_IP}:${port}`], {
-        readyListen: { host: MOVED_SERVICE_IP, port },
+      loop = await node.spawnInNode(busyboxBinary(), ['sh', hostsScript], {
+        env: { ...scriptEnv, INTERVAL_SECONDS: '1' },
+        readyOutput: /keeping/,
       });
+      // The Service is recreated with a new ClusterIP: the registry moves there and DNS answers the new IP.
+      await node.spawnInNode(
+        'socat',
+        [`TCP-LISTEN:${port},bind=${MOVED_SERVICE_IP},fork,reuseaddr`, `TCP:${SERVICE_IP}:${port}`],
+        {
+          readyListen: { host: MOVED_SERVICE_IP, port },
+        },
+      );
       node.setDnsRecords({ [serviceDnsName]: MOVED_SERVICE_IP });
       const changedAt = Date.now();
       while (!node.readHosts().includes(`${MOVED_SERVICE_IP} container-registry.local\n`)) {
         // One period (1 s), plus 1 s for the lookup and write on a loaded machine.
-        if (Date.now() - changedAt > 2_000) throw new Error(`the line did not follow within one period (1 s) + 1 s:\n${node.readHosts()}\n${loop.output()}`);
+        if (Date.now() - changedAt > 2_000)
+          throw new Error(
+            `the line did not follow within one period (1 s) + 1 s:\n${node.readHosts()}\n${loop.output()}`,
+          );
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
       console.log(`hosts line followed the new Service IP after ${Date.now() - changedAt} ms (period 1 s)`);
@@ -237,7 +314,12 @@ describeReal('a k3d node pulls the pushed image through the synthesized registri
       }
       expect(node.readHosts()).toBe(`${K3D_NODE_HOSTS}${MOVED_SERVICE_IP} container-registry.local\n`);
       ok(await node.ctr(['images', 'rm', `${nodeName}/hello-world-example:latest`]));
-      ok(await node.pullImage(`${nodeName}/hello-world-example:latest`, { credentials, hostsDir: hostsDirFor(registries, 'certs.d-moved') }));
+      ok(
+        await node.pullImage(`${nodeName}/hello-world-example:latest`, {
+          credentials,
+          hostsDir: hostsDirFor(registries, 'certs.d-moved'),
+        }),
+      );
     } finally {
       await loop?.stop();
     }

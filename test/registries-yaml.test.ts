@@ -1,6 +1,12 @@
 import * as yaml from 'js-yaml';
 import { describe, expect, it } from 'vitest';
-import { endpointHost, misplacedConfigKeys, nodeRegistriesConfig, parseRegistriesYaml, renderRegistriesYaml } from '../lib';
+import {
+  endpointHost,
+  misplacedConfigKeys,
+  nodeRegistriesConfig,
+  parseRegistriesYaml,
+  renderRegistriesYaml,
+} from '../lib';
 
 const options = {
   hostname: 'container-registry.local',
@@ -41,14 +47,18 @@ describe('renderRegistriesYaml / parseRegistriesYaml', () => {
   });
 
   it('names the file and the problem for bad input', () => {
-    expect(() => parseRegistriesYaml('mirrors: [', 'certs/registries.yaml')).toThrow(/^certs\/registries.yaml is not valid YAML \(.*\): fix the syntax or recreate it$/);
-    expect(() => parseRegistriesYaml('configs: {}\n')).toThrow("registries.yaml must have a 'mirrors' map, got {\"configs\":{}}: see the k3s private-registry docs");
-    expect(() => parseRegistriesYaml('mirrors: {}\nconfigs:\n  "a:1":\n    auth: {username: iris, password: 12345}\n')).toThrow(
-      'registries.yaml: configs."a:1".auth.password must be a string, got 12345: write it as "12345"',
+    expect(() => parseRegistriesYaml('mirrors: [', 'certs/registries.yaml')).toThrow(
+      /^certs\/registries.yaml is not valid YAML \(.*\): fix the syntax or recreate it$/,
     );
-    expect(() => parseRegistriesYaml('mirrors: {}\nconfigs:\n  "a:1":\n    tls: {insecure_skip_verify: "yes"}\n')).toThrow(
-      'registries.yaml: configs."a:1".tls.insecure_skip_verify must be a boolean, got "yes": write it as true',
+    expect(() => parseRegistriesYaml('configs: {}\n')).toThrow(
+      'registries.yaml must have a \'mirrors\' map, got {"configs":{}}: see the k3s private-registry docs',
     );
+    expect(() =>
+      parseRegistriesYaml('mirrors: {}\nconfigs:\n  "a:1":\n    auth: {username: iris, password: 12345}\n'),
+    ).toThrow('registries.yaml: configs."a:1".auth.password must be a string, got 12345: write it as "12345"');
+    expect(() =>
+      parseRegistriesYaml('mirrors: {}\nconfigs:\n  "a:1":\n    tls: {insecure_skip_verify: "yes"}\n'),
+    ).toThrow('registries.yaml: configs."a:1".tls.insecure_skip_verify must be a boolean, got "yes": write it as true');
     expect(() => parseRegistriesYaml('mirrors:\n  a:\n    endpoint: https://x\n')).toThrow(
       'registries.yaml: mirrors.a.endpoint must be a list of URLs: write endpoint: ["https://host:port"]',
     );

@@ -39,7 +39,9 @@ describe('RegistryChart', () => {
 
   it('places every namespaced object in the chart namespace except the KEP-1755 ConfigMap', () => {
     const { manifests } = synth({ material: customMaterial, namespace: 'registry', serviceName: 'images' });
-    const placement = manifests.slice(1).map((object) => `${object.kind}/${object.metadata.name} ${object.metadata.namespace}`);
+    const placement = manifests
+      .slice(1)
+      .map((object) => `${object.kind}/${object.metadata.name} ${object.metadata.namespace}`);
     expect(placement).toEqual([
       'Secret/images-htpasswd registry',
       'Secret/images-tls registry',
@@ -67,7 +69,9 @@ describe('RegistryChart', () => {
     expect(() => synth({ nodePort: 30500 })).toThrow(
       `'nodePort' is 30500 but the material's registries.yaml says 31113: the nodes would not find the registry; leave 'nodePort' out to follow the material, or make new material with that value`,
     );
-    expect(() => synth({ hostname: 'other.local' })).toThrow(`'hostname' is "other.local" but the material's registries.yaml says "container-registry.local"`);
+    expect(() => synth({ hostname: 'other.local' })).toThrow(
+      `'hostname' is "other.local" but the material's registries.yaml says "container-registry.local"`,
+    );
   });
 
   it('refuses a certificate that does not name the Service it would serve', () => {
@@ -112,7 +116,9 @@ describe('RegistryChart', () => {
   });
 
   it('refuses node credentials the htpasswd does not accept', () => {
-    expect(() => synth({ material: { ...material, nodeCredentials: { username: 'registry', password: 'wrong' } } })).toThrow(
+    expect(() =>
+      synth({ material: { ...material, nodeCredentials: { username: 'registry', password: 'wrong' } } }),
+    ).toThrow(
       `'nodeCredentials' for user "registry" do not match the htpasswd: the nodes could not pull; give that user's password or add the user`,
     );
   });

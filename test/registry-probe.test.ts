@@ -1,7 +1,7 @@
-import { createServer, Server } from 'node:https';
-import { AddressInfo } from 'node:net';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CertificateAndKey, createCertificateAuthority, createServerCertificate } from '../lib/certificates';
+import { type CertificateAndKey, createCertificateAuthority, createServerCertificate } from '../lib/certificates';
 import { probeRegistry, registryApiUrl } from '../lib/registry-probe';
 import { freeLoopbackPort } from './support/free-port';
 
@@ -17,7 +17,9 @@ function fakeRegistry(tls: CertificateAndKey, status?: number): Promise<{ server
     res.statusCode = status ?? (req.url === '/v2/' && req.headers.authorization === expected ? 200 : 401);
     res.end('{}');
   });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, port: (server.address() as AddressInfo).port })));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve({ server, port: (server.address() as AddressInfo).port })),
+  );
 }
 
 describe('probeRegistry', () => {
@@ -29,7 +31,9 @@ describe('probeRegistry', () => {
   beforeAll(async () => {
     ca = createCertificateAuthority();
     otherCa = createCertificateAuthority();
-    registry = await fakeRegistry(createServerCertificate({ ca, subjectAltNames: { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] } }));
+    registry = await fakeRegistry(
+      createServerCertificate({ ca, subjectAltNames: { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] } }),
+    );
     servers.push(registry.server);
   });
   afterAll(() => {
@@ -66,34 +70,58 @@ describe('probeRegistry', () => {
     expect(check.detail).toBe(
       `GET https://localhost:${registry.port}/v2/: TLS failed: x509: certificate signed by unknown authority (UNABLE_TO_VERIFY_LEAF_SIGNATURE: unable to verify the first certificate)`,
     );
-    expect(check.fix).toBe('the registry serves a certificate this CA did not sign: npx cdk8s synth && kubectl apply -f dist (the pod restarts with the new certificate)');
+    expect(check.fix).toBe(
+      'the registry serves a certificate this CA did not sign: npx cdk8s synth && kubectl apply -f dist (the pod restarts with the new certificate)',
+    );
   });
 
   it('names the x509 reason when the certificate lacks the name', async () => {
-    const wrongName = await fakeRegistry(createServerCertificate({ ca, subjectAltNames: { dnsNames: ['elsewhere.example'], ipAddresses: [] } }));
+    const wrongName = await fakeRegistry(
+      createServerCertificate({ ca, subjectAltNames: { dnsNames: ['elsewhere.example'], ipAddresses: [] } }),
+    );
     servers.push(wrongName.server);
     const check = await probe(wrongName.port);
-    expect(check.detail).toMatch(/TLS failed: x509: certificate is not valid for this name \(ERR_TLS_CERT_ALTNAME_INVALID: Hostname\/IP does not match certificate's altnames: Host: localhost\. is not in the cert's altnames: DNS:elsewhere\.example\)$/);
-    expect(check.fix).toBe('issue a certificate with every name (private-registry certs renew), then synthesize and apply it');
+    expect(check.detail).toMatch(
+      /TLS failed: x509: certificate is not valid for this name \(ERR_TLS_CERT_ALTNAME_INVALID: Hostname\/IP does not match certificate's altnames: Host: localhost\. is not in the cert's altnames: DNS:elsewhere\.example\)$/,
+    );
+    expect(check.fix).toBe(
+      'issue a certificate with every name (private-registry certs renew), then synthesize and apply it',
+    );
   });
 
   it('names the x509 reason when the certificate has expired', async () => {
-    const expired = await fakeRegistry(createServerCertificate({ ca, subjectAltNames: { dnsNames: ['localhost'], ipAddresses: [] }, validityDays: 1, now: new Date('2020-01-01T00:00:00Z') }));
+    const expired = await fakeRegistry(
+      createServerCertificate({
+        ca,
+        subjectAltNames: { dnsNames: ['localhost'], ipAddresses: [] },
+        validityDays: 1,
+        now: new Date('2020-01-01T00:00:00Z'),
+      }),
+    );
     servers.push(expired.server);
-    expect((await probe(expired.port)).detail).toMatch(/TLS failed: x509: certificate has expired \(CERT_HAS_EXPIRED: certificate has expired\)$/);
+    expect((await probe(expired.port)).detail).toMatch(
+      /TLS failed: x509: certificate has expired \(CERT_HAS_EXPIRED: certificate has expired\)$/,
+    );
   });
 
   it('diagnoses connection refused', async () => {
     const port = await freeLoopbackPort();
     const check = await probe(port, { host: '127.0.0.1' });
     expect(check.detail).toBe(`GET https://127.0.0.1:${port}/v2/: connection refused: nothing listens there`);
-    expect(check.fix).toMatch(/^start the cluster with the registry port mapped \(private-registry k3d-config --out k3d.yaml && k3d cluster create --config k3d.yaml\)/);
+    expect(check.fix).toMatch(
+      /^start the cluster with the registry port mapped \(private-registry k3d-config --out k3d.yaml && k3d cluster create --config k3d.yaml\)/,
+    );
   });
 
   it('reports an HTTP status a registry would not answer', async () => {
-    const broken = await fakeRegistry(createServerCertificate({ ca, subjectAltNames: { dnsNames: ['localhost'], ipAddresses: [] } }), 503);
+    const broken = await fakeRegistry(
+      createServerCertificate({ ca, subjectAltNames: { dnsNames: ['localhost'], ipAddresses: [] } }),
+      503,
+    );
     servers.push(broken.server);
-    expect((await probe(broken.port)).detail).toBe(`GET https://localhost:${broken.port}/v2/: HTTP 503 Service Unavailable: not what a registry answers`);
+    expect((await probe(broken.port)).detail).toBe(
+      `GET https://localhost:${broken.port}/v2/: HTTP 503 Service Unavailable: not what a registry answers`,
+    );
   });
 });
 
@@ -104,7 +132,9 @@ describe('registryApiUrl', () => {
   });
 
   it('rejects what is not an https URL', () => {
-    expect(() => registryApiUrl('http://localhost:31113')).toThrow(`'url' must be an https:// URL, got "http://localhost:31113": write it like https://localhost:31113`);
+    expect(() => registryApiUrl('http://localhost:31113')).toThrow(
+      `'url' must be an https:// URL, got "http://localhost:31113": write it like https://localhost:31113`,
+    );
     expect(() => registryApiUrl('localhost:31113')).toThrow(`'url' must be an https:// URL, got "localhost:31113"`);
   });
 });

@@ -1,14 +1,22 @@
 import { Chart, Testing } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
-import { RegistryAuth, RegistryServer, RegistryServerProps, deriveHttpSecret, serviceDnsName } from '../lib';
+import { RegistryAuth, RegistryServer, type RegistryServerProps, deriveHttpSecret, serviceDnsName } from '../lib';
 import { findObject, fixtureMaterial } from './support/fixture-material';
 
 const material = fixtureMaterial();
 
 function synth(props: Partial<RegistryServerProps> = {}) {
   const chart = new Chart(Testing.app(), 'test', { namespace: 'registry-ns', disableResourceNameHashes: true });
-  const auth = new RegistryAuth(chart, 'Auth', { htpasswd: material.htpasswd, nodeCredentials: material.nodeCredentials });
-  const server = new RegistryServer(chart, 'Registry', { tls: material.tls, caCertificatePem: material.ca.certificatePem, auth, ...props });
+  const auth = new RegistryAuth(chart, 'Auth', {
+    htpasswd: material.htpasswd,
+    nodeCredentials: material.nodeCredentials,
+  });
+  const server = new RegistryServer(chart, 'Registry', {
+    tls: material.tls,
+    caCertificatePem: material.ca.certificatePem,
+    auth,
+    ...props,
+  });
   return { server, manifests: Testing.synth(chart) };
 }
 
@@ -22,7 +30,7 @@ describe('RegistryServer', () => {
   it('custom', () => {
     const { manifests } = synth({
       name: 'images',
-      image: 'registry:3.0.0@sha256:' + 'a'.repeat(64),
+      image: `registry:3.0.0@sha256:${'a'.repeat(64)}`,
       port: 5443,
       nodePort: 32000,
       storageSize: '1Ti',
@@ -41,7 +49,7 @@ describe('RegistryServer', () => {
 
   it('accepts images from a registry with a port, by tag or digest', () => {
     expect(() => synth({ image: 'localhost:5000/mirror/registry:3.1.1' })).not.toThrow();
-    expect(() => synth({ image: 'localhost:5000/registry@sha256:' + 'b'.repeat(64) })).not.toThrow();
+    expect(() => synth({ image: `localhost:5000/registry@sha256:${'b'.repeat(64)}` })).not.toThrow();
   });
 
   it('takes the chart namespace and exposes the Service for other constructs', () => {
@@ -66,7 +74,9 @@ describe('RegistryServer', () => {
       REGISTRY_STORAGE_DELETE_ENABLED: 'true',
       OTEL_TRACES_EXPORTER: 'none',
     });
-    expect(decode(findObject(manifests, 'Secret', 'container-registry-http').data['http-secret'])).toBe(deriveHttpSecret(material.tls.privateKeyPem));
+    expect(decode(findObject(manifests, 'Secret', 'container-registry-http').data['http-secret'])).toBe(
+      deriveHttpSecret(material.tls.privateKeyPem),
+    );
   });
 
   it('serves the material in a kubernetes.io/tls Secret', () => {
@@ -83,7 +93,10 @@ describe('RegistryServer', () => {
     expect(claim.spec).toEqual({ accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '10Gi' } } });
     const deployment = findObject(manifests, 'Deployment');
     expect(deployment.spec.strategy).toEqual({ type: 'Recreate' });
-    expect(deployment.spec.template.spec.volumes[0]).toEqual({ name: 'storage', persistentVolumeClaim: { claimName: 'container-registry' } });
+    expect(deployment.spec.template.spec.volumes[0]).toEqual({
+      name: 'storage',
+      persistentVolumeClaim: { claimName: 'container-registry' },
+    });
   });
 
   it('probes over HTTPS on the path that needs no credentials, and limits resources', () => {
@@ -97,7 +110,13 @@ describe('RegistryServer', () => {
 
   it('runs hardened: non-root, read-only root, no capabilities, no escalation, RuntimeDefault seccomp', () => {
     const pod = findObject(synth().manifests, 'Deployment').spec.template.spec;
-    expect(pod.securityContext).toEqual({ runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, fsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(pod.securityContext).toEqual({
+      runAsNonRoot: true,
+      runAsUser: 1000,
+      runAsGroup: 1000,
+      fsGroup: 1000,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
     expect(pod.containers[0].securityContext).toEqual({
       allowPrivilegeEscalation: false,
       privileged: false,
@@ -115,7 +134,8 @@ describe('RegistryServer', () => {
   });
 
   it('rolls the pod when the certificate changes', () => {
-    const annotation = (manifests: any[]) => findObject(manifests, 'Deployment').spec.template.metadata.annotations['cdk8s-private-registry/tls-sha256'];
+    const annotation = (manifests: any[]) =>
+      findObject(manifests, 'Deployment').spec.template.metadata.annotations['cdk8s-private-registry/tls-sha256'];
     const other = synth({ tls: { ...material.tls, certificatePem: material.ca.certificatePem } });
     expect(annotation(synth().manifests)).toMatch(/^[0-9a-f]{64}$/);
     expect(annotation(other.manifests)).not.toBe(annotation(synth().manifests));
@@ -124,11 +144,23 @@ describe('RegistryServer', () => {
   it.each([
     [{ nodePort: 80 }, "'nodePort' must be an integer in 30000-32767, got 80: pick a port in the NodePort range"],
     [{ port: 70000 }, "'port' must be an integer in 1-65535, got 70000: pick a TCP port"],
-    [{ name: 'Registry' }, `'name' must be a Service name (lowercase letters, digits and '-', starting with a letter, ending with a letter or digit, at most 63 characters), got "Registry": pick a name like "container-registry"`],
+    [
+      { name: 'Registry' },
+      `'name' must be a Service name (lowercase letters, digits and '-', starting with a letter, ending with a letter or digit, at most 63 characters), got "Registry": pick a name like "container-registry"`,
+    ],
     [{ name: '1registry' }, `'name' must be a Service name`],
-    [{ storageSize: '10 GB' }, `'storageSize' must be a Kubernetes quantity like "10Gi", got "10 GB": write a whole number with a unit such as Mi or Gi`],
-    [{ image: 'registry' }, `'image' must name an exact version like "registry:3.1.1", got "registry": add a tag other than latest, or a digest, so every synth deploys the same code`],
-    [{ image: 'localhost:5000/registry' }, `'image' must name an exact version like "registry:3.1.1", got "localhost:5000/registry"`],
+    [
+      { storageSize: '10 GB' },
+      `'storageSize' must be a Kubernetes quantity like "10Gi", got "10 GB": write a whole number with a unit such as Mi or Gi`,
+    ],
+    [
+      { image: 'registry' },
+      `'image' must name an exact version like "registry:3.1.1", got "registry": add a tag other than latest, or a digest, so every synth deploys the same code`,
+    ],
+    [
+      { image: 'localhost:5000/registry' },
+      `'image' must name an exact version like "registry:3.1.1", got "localhost:5000/registry"`,
+    ],
     [{ image: 'registry:latest' }, `'image' must name an exact version like "registry:3.1.1", got "registry:latest"`],
     [{ replicas: 0 }, "'replicas' must be a whole number of at least 1, got 0: use 1 for a local registry"],
     [

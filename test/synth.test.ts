@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MATERIAL_FILES, generateMaterial, writeNewMaterial } from '../lib';
-import { SynthesizedApp, synthApp } from './support/synth-app';
+import { type SynthesizedApp, synthApp } from './support/synth-app';
 
 /** Every file under `dir` with its SHA-256, mode and mtime: what "changes nothing" must keep. */
 function fingerprint(dir: string): Record<string, string> {
@@ -13,12 +13,14 @@ function fingerprint(dir: string): Record<string, string> {
     if (!entry.isFile()) continue;
     const file = join(entry.parentPath, entry.name);
     const stat = statSync(file);
-    files[file.slice(dir.length + 1)] = `${createHash('sha256').update(readFileSync(file)).digest('hex')} ${(stat.mode & 0o777).toString(8)} ${stat.mtimeMs}`;
+    files[file.slice(dir.length + 1)] =
+      `${createHash('sha256').update(readFileSync(file)).digest('hex')} ${(stat.mode & 0o777).toString(8)} ${stat.mtimeMs}`;
   }
   return files;
 }
 
-const contentOnly = (files: Record<string, string>) => Object.fromEntries(Object.entries(files).map(([file, print]) => [file, print.split(' ')[0]]));
+const contentOnly = (files: Record<string, string>) =>
+  Object.fromEntries(Object.entries(files).map(([file, print]) => [file, print.split(' ')[0]]));
 
 describe('the synth app (cdk8s synth)', () => {
   let work: string;
@@ -36,7 +38,11 @@ describe('the synth app (cdk8s synth)', () => {
 
   it('creates the material directory on the first run', () => {
     expect(Object.keys(firstMaterial).sort()).toEqual(
-      [...Object.values(MATERIAL_FILES), 'certs.d/container-registry.local:5000/hosts.toml', 'certs.d/localhost:31113/hosts.toml'].sort(),
+      [
+        ...Object.values(MATERIAL_FILES),
+        'certs.d/container-registry.local:5000/hosts.toml',
+        'certs.d/localhost:31113/hosts.toml',
+      ].sort(),
     );
     expect(first.stderr).toContain('created');
   });
@@ -92,7 +98,9 @@ describe('the synth app (cdk8s synth)', () => {
     cpSync(join(work, 'registry'), damaged, { recursive: true });
     writeFileSync(join(damaged, MATERIAL_FILES.tlsKey), 'not a key');
     const before = fingerprint(damaged);
-    await expect(synthApp(damaged, join(work, 'dist-damaged'))).rejects.toThrow(`${damaged}/certs/tls.key is not a PEM RSA private key`);
+    await expect(synthApp(damaged, join(work, 'dist-damaged'))).rejects.toThrow(
+      `${damaged}/certs/tls.key is not a PEM RSA private key`,
+    );
     expect(fingerprint(damaged)).toEqual(before);
   });
 });

@@ -1,8 +1,8 @@
-import { CertificateSummary, DEFAULT_CA_VALIDITY_DAYS, DEFAULT_CERT_VALIDITY_DAYS } from '../../lib/certificates';
+import { type CertificateSummary, DEFAULT_CA_VALIDITY_DAYS, DEFAULT_CERT_VALIDITY_DAYS } from '../../lib/certificates';
 import { EXPIRY_WARNING_DAYS, describeMaterialCertificates, renewCertificates } from '../../lib/material-certs';
-import { CommandFactory, handler } from '../command';
+import { type CommandFactory, handler } from '../command';
 import { applyCommandFor, withFlagNames } from '../flags';
-import { CliIo, EXIT_OK, ExitCode } from '../io';
+import { type CliIo, EXIT_OK, type ExitCode } from '../io';
 
 export interface CertsShowArgs {
   readonly dir: string;
@@ -22,7 +22,13 @@ export async function certsShow(args: CertsShowArgs, io: CliIo): Promise<ExitCod
   return withFlagNames(FLAGS, async () => {
     const certificates = describeMaterialCertificates(args.dir, io.now());
     if (args.json) {
-      io.stdout.write(`${JSON.stringify(certificates.map(({ name, file, summary }) => ({ name, file, ...summary })), null, 2)}\n`);
+      io.stdout.write(
+        `${JSON.stringify(
+          certificates.map(({ name, file, summary }) => ({ name, file, ...summary })),
+          null,
+          2,
+        )}\n`,
+      );
     } else {
       for (const { name, file, summary } of certificates) {
         const names = [...summary.dnsNames, ...summary.ipAddresses];
@@ -59,11 +65,19 @@ export async function certsRenew(args: CertsRenewArgs, io: CliIo): Promise<ExitC
       now: io.now(),
     });
     io.stderr.write(`kept the old files in ${result.backupDir}\n`);
-    if (result.rotatedCa) io.stderr.write(`new CA: ${result.ca.subject}, SHA-256 ${result.ca.sha256Fingerprint}, until ${isoSeconds(result.ca.notAfter)}\n`);
-    io.stderr.write(`new server certificate until ${isoSeconds(result.tls.notAfter)} for ${[...result.tls.dnsNames, ...result.tls.ipAddresses].join(', ')}\n`);
-    if (result.addedNames.length > 0) io.stderr.write(`added names the old certificate lacked: ${result.addedNames.join(', ')}\n`);
+    if (result.rotatedCa)
+      io.stderr.write(
+        `new CA: ${result.ca.subject}, SHA-256 ${result.ca.sha256Fingerprint}, until ${isoSeconds(result.ca.notAfter)}\n`,
+      );
+    io.stderr.write(
+      `new server certificate until ${isoSeconds(result.tls.notAfter)} for ${[...result.tls.dnsNames, ...result.tls.ipAddresses].join(', ')}\n`,
+    );
+    if (result.addedNames.length > 0)
+      io.stderr.write(`added names the old certificate lacked: ${result.addedNames.join(', ')}\n`);
     // The Deployment's pod template carries the certificate's hash, so applying it rolls the pod.
-    io.stderr.write(`the registry serves it once you apply it (the pod restarts by itself): ${applyCommandFor(args.dir, io)}\n`);
+    io.stderr.write(
+      `the registry serves it once you apply it (the pod restarts by itself): ${applyCommandFor(args.dir, io)}\n`,
+    );
     if (result.rotatedCa) {
       io.stderr.write(
         'warning: the CA changed, so everything that trusted the old one rejects the registry until it has the new one:\n' +
@@ -76,7 +90,9 @@ export async function certsRenew(args: CertsRenewArgs, io: CliIo): Promise<ExitC
 }
 
 function expiresIn(summary: CertificateSummary): string {
-  return summary.daysLeft < 0 ? `expired on ${isoSeconds(summary.notAfter)}` : `expires in ${summary.daysLeft} days (${isoSeconds(summary.notAfter)})`;
+  return summary.daysLeft < 0
+    ? `expired on ${isoSeconds(summary.notAfter)}`
+    : `expires in ${summary.daysLeft} days (${isoSeconds(summary.notAfter)})`;
 }
 
 function isoSeconds(date: Date): string {
@@ -99,9 +115,22 @@ export const certsCommand: CommandFactory = (context) => ({
         describe: 'New server certificate from the same CA (old files kept as a backup)',
         builder: (sub) =>
           sub
-            .option('rotate-ca', { type: 'boolean', default: false, describe: 'Make a new CA too (nodes and desktops must be given it)' })
-            .option('cert-days', { type: 'number', default: DEFAULT_CERT_VALIDITY_DAYS, requiresArg: true, describe: 'Server certificate lifetime in days' })
-            .option('ca-days', { type: 'number', requiresArg: true, describe: `New CA lifetime in days (with --rotate-ca; default ${DEFAULT_CA_VALIDITY_DAYS})` }),
+            .option('rotate-ca', {
+              type: 'boolean',
+              default: false,
+              describe: 'Make a new CA too (nodes and desktops must be given it)',
+            })
+            .option('cert-days', {
+              type: 'number',
+              default: DEFAULT_CERT_VALIDITY_DAYS,
+              requiresArg: true,
+              describe: 'Server certificate lifetime in days',
+            })
+            .option('ca-days', {
+              type: 'number',
+              requiresArg: true,
+              describe: `New CA lifetime in days (with --rotate-ca; default ${DEFAULT_CA_VALIDITY_DAYS})`,
+            }),
         handler: handler(context, certsRenew),
       })
       .demandCommand(1, 'name a certs command: show or renew'),

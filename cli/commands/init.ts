@@ -4,9 +4,9 @@ import { DEFAULT_NODE_PORT, DEFAULT_REGISTRY_HOSTNAME, DEFAULT_USERNAME } from '
 import { MATERIAL_FILES, generateMaterial, writeNewMaterial } from '../../lib/material';
 import { moveToBackup } from '../../lib/material-dir';
 import { ValidationError } from '../../lib/validate';
-import { CommandFactory, handler } from '../command';
+import { type CommandFactory, handler } from '../command';
 import { applyCommandFor, dirFlag, withFlagNames } from '../flags';
-import { CliIo, EXIT_OK, ExitCode, readPasswordFromStdin } from '../io';
+import { type CliIo, EXIT_OK, type ExitCode, readPasswordFromStdin } from '../io';
 
 export interface InitArgs {
   readonly dir: string;
@@ -33,7 +33,9 @@ export async function init(args: InitArgs, io: CliIo): Promise<ExitCode> {
   return withFlagNames(FLAGS, async () => {
     const exists = fs.existsSync(args.dir);
     if (exists && !args.force) {
-      throw new ValidationError(`${args.dir} already exists: keep it (private-registry doctor checks it), or pass --force to move it to a timestamped backup and create new material`);
+      throw new ValidationError(
+        `${args.dir} already exists: keep it (private-registry doctor checks it), or pass --force to move it to a timestamped backup and create new material`,
+      );
     }
     const password = args.passwordStdin ? await readPasswordFromStdin(io) : undefined;
     // Everything is validated and generated before the old material is touched.
@@ -74,12 +76,45 @@ export const initCommand: CommandFactory = (context) => ({
   describe: 'Create the material directory: CA, server certificate, htpasswd, registries.yaml',
   builder: (yargs) =>
     yargs
-      .option('hostname', { type: 'string', default: DEFAULT_REGISTRY_HOSTNAME, requiresArg: true, describe: 'Name the nodes use for the registry (a certificate SAN)' })
-      .option('node-port', { type: 'number', default: DEFAULT_NODE_PORT, requiresArg: true, describe: 'NodePort the desktop pushes to as localhost:<port>' })
-      .option('user', { type: 'string', default: DEFAULT_USERNAME, requiresArg: true, describe: 'User the nodes pull with' })
-      .option('password-stdin', { type: 'boolean', default: false, describe: "Read the user's password from stdin (default: a random one)" })
-      .option('ca-days', { type: 'number', default: DEFAULT_CA_VALIDITY_DAYS, requiresArg: true, describe: 'CA lifetime in days' })
-      .option('cert-days', { type: 'number', default: DEFAULT_CERT_VALIDITY_DAYS, requiresArg: true, describe: 'Server certificate lifetime in days' })
-      .option('force', { type: 'boolean', default: false, describe: 'Move existing material to <dir>.backup-<UTC time> first' }),
+      .option('hostname', {
+        type: 'string',
+        default: DEFAULT_REGISTRY_HOSTNAME,
+        requiresArg: true,
+        describe: 'Name the nodes use for the registry (a certificate SAN)',
+      })
+      .option('node-port', {
+        type: 'number',
+        default: DEFAULT_NODE_PORT,
+        requiresArg: true,
+        describe: 'NodePort the desktop pushes to as localhost:<port>',
+      })
+      .option('user', {
+        type: 'string',
+        default: DEFAULT_USERNAME,
+        requiresArg: true,
+        describe: 'User the nodes pull with',
+      })
+      .option('password-stdin', {
+        type: 'boolean',
+        default: false,
+        describe: "Read the user's password from stdin (default: a random one)",
+      })
+      .option('ca-days', {
+        type: 'number',
+        default: DEFAULT_CA_VALIDITY_DAYS,
+        requiresArg: true,
+        describe: 'CA lifetime in days',
+      })
+      .option('cert-days', {
+        type: 'number',
+        default: DEFAULT_CERT_VALIDITY_DAYS,
+        requiresArg: true,
+        describe: 'Server certificate lifetime in days',
+      })
+      .option('force', {
+        type: 'boolean',
+        default: false,
+        describe: 'Move existing material to <dir>.backup-<UTC time> first',
+      }),
   handler: handler(context, init),
 });

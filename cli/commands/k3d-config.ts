@@ -1,13 +1,19 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PUBLIC_FILE_MODE, writeFileAtomic } from '../../lib/atomic-file';
-import { DEFAULT_K3D_CLUSTER_NAME, k3dClusterConfig, k3dCreateArgs, renderK3dConfig, shellCommandLine } from '../../lib/k3d-config';
+import {
+  DEFAULT_K3D_CLUSTER_NAME,
+  k3dClusterConfig,
+  k3dCreateArgs,
+  renderK3dConfig,
+  shellCommandLine,
+} from '../../lib/k3d-config';
 import { MATERIAL_FILES, materialAddressesOf, readMaterial } from '../../lib/material';
 import { assertMaterialDir } from '../../lib/material-dir';
 import { ValidationError } from '../../lib/validate';
-import { CommandFactory, handler } from '../command';
+import { type CommandFactory, handler } from '../command';
 import { withFlagNames } from '../flags';
-import { CliIo, EXIT_OK, ExitCode } from '../io';
+import { type CliIo, EXIT_OK, type ExitCode } from '../io';
 
 export interface K3dConfigArgs {
   readonly dir: string;
@@ -27,7 +33,13 @@ export async function k3dConfig(args: K3dConfigArgs, io: CliIo): Promise<ExitCod
     // The nodes will read this material: refuse to wire up a cluster to a broken one.
     const material = readMaterial(args.dir);
     const { nodePort } = materialAddressesOf(material.registries, path.join(args.dir, MATERIAL_FILES.registriesYaml));
-    const config = k3dClusterConfig({ materialDir: path.resolve(args.dir), nodePort, name: args.name, servers: args.servers, agents: args.agents });
+    const config = k3dClusterConfig({
+      materialDir: path.resolve(args.dir),
+      nodePort,
+      name: args.name,
+      servers: args.servers,
+      agents: args.agents,
+    });
     if (args.out !== undefined) {
       writeOut(args.out, renderK3dConfig(config));
       io.stderr.write(`wrote ${args.out}: k3d cluster create --config ${args.out}\n`);
@@ -42,7 +54,8 @@ export async function k3dConfig(args: K3dConfigArgs, io: CliIo): Promise<ExitCod
 /** Writes --out atomically; every way the path can be wrong is bad input that names --out and the fix. */
 function writeOut(out: string, content: string): void {
   const outDir = path.dirname(path.resolve(out));
-  if (!fs.existsSync(outDir)) throw new ValidationError(`--out ${out}: directory ${outDir} does not exist: create it or write somewhere else`);
+  if (!fs.existsSync(outDir))
+    throw new ValidationError(`--out ${out}: directory ${outDir} does not exist: create it or write somewhere else`);
   if (fs.existsSync(out) && fs.statSync(out).isDirectory()) {
     throw new ValidationError(`--out ${out} is a directory: name a file, e.g. --out ${path.join(out, 'k3d.yaml')}`);
   }
@@ -51,7 +64,9 @@ function writeOut(out: string, content: string): void {
   } catch (error) {
     const { code } = error as NodeJS.ErrnoException;
     if (code === undefined) throw error;
-    throw new ValidationError(`--out ${out} cannot be written (${(error as Error).message.split(',')[0]}): pick a file in a directory you can write to`);
+    throw new ValidationError(
+      `--out ${out} cannot be written (${(error as Error).message.split(',')[0]}): pick a file in a directory you can write to`,
+    );
   }
 }
 
@@ -60,10 +75,19 @@ export const k3dConfigCommand: CommandFactory = (context) => ({
   describe: 'Print a k3d cluster config (k3d.io/v1alpha5) whose nodes use the registry',
   builder: (yargs) =>
     yargs
-      .option('name', { type: 'string', default: DEFAULT_K3D_CLUSTER_NAME, requiresArg: true, describe: 'Cluster name' })
+      .option('name', {
+        type: 'string',
+        default: DEFAULT_K3D_CLUSTER_NAME,
+        requiresArg: true,
+        describe: 'Cluster name',
+      })
       .option('servers', { type: 'number', default: 1, requiresArg: true, describe: 'Server nodes' })
       .option('agents', { type: 'number', default: 0, requiresArg: true, describe: 'Agent nodes' })
       .option('out', { type: 'string', requiresArg: true, describe: 'Write the config to this file instead of stdout' })
-      .option('print-command', { type: 'boolean', default: false, describe: 'Print the equivalent `k3d cluster create` command line' }),
+      .option('print-command', {
+        type: 'boolean',
+        default: false,
+        describe: 'Print the equivalent `k3d cluster create` command line',
+      }),
   handler: handler(context, k3dConfig),
 });

@@ -2,9 +2,9 @@ import * as path from 'node:path';
 import { MATERIAL_FILES, materialAddressesOf, readMaterial } from '../../lib/material';
 import { assertMaterialDir } from '../../lib/material-dir';
 import { desktopTrustFiles, writeTrustFiles } from '../../lib/trust';
-import { CommandFactory, handler } from '../command';
+import { type CommandFactory, handler } from '../command';
 import { dirFlag, withFlagNames } from '../flags';
-import { CliIo, EXIT_CHECK_FAILED, EXIT_OK, ExitCode } from '../io';
+import { type CliIo, EXIT_CHECK_FAILED, EXIT_OK, type ExitCode } from '../io';
 
 export interface TrustArgs {
   readonly dir: string;
@@ -21,20 +21,31 @@ export async function trust(args: TrustArgs, io: CliIo): Promise<ExitCode> {
     const host = `localhost:${nodePort}`;
     const files = desktopTrustFiles(material.ca.certificatePem, host);
     const caFile = path.resolve(args.dir, MATERIAL_FILES.caCertificate);
-    const lines = [`The registry at ${host} has a certificate from this material's CA (${caFile}). Each client trusts it through its own file:`, ''];
+    const lines = [
+      `The registry at ${host} has a certificate from this material's CA (${caFile}). Each client trusts it through its own file:`,
+      '',
+    ];
     for (const file of files) {
       lines.push(`${file.client}: ${file.path}`);
       if (file.note !== undefined) lines.push(`  ${file.note}`);
     }
     const user = material.nodeCredentials.username;
-    lines.push(`curl: curl --cacert ${caFile} -u ${user}:"$(cat ${path.resolve(args.dir, MATERIAL_FILES.password)})" https://${host}/v2/_catalog`, '');
-    if (!args.write) lines.push(`Write the files (as root): private-registry trust${dirFlag(args.dir, io)} --write`, '');
+    lines.push(
+      `curl: curl --cacert ${caFile} -u ${user}:"$(cat ${path.resolve(args.dir, MATERIAL_FILES.password)})" https://${host}/v2/_catalog`,
+      '',
+    );
+    if (!args.write)
+      lines.push(`Write the files (as root): private-registry trust${dirFlag(args.dir, io)} --write`, '');
     io.stdout.write(lines.join('\n'));
     if (!args.write) return EXIT_OK;
 
     const results = writeTrustFiles(files, args.root);
     for (const result of results) {
-      io.stderr.write(result.written ? `wrote ${result.path}\n` : `could not write ${result.path}: ${result.error} (run as root, or copy ${caFile} there)\n`);
+      io.stderr.write(
+        result.written
+          ? `wrote ${result.path}\n`
+          : `could not write ${result.path}: ${result.error} (run as root, or copy ${caFile} there)\n`,
+      );
     }
     return results.every((result) => result.written) ? EXIT_OK : EXIT_CHECK_FAILED;
   });
@@ -45,7 +56,16 @@ export const trustCommand: CommandFactory = (context) => ({
   describe: "How this machine's Docker, Podman/Skopeo/Buildah, containerd and curl trust the registry's CA",
   builder: (yargs) =>
     yargs
-      .option('write', { type: 'boolean', default: false, describe: 'Write the CA files (needs root); exit 1 if some could not be written' })
-      .option('root', { type: 'string', default: '/', requiresArg: true, describe: 'Write under this directory instead of / (for images and tests)' }),
+      .option('write', {
+        type: 'boolean',
+        default: false,
+        describe: 'Write the CA files (needs root); exit 1 if some could not be written',
+      })
+      .option('root', {
+        type: 'string',
+        default: '/',
+        requiresArg: true,
+        describe: 'Write under this directory instead of / (for images and tests)',
+      }),
   handler: handler(context, trust),
 });

@@ -1,9 +1,9 @@
 import * as path from 'node:path';
 import { MATERIAL_FILES } from '../../lib/material';
 import { addMaterialUser, listMaterialUsers, removeMaterialUser, verifyMaterialUser } from '../../lib/material-users';
-import { CommandFactory, handler } from '../command';
+import { type CommandFactory, handler } from '../command';
 import { applyCommandFor, withFlagNames } from '../flags';
-import { CliIo, EXIT_CHECK_FAILED, EXIT_OK, ExitCode, readPasswordFromStdin } from '../io';
+import { type CliIo, EXIT_CHECK_FAILED, EXIT_OK, type ExitCode, readPasswordFromStdin } from '../io';
 
 export interface UserAddArgs {
   readonly dir: string;
@@ -51,11 +51,16 @@ export async function userAdd(args: UserAddArgs, io: CliIo): Promise<ExitCode> {
 /** Removes a user; the nodes' own user only together with --node-user naming the one they switch to. */
 export async function userRemove(args: UserRemoveArgs, io: CliIo): Promise<ExitCode> {
   return withFlagNames(FLAGS, async () => {
-    const nodeUser = args.nodeUser === undefined ? undefined : { username: args.nodeUser, password: await readPasswordFromStdin(io) };
+    const nodeUser =
+      args.nodeUser === undefined ? undefined : { username: args.nodeUser, password: await readPasswordFromStdin(io) };
     const { nodeUserChanged } = removeMaterialUser(args.dir, args.name, { nodeUser });
-    io.stderr.write(`removed "${args.name}" from ${path.join(args.dir, MATERIAL_FILES.htpasswd)}; the registry forgets it once you apply: ${applyCommandFor(args.dir, io)}\n`);
+    io.stderr.write(
+      `removed "${args.name}" from ${path.join(args.dir, MATERIAL_FILES.htpasswd)}; the registry forgets it once you apply: ${applyCommandFor(args.dir, io)}\n`,
+    );
     if (nodeUserChanged) {
-      io.stderr.write(`the nodes now pull as "${args.nodeUser}" (${path.join(args.dir, MATERIAL_FILES.registriesYaml)}); k3s reads it at start: restart the nodes (k3d cluster stop NAME && k3d cluster start NAME)\n`);
+      io.stderr.write(
+        `the nodes now pull as "${args.nodeUser}" (${path.join(args.dir, MATERIAL_FILES.registriesYaml)}); k3s reads it at start: restart the nodes (k3d cluster stop NAME && k3d cluster start NAME)\n`,
+      );
     }
     return EXIT_OK;
   });
@@ -67,7 +72,10 @@ export async function userList(args: UserListArgs, io: CliIo): Promise<ExitCode>
     const users = listMaterialUsers(args.dir);
     for (const user of users) io.stdout.write(`${user.username}\n`);
     const nodeUser = users.find((user) => user.isNodeUser);
-    if (nodeUser !== undefined) io.stderr.write(`the nodes pull as "${nodeUser.username}" (${path.join(args.dir, MATERIAL_FILES.registriesYaml)})\n`);
+    if (nodeUser !== undefined)
+      io.stderr.write(
+        `the nodes pull as "${nodeUser.username}" (${path.join(args.dir, MATERIAL_FILES.registriesYaml)})\n`,
+      );
     return EXIT_OK;
   });
 }
@@ -100,16 +108,22 @@ export const userCommand: CommandFactory = (context) => ({
             .positional('name', nameArgument)
             .option('password-stdin', { type: 'boolean', default: false, describe: 'Read the password from stdin' })
             // A plain `>` would leave the password in a file everyone can read.
-            .epilog('To keep the printed password in a file only you can read:\n  (umask 077; $0 user add ci > ci-password.txt)'),
+            .epilog(
+              'To keep the printed password in a file only you can read:\n  (umask 077; $0 user add ci > ci-password.txt)',
+            ),
         handler: handler(context, userAdd),
       })
       .command({
         command: 'remove <name>',
-        describe: 'Remove a user (the nodes\' user only with --node-user)',
+        describe: "Remove a user (the nodes' user only with --node-user)",
         builder: (sub) =>
           sub
             .positional('name', nameArgument)
-            .option('node-user', { type: 'string', requiresArg: true, describe: 'Switch the nodes to this existing user (its password on stdin)' })
+            .option('node-user', {
+              type: 'string',
+              requiresArg: true,
+              describe: 'Switch the nodes to this existing user (its password on stdin)',
+            })
             // No default: yargs counts a default as given, and --node-user must bring its password.
             .option('password-stdin', { type: 'boolean', describe: "Read --node-user's password from stdin" })
             .implies('node-user', 'password-stdin'),
@@ -124,9 +138,11 @@ export const userCommand: CommandFactory = (context) => ({
         command: 'verify <name>',
         describe: 'Check a password (on stdin): exit 0 if it matches, 1 if not',
         builder: (sub) =>
-          sub
-            .positional('name', nameArgument)
-            .option('password-stdin', { type: 'boolean', demandOption: true, describe: 'Read the password from stdin' }),
+          sub.positional('name', nameArgument).option('password-stdin', {
+            type: 'boolean',
+            demandOption: true,
+            describe: 'Read the password from stdin',
+          }),
         handler: handler(context, userVerify),
       })
       .demandCommand(1, 'name a user command: add, remove, list or verify'),

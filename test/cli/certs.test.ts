@@ -3,7 +3,12 @@ import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { certsRenew, certsShow } from '../../cli/commands/certs';
 import { main } from '../../cli/main';
-import { createServerCertificate, describeCertificate, isIssuedBy, keyMatchesCertificate } from '../../lib/certificates';
+import {
+  createServerCertificate,
+  describeCertificate,
+  isIssuedBy,
+  keyMatchesCertificate,
+} from '../../lib/certificates';
 import { checkMaterial, readMaterialSnapshot } from '../../lib/material-checks';
 import { NOW, captureIo, materialTemplate, read, treeHashes, write } from './helpers';
 
@@ -45,18 +50,32 @@ describe('certs', () => {
       const io = captureIo();
       expect(await main(['certs', 'show', '--json', '--dir', template.dir], io)).toBe(0);
       const [ca, tls] = JSON.parse(io.out()) as Record<string, unknown>[];
-      expect(ca).toMatchObject({ name: 'ca.crt', file: `${template.dir}/certs/ca.crt`, isCertificateAuthority: true, daysLeft: 3650 });
-      expect(tls).toMatchObject({ name: 'tls.crt', dnsNames: expect.arrayContaining(['localhost']), ipAddresses: ['127.0.0.1'], notAfter: '2027-04-07T03:04:05.000Z' });
+      expect(ca).toMatchObject({
+        name: 'ca.crt',
+        file: `${template.dir}/certs/ca.crt`,
+        isCertificateAuthority: true,
+        daysLeft: 3650,
+      });
+      expect(tls).toMatchObject({
+        name: 'tls.crt',
+        dnsNames: expect.arrayContaining(['localhost']),
+        ipAddresses: ['127.0.0.1'],
+        notAfter: '2027-04-07T03:04:05.000Z',
+      });
       expect(tls.sha256Fingerprint).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
     });
 
     it('warns on stderr when fewer than 30 days are left', async () => {
       const io = captureIo({ now: new Date(NOW.getTime() + 800 * DAY_MS) });
       expect(await certsShow({ dir: template.dir, json: false }, io)).toBe(0);
-      expect(io.err()).toBe(`warning: ${template.dir}/certs/tls.crt expires in 25 days (2027-04-07T03:04:05Z): private-registry certs renew\n`);
+      expect(io.err()).toBe(
+        `warning: ${template.dir}/certs/tls.crt expires in 25 days (2027-04-07T03:04:05Z): private-registry certs renew\n`,
+      );
       const expired = captureIo({ now: new Date(NOW.getTime() + 3651 * DAY_MS) });
       await certsShow({ dir: template.dir, json: false }, expired);
-      expect(expired.err()).toContain(`warning: ${template.dir}/certs/ca.crt expired on 2034-12-31T03:04:05Z: private-registry certs renew --rotate-ca\n`);
+      expect(expired.err()).toContain(
+        `warning: ${template.dir}/certs/ca.crt expired on 2034-12-31T03:04:05Z: private-registry certs renew --rotate-ca\n`,
+      );
     });
   });
 
@@ -83,12 +102,14 @@ describe('certs', () => {
       expect(treeHashes(backup)).toEqual(old);
       expect(io.err()).toContain(`kept the old files in ${backup}\n`);
       // Not the directory synth reads by itself, so the command tells it.
-      expect(io.err()).toContain(`the registry serves it once you apply it (the pod restarts by itself): REGISTRY_MATERIAL_DIR=${dir} npx cdk8s synth && kubectl apply -f dist\n`);
+      expect(io.err()).toContain(
+        `the registry serves it once you apply it (the pod restarts by itself): REGISTRY_MATERIAL_DIR=${dir} npx cdk8s synth && kubectl apply -f dist\n`,
+      );
       expect(io.err()).not.toContain('warning');
       expect(checkMaterial(readMaterialSnapshot(dir), { now: NOW }).filter((check) => !check.ok)).toEqual([]);
     });
 
-    it('adds the names a hand-made certificate lacks (the guide\'s CN-only certificate)', async () => {
+    it("adds the names a hand-made certificate lacks (the guide's CN-only certificate)", async () => {
       const dir = template.copy();
       const guideStyle = createServerCertificate({
         ca: { certificatePem: read(dir, 'certs/ca.crt'), privateKeyPem: read(dir, 'certs/ca.key') },
@@ -137,36 +158,41 @@ describe('certs', () => {
     });
 
     describe('bad input exits 2, says what to fix, and leaves every file unchanged', () => {
-      const cases: { name: string; args: string[]; prepare?: (dir: string) => void; error: (dir: string) => string }[] = [
-        {
-          name: '--ca-days without --rotate-ca',
-          args: ['--ca-days', '10'],
-          error: () => '--ca-days only applies with --rotate-ca: the CA is kept; drop it or rotate the CA',
-        },
-        {
-          name: '--cert-days out of range',
-          args: ['--cert-days', '4000'],
-          error: () => '--cert-days must be an integer in 1-3650, got 4000: give the server certificate lifetime in days',
-        },
-        {
-          name: 'a CA key that belongs to another certificate',
-          args: [],
-          prepare: (dir) => write(dir, 'certs/ca.key', read(dir, 'certs/tls.key')),
-          error: (dir) => `${dir}/certs/ca.key does not belong to ${dir}/certs/ca.crt: restore the matching pair from a backup, or make a new CA with --rotate-ca`,
-        },
-        {
-          name: 'a corrupted server certificate (its names are needed)',
-          args: ['--rotate-ca'],
-          prepare: (dir) => write(dir, 'certs/tls.crt', '-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n'),
-          error: (dir) => `${dir}/certs/tls.crt is not a PEM X.509 RSA certificate`,
-        },
-        {
-          name: 'a missing CA key',
-          args: [],
-          prepare: (dir) => fs.rmSync(path.join(dir, 'certs/ca.key')),
-          error: (dir) => `${dir}/certs/ca.key is missing or unreadable: restore it from a backup (${dir}.backup-*), or create new material (private-registry init --force)`,
-        },
-      ];
+      const cases: { name: string; args: string[]; prepare?: (dir: string) => void; error: (dir: string) => string }[] =
+        [
+          {
+            name: '--ca-days without --rotate-ca',
+            args: ['--ca-days', '10'],
+            error: () => '--ca-days only applies with --rotate-ca: the CA is kept; drop it or rotate the CA',
+          },
+          {
+            name: '--cert-days out of range',
+            args: ['--cert-days', '4000'],
+            error: () =>
+              '--cert-days must be an integer in 1-3650, got 4000: give the server certificate lifetime in days',
+          },
+          {
+            name: 'a CA key that belongs to another certificate',
+            args: [],
+            prepare: (dir) => write(dir, 'certs/ca.key', read(dir, 'certs/tls.key')),
+            error: (dir) =>
+              `${dir}/certs/ca.key does not belong to ${dir}/certs/ca.crt: restore the matching pair from a backup, or make a new CA with --rotate-ca`,
+          },
+          {
+            name: 'a corrupted server certificate (its names are needed)',
+            args: ['--rotate-ca'],
+            prepare: (dir) =>
+              write(dir, 'certs/tls.crt', '-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n'),
+            error: (dir) => `${dir}/certs/tls.crt is not a PEM X.509 RSA certificate`,
+          },
+          {
+            name: 'a missing CA key',
+            args: [],
+            prepare: (dir) => fs.rmSync(path.join(dir, 'certs/ca.key')),
+            error: (dir) =>
+              `${dir}/certs/ca.key is missing or unreadable: restore it from a backup (${dir}.backup-*), or create new material (private-registry init --force)`,
+          },
+        ];
       for (const { name, args, prepare, error } of cases) {
         it(name, async () => {
           const dir = template.copy();

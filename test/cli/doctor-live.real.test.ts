@@ -6,7 +6,7 @@ import { withNodeCredentials } from '../../lib/material-users';
 import { renderRegistriesYaml } from '../../lib/registries-yaml';
 import { freeLoopbackPort } from '../support/free-port';
 import { describeReal } from '../support/real-software';
-import { RunningRegistry, startRegistry } from '../support/registry-process';
+import { type RunningRegistry, startRegistry } from '../support/registry-process';
 import { captureIo, materialTemplate, tempDir, write } from './helpers';
 
 describeReal('doctor --live against the real registry', ['docker-registry'], () => {
@@ -45,20 +45,30 @@ describeReal('doctor --live against the real registry', ['docker-registry'], () 
   const doctorLive = async (dir: string): Promise<{ code: number; live: string; out: string }> => {
     const io = captureIo({ now: new Date() });
     const code = await main(['doctor', '--live', '--url', url, '--dir', dir, '--dist', noDist], io);
-    const live = io.out().split('\n').find((line) => line.includes('live registry:')) ?? '';
+    const live =
+      io
+        .out()
+        .split('\n')
+        .find((line) => line.includes('live registry:')) ?? '';
     return { code, live, out: io.out() };
   };
 
   it('passes with the material the registry serves', async () => {
     const result = await doctorLive(served.copy());
     expect(result.code, `${result.out}\n${registry.logs()}`).toBe(0);
-    expect(result.live).toBe(`ok    live registry: GET ${url}/v2/: 200, TLS verified with our CA, logged in as "registry"`);
+    expect(result.live).toBe(
+      `ok    live registry: GET ${url}/v2/: 200, TLS verified with our CA, logged in as "registry"`,
+    );
   });
 
   it('diagnoses 401 when registries.yaml has a password the registry does not accept', async () => {
     const dir = served.copy();
     const { registries } = readMaterial(dir);
-    write(dir, 'certs/registries.yaml', renderRegistriesYaml(withNodeCredentials(registries, { username: 'registry', password: 'not-the-password' })));
+    write(
+      dir,
+      'certs/registries.yaml',
+      renderRegistriesYaml(withNodeCredentials(registries, { username: 'registry', password: 'not-the-password' })),
+    );
     const result = await doctorLive(dir);
     expect(result.code).toBe(1);
     expect(result.live).toBe(

@@ -53,7 +53,9 @@ describe('doctor', () => {
     expect(await main(['doctor', '--json', '--dir', template.dir, '--dist', noDist], io)).toBe(1);
     const report = JSON.parse(io.out()) as { ok: boolean; checks: { name: string; ok: boolean; fix?: string }[] };
     expect(report.ok).toBe(false);
-    expect(report.checks.filter((check) => !check.ok)).toEqual([expect.objectContaining({ name: 'server certificate expiry', fix: 'private-registry certs renew' })]);
+    expect(report.checks.filter((check) => !check.ok)).toEqual([
+      expect.objectContaining({ name: 'server certificate expiry', fix: 'private-registry certs renew' }),
+    ]);
   });
 
   it('compares dist/ with the material: in step after synth, stale after a user is added', async () => {
@@ -61,8 +63,12 @@ describe('doctor', () => {
     const dist = synthesize(dir);
     const inStep = captureIo();
     expect(await doctor({ dir, dist, json: false }, inStep)).toBe(0);
-    expect(inStep.out()).toContain(`ok    dist certificate: Secret container-registry-tls (tls.crt) in ${dist} matches ${dir}/certs/tls.crt\n`);
-    expect(inStep.out()).toContain(`ok    dist htpasswd: Secret container-registry-htpasswd (htpasswd) in ${dist} matches ${dir}/auth/htpasswd\n`);
+    expect(inStep.out()).toContain(
+      `ok    dist certificate: Secret container-registry-tls (tls.crt) in ${dist} matches ${dir}/certs/tls.crt\n`,
+    );
+    expect(inStep.out()).toContain(
+      `ok    dist htpasswd: Secret container-registry-htpasswd (htpasswd) in ${dist} matches ${dir}/auth/htpasswd\n`,
+    );
 
     await userAdd({ dir, name: 'bob', passwordStdin: false }, captureIo());
     const stale = captureIo();
@@ -94,7 +100,9 @@ describe('doctor', () => {
         `rewrote ${dir}/certs.d from ${dir}/certs/registries.yaml (container-registry.local:5000, localhost:31113)\n` +
           `no ${noDist}/ directory: the synthesized manifests are not checked\nall 15 checks passed\n`,
       );
-      expect(fixed.out()).toContain(`ok    certs.d: ${dir}/certs.d matches registries.yaml (container-registry.local:5000, localhost:31113)\n`);
+      expect(fixed.out()).toContain(
+        `ok    certs.d: ${dir}/certs.d matches registries.yaml (container-registry.local:5000, localhost:31113)\n`,
+      );
     });
 
     it('--fix-hosts-dir with a broken registries.yaml exits 2 and writes nothing', async () => {
@@ -112,8 +120,15 @@ describe('doctor', () => {
   it('--live diagnoses a registry that is not there', async () => {
     const port = await freeLoopbackPort();
     const io = captureIo();
-    expect(await main(['doctor', '--live', '--url', `https://127.0.0.1:${port}`, '--dir', template.dir, '--dist', noDist], io)).toBe(1);
-    expect(io.out()).toContain(`FAIL  live registry: GET https://127.0.0.1:${port}/v2/: connection refused: nothing listens there; fix: start the cluster`);
+    expect(
+      await main(
+        ['doctor', '--live', '--url', `https://127.0.0.1:${port}`, '--dir', template.dir, '--dist', noDist],
+        io,
+      ),
+    ).toBe(1);
+    expect(io.out()).toContain(
+      `FAIL  live registry: GET https://127.0.0.1:${port}/v2/: connection refused: nothing listens there; fix: start the cluster`,
+    );
   });
 
   describe('bad usage exits 2', () => {
@@ -125,8 +140,12 @@ describe('doctor', () => {
 
     it('an --url that is not https', async () => {
       const io = captureIo();
-      expect(await main(['doctor', '--live', '--url', 'http://127.0.0.1:1', '--dir', template.dir, '--dist', noDist], io)).toBe(2);
-      expect(io.err()).toBe('error: --url must be an https:// URL, got "http://127.0.0.1:1": write it like https://localhost:31113\n');
+      expect(
+        await main(['doctor', '--live', '--url', 'http://127.0.0.1:1', '--dir', template.dir, '--dist', noDist], io),
+      ).toBe(2);
+      expect(io.err()).toBe(
+        'error: --url must be an https:// URL, got "http://127.0.0.1:1": write it like https://localhost:31113\n',
+      );
       expect(io.out()).toBe('');
     });
 
@@ -134,7 +153,9 @@ describe('doctor', () => {
       const dir = path.join(tempDir(), 'registry');
       const io = captureIo();
       expect(await main(['doctor', '--dir', dir], io)).toBe(2);
-      expect(io.err()).toBe(`error: no material directory at ${dir}: create it with "private-registry init" (or npx cdk8s synth), or point --dir at it\n`);
+      expect(io.err()).toBe(
+        `error: no material directory at ${dir}: create it with "private-registry init" (or npx cdk8s synth), or point --dir at it\n`,
+      );
     });
   });
 });

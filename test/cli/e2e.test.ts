@@ -15,7 +15,9 @@ function cli(cwd: string, args: string[], input?: string) {
 describe('the built private-registry bin', () => {
   beforeAll(() => {
     // test/global-setup.ts compiles once before any suite; rebuilding here would race the synth suites.
-    expect(fs.existsSync(path.join(ROOT, 'build/cli/main.js')), 'build/cli/main.js is missing: run npm run build').toBe(true);
+    expect(fs.existsSync(path.join(ROOT, 'build/cli/main.js')), 'build/cli/main.js is missing: run npm run build').toBe(
+      true,
+    );
   });
 
   it('init → user add → doctor → certs renew → doctor', async () => {
@@ -23,8 +25,12 @@ describe('the built private-registry bin', () => {
 
     const init = await cli(cwd, ['init']);
     expect(init.code, init.stderr).toBe(0);
-    expect(init.stderr).toContain('created registry/: CA, server certificate, htpasswd and registries.yaml for user "registry"');
-    expect(init.stderr).toContain('  1. private-registry k3d-config --out k3d.yaml && k3d cluster create --config k3d.yaml');
+    expect(init.stderr).toContain(
+      'created registry/: CA, server certificate, htpasswd and registries.yaml for user "registry"',
+    );
+    expect(init.stderr).toContain(
+      '  1. private-registry k3d-config --out k3d.yaml && k3d cluster create --config k3d.yaml',
+    );
 
     const add = await cli(cwd, ['user', 'add', 'bob']);
     expect(add.code, add.stderr).toBe(0);
@@ -58,7 +64,9 @@ describe('the built private-registry bin', () => {
 
     const again = await cli(cwd, ['init', '--force', '--node-port', '80']);
     expect(again.code).toBe(2);
-    expect(again.stderr).toBe('error: --node-port must be an integer in 30000-32767, got 80: pick a port in the NodePort range\n');
+    expect(again.stderr).toBe(
+      'error: --node-port must be an integer in 30000-32767, got 80: pick a port in the NodePort range\n',
+    );
     const unknown = await cli(cwd, ['user', 'add', 'carol', '--pasword-stdin']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toBe('error: unknown flag --pasword-stdin\nsee: private-registry user add --help\n');

@@ -3,8 +3,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll } from 'vitest';
-import { CliIo } from '../../cli/io';
-import { MaterialOptions, generateMaterial, writeNewMaterial } from '../../lib/material';
+import type { CliIo } from '../../cli/io';
+import { type MaterialOptions, generateMaterial, writeNewMaterial } from '../../lib/material';
 
 /** The fixture material's node user and password (random passwords would make assertions harder). */
 export const FIXTURE_USER = { username: 'registry', password: 'fixture-password-1' };
@@ -52,7 +52,10 @@ export function tempDir(prefix = 'cli-test-'): string {
  */
 export function materialTemplate(options: MaterialOptions = {}): { dir: string; copy(): string } {
   const dir = path.join(tempDir('cli-template-'), 'registry');
-  writeNewMaterial(dir, generateMaterial({ username: FIXTURE_USER.username, password: FIXTURE_USER.password, now: NOW, ...options }));
+  writeNewMaterial(
+    dir,
+    generateMaterial({ username: FIXTURE_USER.username, password: FIXTURE_USER.password, now: NOW, ...options }),
+  );
   return {
     dir,
     copy: () => {

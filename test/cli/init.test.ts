@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { InitArgs, init } from '../../cli/commands/init';
+import { type InitArgs, init } from '../../cli/commands/init';
 import { main } from '../../cli/main';
 import { describeCertificate } from '../../lib/certificates';
 import { parseHtpasswd, verifyPassword } from '../../lib/htpasswd';
@@ -34,10 +34,15 @@ describe('init', () => {
     expect(material.nodeCredentials.password).toMatch(/^[a-zA-Z0-9]{24}$/);
     expect(verifyPassword(parseHtpasswd(material.htpasswd), 'registry', material.nodeCredentials.password)).toBe(true);
     const modes = Object.fromEntries(
-      ['certs/ca.crt', 'certs/ca.key', 'certs/tls.crt', 'certs/tls.key', 'certs/registries.yaml', 'auth/htpasswd', 'auth/password'].map((file) => [
-        file,
-        (fs.statSync(path.join(dir, file)).mode & 0o777).toString(8),
-      ]),
+      [
+        'certs/ca.crt',
+        'certs/ca.key',
+        'certs/tls.crt',
+        'certs/tls.key',
+        'certs/registries.yaml',
+        'auth/htpasswd',
+        'auth/password',
+      ].map((file) => [file, (fs.statSync(path.join(dir, file)).mode & 0o777).toString(8)]),
     );
     expect(modes).toEqual({
       'certs/ca.crt': '644',
@@ -51,7 +56,9 @@ describe('init', () => {
     expect(io.out()).toBe('');
     expect(io.err()).toContain(`the password of "registry" is in ${dir}/auth/password (generated)`);
     expect(io.err()).toContain('next steps:');
-    expect(io.err()).toContain(`private-registry k3d-config --dir ${dir} --out k3d.yaml && k3d cluster create --config k3d.yaml`);
+    expect(io.err()).toContain(
+      `private-registry k3d-config --dir ${dir} --out k3d.yaml && k3d cluster create --config k3d.yaml`,
+    );
     expect(io.err()).toContain(`REGISTRY_MATERIAL_DIR=${dir} npx cdk8s synth && kubectl apply -f dist`);
   });
 
@@ -60,7 +67,9 @@ describe('init', () => {
       const dir = path.join(tempDir(), 'registry');
       const io = captureIo({ env: { REGISTRY_MATERIAL_DIR: dir } });
       expect(await main(['init'], io)).toBe(0);
-      expect(io.err()).toContain('  1. private-registry k3d-config --out k3d.yaml && k3d cluster create --config k3d.yaml\n');
+      expect(io.err()).toContain(
+        '  1. private-registry k3d-config --out k3d.yaml && k3d cluster create --config k3d.yaml\n',
+      );
       expect(io.err()).toContain('  2. npx cdk8s synth && kubectl apply -f dist\n');
       expect(io.err()).toContain('  5. private-registry doctor --live\n');
     });
@@ -70,7 +79,9 @@ describe('init', () => {
       const io = captureIo({ env: { REGISTRY_MATERIAL_DIR: path.join(cwd, 'elsewhere') } });
       expect(await inDirectory(cwd, () => main(['init', '--dir', 'registry'], io))).toBe(0);
       expect(fs.readdirSync(cwd)).toEqual(['registry']);
-      expect(io.err()).toContain('  1. private-registry k3d-config --dir registry --out k3d.yaml && k3d cluster create --config k3d.yaml\n');
+      expect(io.err()).toContain(
+        '  1. private-registry k3d-config --dir registry --out k3d.yaml && k3d cluster create --config k3d.yaml\n',
+      );
       expect(io.err()).toContain('  2. REGISTRY_MATERIAL_DIR=registry npx cdk8s synth && kubectl apply -f dist\n');
       expect(io.err()).toContain('  3. private-registry trust --dir registry    (how this machine trusts the CA)\n');
       expect(io.err()).toContain('  5. private-registry doctor --dir registry --live\n');
@@ -80,7 +91,19 @@ describe('init', () => {
   it('takes the hostname, NodePort, user, password and lifetimes from its flags', async () => {
     const dir = path.join(tempDir(), 'registry');
     const io = captureIo({ stdin: 'correct horse battery\n' });
-    const code = await init({ ...DEFAULTS, dir, hostname: 'registry.test', nodePort: 30500, user: 'iris', passwordStdin: true, caDays: 100, certDays: 10 }, io);
+    const code = await init(
+      {
+        ...DEFAULTS,
+        dir,
+        hostname: 'registry.test',
+        nodePort: 30500,
+        user: 'iris',
+        passwordStdin: true,
+        caDays: 100,
+        certDays: 10,
+      },
+      io,
+    );
     expect(code).toBe(0);
     const material = readMaterial(dir);
     // One trailing newline is the end of the line piped in, not part of the password.
@@ -119,7 +142,11 @@ describe('init', () => {
     const io = captureIo();
     expect(await main(['init', '--dir', dir, '--force'], io)).toBe(0);
     expect(await main(['init', '--dir', dir, '--force'], io)).toBe(0);
-    expect(fs.readdirSync(path.dirname(dir)).sort()).toEqual(['registry', 'registry.backup-20250102T030405Z', 'registry.backup-20250102T030405Z-2']);
+    expect(fs.readdirSync(path.dirname(dir)).sort()).toEqual([
+      'registry',
+      'registry.backup-20250102T030405Z',
+      'registry.backup-20250102T030405Z-2',
+    ]);
   });
 
   describe('bad input exits 2, names the flag and the fix, and leaves every file unchanged', () => {
@@ -143,13 +170,15 @@ describe('init', () => {
         name: 'an empty password',
         args: ['--password-stdin'],
         stdin: '\n',
-        error: 'the password read by --password-stdin for user "registry" must not be empty: give a password or let one be generated',
+        error:
+          'the password read by --password-stdin for user "registry" must not be empty: give a password or let one be generated',
       },
       {
         name: 'a 73-byte password',
         args: ['--password-stdin'],
         stdin: `${'x'.repeat(73)}\n`,
-        error: 'the password read by --password-stdin for user "registry" must be at most 72 bytes, got 73 bytes: bcrypt ignores everything after byte 72, so use a shorter password',
+        error:
+          'the password read by --password-stdin for user "registry" must be at most 72 bytes, got 73 bytes: bcrypt ignores everything after byte 72, so use a shorter password',
       },
       {
         name: 'a CA lifetime of 0 days',

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import Ajv from 'ajv';
 import * as yaml from 'js-yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { K3dConfigArgs, k3dConfig } from '../../cli/commands/k3d-config';
+import { type K3dConfigArgs, k3dConfig } from '../../cli/commands/k3d-config';
 import { main } from '../../cli/main';
 import { materialTemplate, captureIo, tempDir, treeHashes } from './helpers';
 
@@ -18,7 +18,8 @@ function k3dSchemaValidator(): (data: unknown) => string[] {
   const schema = JSON.parse(fs.readFileSync(SCHEMA_FILE, 'utf8')) as { $schema: string };
   expect(schema.$schema).toBe('http://json-schema.org/draft-07/schema#');
   const validate = ajv.compile(schema);
-  return (data) => (validate(data) ? [] : (validate.errors ?? []).map((error) => `${error.instancePath} ${error.message}`));
+  return (data) =>
+    validate(data) ? [] : (validate.errors ?? []).map((error) => `${error.instancePath} ${error.message}`);
 }
 
 const ARGS: Omit<K3dConfigArgs, 'dir'> = { name: 'k3s-default', servers: 1, agents: 0, printCommand: false };
@@ -31,7 +32,7 @@ describe('k3d-config', () => {
     schemaErrors = k3dSchemaValidator();
   });
 
-  it('prints a k3d.io/v1alpha5 Simple config that k3d\'s schema accepts', async () => {
+  it("prints a k3d.io/v1alpha5 Simple config that k3d's schema accepts", async () => {
     const io = captureIo();
     expect(await k3dConfig({ ...ARGS, dir: template.dir }, io)).toBe(0);
     const config = yaml.load(io.out());
@@ -44,7 +45,13 @@ describe('k3d-config', () => {
       agents: 0,
       volumes: [{ volume: `${template.dir}:/registry`, nodeFilters: ['server:*', 'agent:*'] }],
       ports: [{ port: '127.0.0.1:31113:31113', nodeFilters: ['loadbalancer'] }],
-      options: { k3s: { extraArgs: [{ arg: '--private-registry=/registry/certs/registries.yaml', nodeFilters: ['server:*', 'agent:*'] }] } },
+      options: {
+        k3s: {
+          extraArgs: [
+            { arg: '--private-registry=/registry/certs/registries.yaml', nodeFilters: ['server:*', 'agent:*'] },
+          ],
+        },
+      },
     });
     expect(io.out()).toMatch(/^# k3d cluster with the private registry: k3d cluster create --config <this file>\n/);
   });
@@ -52,7 +59,9 @@ describe('k3d-config', () => {
   it('mounts and configures agents too, and takes the NodePort from the material', async () => {
     const custom = materialTemplate({ nodePort: 30999 });
     const io = captureIo();
-    expect(await main(['k3d-config', '--dir', custom.dir, '--name', 'dev', '--servers', '3', '--agents', '2'], io)).toBe(0);
+    expect(
+      await main(['k3d-config', '--dir', custom.dir, '--name', 'dev', '--servers', '3', '--agents', '2'], io),
+    ).toBe(0);
     const config = yaml.load(io.out()) as Record<string, unknown>;
     expect(schemaErrors(config)).toEqual([]);
     expect(config).toMatchObject({
@@ -61,7 +70,13 @@ describe('k3d-config', () => {
       agents: 2,
       volumes: [{ volume: `${custom.dir}:/registry`, nodeFilters: ['server:*', 'agent:*'] }],
       ports: [{ port: '127.0.0.1:30999:30999', nodeFilters: ['loadbalancer'] }],
-      options: { k3s: { extraArgs: [{ arg: '--private-registry=/registry/certs/registries.yaml', nodeFilters: ['server:*', 'agent:*'] }] } },
+      options: {
+        k3s: {
+          extraArgs: [
+            { arg: '--private-registry=/registry/certs/registries.yaml', nodeFilters: ['server:*', 'agent:*'] },
+          ],
+        },
+      },
     });
   });
 
@@ -69,7 +84,9 @@ describe('k3d-config', () => {
     const io = captureIo();
     const relative = path.relative(process.cwd(), template.dir);
     expect(await main(['k3d-config', '--dir', relative], io)).toBe(0);
-    expect((yaml.load(io.out()) as { volumes: { volume: string }[] }).volumes[0].volume).toBe(`${template.dir}:/registry`);
+    expect((yaml.load(io.out()) as { volumes: { volume: string }[] }).volumes[0].volume).toBe(
+      `${template.dir}:/registry`,
+    );
   });
 
   it('--out writes the file (0644) and says how to use it', async () => {
@@ -101,11 +118,32 @@ describe('k3d-config', () => {
 
   describe('bad input exits 2 and names the flag', () => {
     const cases: { name: string; args: string[]; error: string }[] = [
-      { name: 'a cluster name k3d rejects', args: ['--name', 'Dev_1'], error: `--name must be a DNS label (lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters), got "Dev_1": pick a name like "container-registry"` },
-      { name: 'a cluster name over 32 characters', args: ['--name', 'a'.repeat(33)], error: `--name must be at most 32 characters (k3d's limit), got "${'a'.repeat(33)}" (33): pick a shorter name` },
-      { name: 'no servers', args: ['--servers', '0'], error: '--servers must be an integer in 1-99, got 0: give the number of server nodes, usually 1 (3 for HA)' },
-      { name: 'a fractional agent count', args: ['--agents', '1.5'], error: '--agents must be an integer in 0-99, got 1.5: give the number of agent nodes, e.g. 0 or 2' },
-      { name: '--out in a missing directory', args: ['--out', '/nonexistent-dir-4f1c/k3d.yaml'], error: '--out /nonexistent-dir-4f1c/k3d.yaml: directory /nonexistent-dir-4f1c does not exist: create it or write somewhere else' },
+      {
+        name: 'a cluster name k3d rejects',
+        args: ['--name', 'Dev_1'],
+        error: `--name must be a DNS label (lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters), got "Dev_1": pick a name like "container-registry"`,
+      },
+      {
+        name: 'a cluster name over 32 characters',
+        args: ['--name', 'a'.repeat(33)],
+        error: `--name must be at most 32 characters (k3d's limit), got "${'a'.repeat(33)}" (33): pick a shorter name`,
+      },
+      {
+        name: 'no servers',
+        args: ['--servers', '0'],
+        error: '--servers must be an integer in 1-99, got 0: give the number of server nodes, usually 1 (3 for HA)',
+      },
+      {
+        name: 'a fractional agent count',
+        args: ['--agents', '1.5'],
+        error: '--agents must be an integer in 0-99, got 1.5: give the number of agent nodes, e.g. 0 or 2',
+      },
+      {
+        name: '--out in a missing directory',
+        args: ['--out', '/nonexistent-dir-4f1c/k3d.yaml'],
+        error:
+          '--out /nonexistent-dir-4f1c/k3d.yaml: directory /nonexistent-dir-4f1c does not exist: create it or write somewhere else',
+      },
     ];
     for (const { name, args, error } of cases) {
       it(name, async () => {
@@ -132,7 +170,9 @@ describe('k3d-config', () => {
       const out = path.join(parent, 'file/k3d.yaml');
       const io = captureIo();
       expect(await main(['k3d-config', '--dir', template.dir, '--out', out], io)).toBe(2);
-      expect(io.err()).toBe(`error: --out ${out} cannot be written (ENOTDIR: not a directory): pick a file in a directory you can write to\n`);
+      expect(io.err()).toBe(
+        `error: --out ${out} cannot be written (ENOTDIR: not a directory): pick a file in a directory you can write to\n`,
+      );
       expect(fs.readdirSync(parent)).toEqual(['file']);
     });
 
@@ -141,14 +181,18 @@ describe('k3d-config', () => {
       fs.cpSync(template.dir, dir, { recursive: true });
       const io = captureIo();
       expect(await main(['k3d-config', '--dir', dir], io)).toBe(2);
-      expect(io.err()).toBe(`error: --dir must be an absolute path without ':', '@', ';' or ',', got ${JSON.stringify(dir)}: k3d cannot mount it; move the material directory\n`);
+      expect(io.err()).toBe(
+        `error: --dir must be an absolute path without ':', '@', ';' or ',', got ${JSON.stringify(dir)}: k3d cannot mount it; move the material directory\n`,
+      );
     });
 
     it('missing material', async () => {
       const dir = path.join(tempDir(), 'registry');
       const io = captureIo();
       expect(await main(['k3d-config', '--dir', dir], io)).toBe(2);
-      expect(io.err()).toBe(`error: no material directory at ${dir}: create it with "private-registry init" (or npx cdk8s synth), or point --dir at it\n`);
+      expect(io.err()).toBe(
+        `error: no material directory at ${dir}: create it with "private-registry init" (or npx cdk8s synth), or point --dir at it\n`,
+      );
     });
   });
 });

@@ -4,7 +4,20 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../cli/main';
 import { captureIo, materialTemplate, tempDir } from './helpers';
 
-const COMMANDS = ['init', 'user', 'user add', 'user remove', 'user list', 'user verify', 'certs', 'certs show', 'certs renew', 'k3d-config', 'trust', 'doctor'];
+const COMMANDS = [
+  'init',
+  'user',
+  'user add',
+  'user remove',
+  'user list',
+  'user verify',
+  'certs',
+  'certs show',
+  'certs renew',
+  'k3d-config',
+  'trust',
+  'doctor',
+];
 
 describe('main', () => {
   it.each(COMMANDS)('%s --help prints its usage on stdout and exits 0', async (command) => {
@@ -18,13 +31,16 @@ describe('main', () => {
   it('--help lists every command', async () => {
     const io = captureIo();
     expect(await main(['--help'], io)).toBe(0);
-    for (const command of ['init', 'user', 'certs', 'k3d-config', 'trust', 'doctor']) expect(io.out()).toContain(`  private-registry ${command} `);
+    for (const command of ['init', 'user', 'certs', 'k3d-config', 'trust', 'doctor'])
+      expect(io.out()).toContain(`  private-registry ${command} `);
   });
 
   it('--version prints the package version', async () => {
     const io = captureIo();
     expect(await main(['--version'], io)).toBe(0);
-    const { version } = JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../package.json'), 'utf8')) as { version: string };
+    const { version } = JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../package.json'), 'utf8')) as {
+      version: string;
+    };
     expect(io.out()).toBe(`${version}\n`);
   });
 
@@ -37,7 +53,11 @@ describe('main', () => {
       [['user', 'add', 'bob', 'extra'], 'unknown argument "extra"', 'private-registry user add --help'],
       [['certs', 'renew', '--rotate-ca', '--force'], 'unknown flag --force', 'private-registry certs renew --help'],
       [['doctor', '--live', '--dist'], 'Not enough arguments following: dist', 'private-registry doctor --help'],
-      [['init', '--bogus', '--x=1', 'more'], 'unknown flags --bogus, --x; unknown argument "more"', 'private-registry init --help'],
+      [
+        ['init', '--bogus', '--x=1', 'more'],
+        'unknown flags --bogus, --x; unknown argument "more"',
+        'private-registry init --help',
+      ],
     ])('%j', async (args, message, help) => {
       const io = captureIo();
       expect(await main(args, io)).toBe(2);

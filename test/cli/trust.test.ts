@@ -15,7 +15,9 @@ describe('trust', () => {
     const io = captureIo();
     expect(await trust({ dir: template.dir, write: false, root: '/' }, io)).toBe(0);
     const out = io.out();
-    expect(out).toContain(`The registry at localhost:31113 has a certificate from this material's CA (${template.dir}/certs/ca.crt)`);
+    expect(out).toContain(
+      `The registry at localhost:31113 has a certificate from this material's CA (${template.dir}/certs/ca.crt)`,
+    );
     expect(out).toContain('Docker: /etc/docker/certs.d/localhost:31113/ca.crt\n');
     expect(out).toContain('Docker treats 127.0.0.0/8 as an insecure registry by default');
     expect(out).toContain('Podman, Skopeo, Buildah: /etc/containers/certs.d/localhost:31113/ca.crt\n');
@@ -44,7 +46,11 @@ describe('trust', () => {
     const io = captureIo();
     expect(await main(['trust', '--write', '--root', root, '--dir', template.dir], io)).toBe(0);
     const ca = read(template.dir, 'certs/ca.crt');
-    const files = ['etc/docker/certs.d/localhost:31113/ca.crt', 'etc/containers/certs.d/localhost:31113/ca.crt', 'etc/containerd/certs.d/localhost:31113/ca.crt'];
+    const files = [
+      'etc/docker/certs.d/localhost:31113/ca.crt',
+      'etc/containers/certs.d/localhost:31113/ca.crt',
+      'etc/containerd/certs.d/localhost:31113/ca.crt',
+    ];
     for (const file of files) {
       expect(read(root, file)).toBe(ca);
       expect(fs.statSync(path.join(root, file)).mode & 0o777).toBe(0o644);
@@ -60,7 +66,11 @@ describe('trust', () => {
         '',
       ].join('\n'),
     );
-    expect(Object.keys(treeHashes(root)).filter((name) => !name.endsWith('/')).sort()).toEqual([...files, 'etc/containerd/certs.d/localhost:31113/hosts.toml'].sort());
+    expect(
+      Object.keys(treeHashes(root))
+        .filter((name) => !name.endsWith('/'))
+        .sort(),
+    ).toEqual([...files, 'etc/containerd/certs.d/localhost:31113/hosts.toml'].sort());
     expect(io.err()).toContain(`wrote ${root}/etc/docker/certs.d/localhost:31113/ca.crt\n`);
   });
 
@@ -70,7 +80,12 @@ describe('trust', () => {
     fs.writeFileSync(path.join(root, 'etc/docker'), 'a file where a directory should be');
     const io = captureIo();
     expect(await main(['trust', '--write', '--root', root, '--dir', template.dir], io)).toBe(1);
-    expect(io.err()).toMatch(new RegExp(`^could not write ${root}/etc/docker/certs.d/localhost:31113/ca.crt: .*\\(run as root, or copy ${template.dir}/certs/ca.crt there\\)$`, 'm'));
+    expect(io.err()).toMatch(
+      new RegExp(
+        `^could not write ${root}/etc/docker/certs.d/localhost:31113/ca.crt: .*\\(run as root, or copy ${template.dir}/certs/ca.crt there\\)$`,
+        'm',
+      ),
+    );
     expect(read(root, 'etc/containers/certs.d/localhost:31113/ca.crt')).toBe(read(template.dir, 'certs/ca.crt'));
   });
 
@@ -78,6 +93,8 @@ describe('trust', () => {
     const dir = path.join(tempDir(), 'registry');
     const io = captureIo();
     expect(await main(['trust', '--dir', dir], io)).toBe(2);
-    expect(io.err()).toBe(`error: no material directory at ${dir}: create it with "private-registry init" (or npx cdk8s synth), or point --dir at it\n`);
+    expect(io.err()).toBe(
+      `error: no material directory at ${dir}: create it with "private-registry init" (or npx cdk8s synth), or point --dir at it\n`,
+    );
   });
 });

@@ -17,7 +17,8 @@ describe('user', () => {
   });
 
   const users = (dir: string): string[] => parseHtpasswd(read(dir, 'auth/htpasswd')).map((entry) => entry.username);
-  const passes = (dir: string, username: string, password: string): boolean => verifyPassword(parseHtpasswd(read(dir, 'auth/htpasswd')), username, password);
+  const passes = (dir: string, username: string, password: string): boolean =>
+    verifyPassword(parseHtpasswd(read(dir, 'auth/htpasswd')), username, password);
 
   describe('add', () => {
     it('prints a generated password once on stdout and adds only that line', async () => {
@@ -44,7 +45,9 @@ describe('user', () => {
     it('--help shows how to keep a printed password private', async () => {
       const io = captureIo();
       expect(await main(['user', 'add', '--help'], io)).toBe(0);
-      expect(io.out()).toContain('To keep the printed password in a file only you can read:\n  (umask 077; private-registry user add ci > ci-password.txt)\n');
+      expect(io.out()).toContain(
+        'To keep the printed password in a file only you can read:\n  (umask 077; private-registry user add ci > ci-password.txt)\n',
+      );
     });
 
     it('takes the password from stdin and prints nothing on stdout', async () => {
@@ -67,7 +70,12 @@ describe('user', () => {
 
   it('verify exits 0 for the right password and 1 for a wrong one', async () => {
     const dir = template.copy();
-    expect(await main(['user', 'verify', 'registry', '--password-stdin', '--dir', dir], captureIo({ stdin: `${FIXTURE_USER.password}\n` }))).toBe(0);
+    expect(
+      await main(
+        ['user', 'verify', 'registry', '--password-stdin', '--dir', dir],
+        captureIo({ stdin: `${FIXTURE_USER.password}\n` }),
+      ),
+    ).toBe(0);
     const io = captureIo({ stdin: 'wrong\n' });
     expect(await userVerify({ dir, name: 'registry' }, io)).toBe(1);
     expect(io.err()).toBe(`the password does not match "registry" in ${dir}/auth/htpasswd\n`);
@@ -87,13 +95,19 @@ describe('user', () => {
       const dir = template.copy();
       await userAdd({ dir, name: 'iris', passwordStdin: true }, captureIo({ stdin: 'iris-password\n' }));
       const io = captureIo({ stdin: 'iris-password\n' });
-      expect(await main(['user', 'remove', 'registry', '--node-user', 'iris', '--password-stdin', '--dir', dir], io)).toBe(0);
+      expect(
+        await main(['user', 'remove', 'registry', '--node-user', 'iris', '--password-stdin', '--dir', dir], io),
+      ).toBe(0);
       expect(users(dir)).toEqual(['iris']);
       const material = readMaterial(dir);
       expect(material.nodeCredentials).toEqual({ username: 'iris', password: 'iris-password' });
-      expect(material.registries.configs?.['container-registry.local:5000']?.tls).toEqual({ ca_file: '/registry/certs/ca.crt' });
+      expect(material.registries.configs?.['container-registry.local:5000']?.tls).toEqual({
+        ca_file: '/registry/certs/ca.crt',
+      });
       expect(read(dir, 'auth/password')).toBe('iris-password\n');
-      expect(io.err()).toContain(`the nodes now pull as "iris" (${dir}/certs/registries.yaml); k3s reads it at start: restart the nodes`);
+      expect(io.err()).toContain(
+        `the nodes now pull as "iris" (${dir}/certs/registries.yaml); k3s reads it at start: restart the nodes`,
+      );
       expect(checkMaterial(readMaterialSnapshot(dir), { now: NOW }).filter((check) => !check.ok)).toEqual([]);
     });
 
@@ -101,13 +115,22 @@ describe('user', () => {
       const dir = template.copy();
       await userAdd({ dir, name: 'iris', passwordStdin: true }, captureIo({ stdin: 'iris-password\n' }));
       fs.rmSync(path.join(dir, 'certs.d'), { recursive: true });
-      expect(await userRemove({ dir, name: 'registry', nodeUser: 'iris' }, captureIo({ stdin: 'iris-password\n' }))).toBe(0);
-      for (const file of containerdHostsFiles(readMaterial(dir).registries)) expect(read(dir, `certs.d/${file.host}/hosts.toml`)).toBe(file.content);
+      expect(
+        await userRemove({ dir, name: 'registry', nodeUser: 'iris' }, captureIo({ stdin: 'iris-password\n' })),
+      ).toBe(0);
+      for (const file of containerdHostsFiles(readMaterial(dir).registries))
+        expect(read(dir, `certs.d/${file.host}/hosts.toml`)).toBe(file.content);
     });
   });
 
   describe('bad input exits 2, says what to fix, and leaves every file unchanged', () => {
-    const cases: { name: string; args: string[]; stdin?: string; error: (dir: string) => string; prepare?: (dir: string) => void }[] = [
+    const cases: {
+      name: string;
+      args: string[];
+      stdin?: string;
+      error: (dir: string) => string;
+      prepare?: (dir: string) => void;
+    }[] = [
       {
         name: "add a user with ':'",
         args: ['user', 'add', 'a:b'],
@@ -117,18 +140,21 @@ describe('user', () => {
         name: 'add with an empty password',
         args: ['user', 'add', 'bob', '--password-stdin'],
         stdin: '\n',
-        error: () => 'the password read by --password-stdin for user "bob" must not be empty: give a password or let one be generated',
+        error: () =>
+          'the password read by --password-stdin for user "bob" must not be empty: give a password or let one be generated',
       },
       {
         name: 'add with a 73-byte password',
         args: ['user', 'add', 'bob', '--password-stdin'],
-        stdin: 'é'.repeat(36) + 'x',
-        error: () => 'the password read by --password-stdin for user "bob" must be at most 72 bytes, got 73 bytes: bcrypt ignores everything after byte 72, so use a shorter password',
+        stdin: `${'é'.repeat(36)}x`,
+        error: () =>
+          'the password read by --password-stdin for user "bob" must be at most 72 bytes, got 73 bytes: bcrypt ignores everything after byte 72, so use a shorter password',
       },
       {
         name: 'add an existing user',
         args: ['user', 'add', 'registry'],
-        error: (dir) => `user "registry" already exists in ${dir}/auth/htpasswd: pick another name, or remove that user first`,
+        error: (dir) =>
+          `user "registry" already exists in ${dir}/auth/htpasswd: pick another name, or remove that user first`,
       },
       {
         name: "remove the nodes' user without --node-user",
@@ -140,14 +166,21 @@ describe('user', () => {
         name: 'remove with a --node-user password that does not match',
         args: ['user', 'remove', 'registry', '--node-user', 'bob', '--password-stdin'],
         stdin: 'not-bobs\n',
-        prepare: (dir) => write(dir, 'auth/htpasswd', `${read(dir, 'auth/htpasswd')}bob:${parseHtpasswd(read(dir, 'auth/htpasswd'))[0].hash}\n`),
-        error: (dir) => `OTHER's password on stdin (--password-stdin) does not match "bob" in ${dir}/auth/htpasswd: give that user's current password`,
+        prepare: (dir) =>
+          write(
+            dir,
+            'auth/htpasswd',
+            `${read(dir, 'auth/htpasswd')}bob:${parseHtpasswd(read(dir, 'auth/htpasswd'))[0].hash}\n`,
+          ),
+        error: (dir) =>
+          `OTHER's password on stdin (--password-stdin) does not match "bob" in ${dir}/auth/htpasswd: give that user's current password`,
       },
       {
         name: 'remove switching the nodes to the user being removed',
         args: ['user', 'remove', 'registry', '--node-user', 'registry', '--password-stdin'],
         stdin: `${FIXTURE_USER.password}\n`,
-        error: () => '--node-user OTHER must name a user other than the one being removed, got "registry" for both: pick a user that stays',
+        error: () =>
+          '--node-user OTHER must name a user other than the one being removed, got "registry" for both: pick a user that stays',
       },
       {
         name: 'remove an unknown user',
@@ -170,13 +203,15 @@ describe('user', () => {
         name: 'a key that belongs to another certificate',
         args: ['user', 'list'],
         prepare: (dir) => write(dir, 'certs/tls.key', read(template.dir, 'certs/ca.key')),
-        error: (dir) => `${dir}/certs/tls.key does not belong to ${dir}/certs/tls.crt: restore the matching pair or renew the certificate`,
+        error: (dir) =>
+          `${dir}/certs/tls.key does not belong to ${dir}/certs/tls.crt: restore the matching pair or renew the certificate`,
       },
       {
         name: 'a broken htpasswd line',
         args: ['user', 'add', 'bob'],
         prepare: (dir) => write(dir, 'auth/htpasswd', 'registry:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n'),
-        error: (dir) => `${dir}/auth/htpasswd line 1 must be "user:<bcrypt hash>" ($2a$/$2b$/$2y$), got "registry:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9": the registry rejects other hash types; recreate the user with bcrypt`,
+        error: (dir) =>
+          `${dir}/auth/htpasswd line 1 must be "user:<bcrypt hash>" ($2a$/$2b$/$2y$), got "registry:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9": the registry rejects other hash types; recreate the user with bcrypt`,
       },
     ];
 
@@ -196,7 +231,9 @@ describe('user', () => {
       const dir = path.join(tempDir(), 'registry');
       const io = captureIo();
       expect(await main(['user', 'list', '--dir', dir], io)).toBe(2);
-      expect(io.err()).toBe(`error: no material directory at ${dir}: create it with "private-registry init" (or npx cdk8s synth), or point --dir at it\n`);
+      expect(io.err()).toBe(
+        `error: no material directory at ${dir}: create it with "private-registry init" (or npx cdk8s synth), or point --dir at it\n`,
+      );
     });
 
     it('verify without --password-stdin is a usage error', async () => {
@@ -223,6 +260,8 @@ describe('user', () => {
     write(dir, 'certs/tls.key', foreign.privateKeyPem);
     const io = captureIo();
     expect(await main(['user', 'add', 'bob', '--dir', dir], io)).toBe(2);
-    expect(io.err()).toBe(`error: ${dir}/certs/tls.crt is not signed by ${dir}/certs/ca.crt: renew the server certificate from this CA\n`);
+    expect(io.err()).toBe(
+      `error: ${dir}/certs/tls.crt is not signed by ${dir}/certs/ca.crt: renew the server certificate from this CA\n`,
+    );
   });
 });

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findExecutable } from './child-process';
-import { RunResult, run } from './run';
+import { type RunResult, run } from './run';
 
 let appletDir: string | undefined;
 
@@ -57,6 +57,10 @@ export function busyboxPath(): string {
 }
 
 /** Runs a shell script file under `busybox sh` with only busybox applets on PATH. */
-export function runUnderBusybox(scriptFile: string, env: Record<string, string>, timeoutMs = 20_000): Promise<RunResult> {
+export function runUnderBusybox(
+  scriptFile: string,
+  env: Record<string, string>,
+  timeoutMs = 20_000,
+): Promise<RunResult> {
   return run(busyboxBinary(), ['sh', scriptFile], { env: { PATH: busyboxPath(), ...env }, timeoutMs });
 }

@@ -12,7 +12,12 @@ export function withPath(env: Readonly<Record<string, string>> = {}): Record<str
 
 /** `cmd` if it holds a '/', else the first executable file named `cmd` in `pathVar`'s directories. */
 export function findExecutable(cmd: string, pathVar: string = process.env.PATH ?? ''): string | undefined {
-  const candidates = cmd.includes('/') ? [cmd] : pathVar.split(delimiter).filter((dir) => dir !== '').map((dir) => join(dir, cmd));
+  const candidates = cmd.includes('/')
+    ? [cmd]
+    : pathVar
+        .split(delimiter)
+        .filter((dir) => dir !== '')
+        .map((dir) => join(dir, cmd));
   return candidates.find((path) => {
     try {
       accessSync(path, constants.X_OK);

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { RegistryMaterial, readMaterial } from '../../lib';
+import { type RegistryMaterial, readMaterial } from '../../lib';
 
 /** The committed fixture material (fixed keys, password "fixture-password"): no randomness in snapshots. */
 export const FIXTURE_MATERIAL_DIR = join(__dirname, '..', 'fixtures', 'material');
@@ -17,7 +17,9 @@ type ManifestObject = { kind: string; metadata: { name: string; namespace?: stri
 
 /** The one object of `kind` (and `name`, when given) in synthesized manifests. */
 export function findObject(manifests: any[], kind: string, name?: string): ManifestObject {
-  const matches = manifests.filter((object) => object.kind === kind && (name === undefined || object.metadata.name === name));
+  const matches = manifests.filter(
+    (object) => object.kind === kind && (name === undefined || object.metadata.name === name),
+  );
   if (matches.length !== 1) throw new Error(`expected one ${kind}${name ? ` ${name}` : ''}, found ${matches.length}`);
   return matches[0];
 }

@@ -22,13 +22,17 @@ export function httpsGet(url: string, options: HttpsGetOptions): Promise<HttpsRe
       const token = Buffer.from(`${options.auth.username}:${options.auth.password}`).toString('base64');
       headers.authorization = `Basic ${token}`;
     }
-    const req = request(url, { method: 'GET', ca: options.ca, headers, agent: false, timeout: options.timeoutMs ?? 10_000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-      res.on('error', reject);
-    });
+    const req = request(
+      url,
+      { method: 'GET', ca: options.ca, headers, agent: false, timeout: options.timeoutMs ?? 10_000 },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (body += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`GET ${url} timed out`)));
     req.on('error', reject);
     req.end();

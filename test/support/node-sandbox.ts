@@ -141,7 +141,8 @@ function ipBinary(): string {
 
 async function must(what: string, result: Promise<RunResult>): Promise<RunResult> {
   const r = await result;
-  if (r.code !== 0) throw new Error(`node sandbox: ${what} failed (exit ${r.code}): ${r.stderr.trim() || r.stdout.trim()}`);
+  if (r.code !== 0)
+    throw new Error(`node sandbox: ${what} failed (exit ${r.code}): ${r.stderr.trim() || r.stdout.trim()}`);
   return r;
 }
 
@@ -177,7 +178,10 @@ export async function startNodeSandbox(options: NodeSandboxOptions = {}): Promis
   const resolvConfFile = join(etcDir, 'resolv.conf');
   const hostsDir = join(dir, 'certs.d');
   const readyTimeoutMs = options.readyTimeoutMs ?? 10_000;
-  const dns = options.dns === false ? undefined : { listen: options.dns?.listen ?? '127.0.0.1', records: options.dns?.records ?? {} };
+  const dns =
+    options.dns === false
+      ? undefined
+      : { listen: options.dns?.listen ?? '127.0.0.1', records: options.dns?.records ?? {} };
   const dnsState = join(dir, 'dns-state.json');
   const processes: NodeProcess[] = [];
   let namespaceCreated = false;
@@ -185,7 +189,11 @@ export async function startNodeSandbox(options: NodeSandboxOptions = {}): Promis
   let containerdAddress: string | undefined;
 
   const execInNode = (cmd: string, args: readonly string[], opts: ExecInNodeOptions = {}): Promise<RunResult> =>
-    run(ipBinary(), ['netns', 'exec', name, cmd, ...args], { env: withPath(opts.env), timeoutMs: opts.timeoutMs ?? 30_000, input: opts.input });
+    run(ipBinary(), ['netns', 'exec', name, cmd, ...args], {
+      env: withPath(opts.env),
+      timeoutMs: opts.timeoutMs ?? 30_000,
+      input: opts.input,
+    });
 
   const isListening = async (host: string, port: number): Promise<boolean> => {
     const out = (await execInNode('ss', ['-Hltn'], { timeoutMs: 5_000 })).stdout;
@@ -193,7 +201,11 @@ export async function startNodeSandbox(options: NodeSandboxOptions = {}): Promis
     return out.split('\n').some((line) => wanted.has(line.trim().split(/\s+/)[3] ?? ''));
   };
 
-  const spawnInNode = async (cmd: string, args: readonly string[], opts: SpawnInNodeOptions = {}): Promise<NodeProcess> => {
+  const spawnInNode = async (
+    cmd: string,
+    args: readonly string[],
+    opts: SpawnInNodeOptions = {},
+  ): Promise<NodeProcess> => {
     if (disposed) throw new Error(`node sandbox ${name} is disposed`);
     const env = withPath(opts.env);
     assertExecutable(cmd, env);
@@ -207,9 +219,12 @@ export async function startNodeSandbox(options: NodeSandboxOptions = {}): Promis
     const deadline = Date.now() + timeout;
     for (;;) {
       const reason = proc.exitStatus();
-      if (reason !== null) throw new Error(`node sandbox: ${proc.command} ${reason} before it was ready; output:\n${proc.output()}`);
+      if (reason !== null)
+        throw new Error(`node sandbox: ${proc.command} ${reason} before it was ready; output:\n${proc.output()}`);
       const outputReady = opts.readyOutput === undefined || opts.readyOutput.test(proc.output());
-      const listenReady = opts.readyListen === undefined || (outputReady && (await isListening(opts.readyListen.host, opts.readyListen.port)));
+      const listenReady =
+        opts.readyListen === undefined ||
+        (outputReady && (await isListening(opts.readyListen.host, opts.readyListen.port)));
       if (outputReady && listenReady) return proc;
       if (Date.now() > deadline) {
         await proc.stop();
@@ -223,7 +238,9 @@ export async function startNodeSandbox(options: NodeSandboxOptions = {}): Promis
     for (const proc of [...processes].reverse()) await proc.stop();
     if (!namespaceCreated) return;
     // Anything still in the namespace descends from what we started (socat's forks, shims): end it.
-    const pids = (await run(ipBinary(), ['netns', 'pids', name], { timeoutMs: 5_000 })).stdout.split(/\s+/).filter((p) => /^\d+$/.test(p));
+    const pids = (await run(ipBinary(), ['netns', 'pids', name], { timeoutMs: 5_000 })).stdout
+      .split(/\s+/)
+      .filter((p) => /^\d+$/.test(p));
     for (const pid of pids) {
       console.warn(`node sandbox ${name}: killing leftover pid ${pid} in the namespace`);
       try {
@@ -300,7 +317,16 @@ export async function startNodeSandbox(options: NodeSandboxOptions = {}): Promis
         'ctr --address "$1" -n "$2" images unmount --rm "$4" >/dev/null\n' +
         'exit $rc\n';
       try {
-        return await execInNode('sh', ['-c', script, 'sh', containerdAddress, CONTAINERD_NAMESPACE, ref, target, path.replace(/^\/+/, '')]);
+        return await execInNode('sh', [
+          '-c',
+          script,
+          'sh',
+          containerdAddress,
+          CONTAINERD_NAMESPACE,
+          ref,
+          target,
+          path.replace(/^\/+/, ''),
+        ]);
       } finally {
         rmSync(target, { recursive: true, force: true });
       }
@@ -316,7 +342,10 @@ export async function startNodeSandbox(options: NodeSandboxOptions = {}): Promis
     namespaceCreated = true;
     await must('bringing lo up', run(ipBinary(), ['-n', name, 'link', 'set', 'lo', 'up'], { timeoutMs: 10_000 }));
     for (const address of options.addresses ?? []) {
-      await must(`adding ${address} to lo`, run(ipBinary(), ['-n', name, 'addr', 'add', address, 'dev', 'lo'], { timeoutMs: 10_000 }));
+      await must(
+        `adding ${address} to lo`,
+        run(ipBinary(), ['-n', name, 'addr', 'add', address, 'dev', 'lo'], { timeoutMs: 10_000 }),
+      );
     }
 
     if (dns !== undefined) {
@@ -334,8 +363,12 @@ export async function startNodeSandbox(options: NodeSandboxOptions = {}): Promis
       const proc = await spawnInNode('containerd', ['--config', configPath]);
       const deadline = Date.now() + readyTimeoutMs;
       while (!existsSync(socket)) {
-        if (proc.exitStatus() !== null) throw new Error(`node sandbox: containerd ${proc.exitStatus()}; output:\n${proc.output()}`);
-        if (Date.now() > deadline) throw new Error(`node sandbox: containerd socket not there within ${readyTimeoutMs} ms; output:\n${proc.output()}`);
+        if (proc.exitStatus() !== null)
+          throw new Error(`node sandbox: containerd ${proc.exitStatus()}; output:\n${proc.output()}`);
+        if (Date.now() > deadline)
+          throw new Error(
+            `node sandbox: containerd socket not there within ${readyTimeoutMs} ms; output:\n${proc.output()}`,
+          );
         await sleep(10);
       }
       containerdAddress = socket;

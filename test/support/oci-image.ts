@@ -182,7 +182,12 @@ export function writeOciImage(dir: string, options: OciImageOptions): OciImage {
     schemaVersion: 2,
     mediaType: MEDIA_TYPE.index,
     manifests: [
-      { mediaType: MEDIA_TYPE.manifest, digest: manifestBlob.digest, size: manifestBlob.size, annotations: { 'org.opencontainers.image.ref.name': 'latest' } },
+      {
+        mediaType: MEDIA_TYPE.manifest,
+        digest: manifestBlob.digest,
+        size: manifestBlob.size,
+        annotations: { 'org.opencontainers.image.ref.name': 'latest' },
+      },
     ],
   };
   writeFileSync(join(dir, 'index.json'), JSON.stringify(index));

@@ -38,7 +38,9 @@ function realSoftwareProblems(tools: readonly string[], needsRoot: boolean): str
     );
   }
   if (needsRoot && typeof process.getuid === 'function' && process.getuid() !== 0) {
-    problems.push('not running as root (this suite starts containerd or network namespaces, or writes privileged paths; run as root)');
+    problems.push(
+      'not running as root (this suite starts containerd or network namespaces, or writes privileged paths; run as root)',
+    );
   }
   return problems;
 }
@@ -48,7 +50,12 @@ function realSoftwareProblems(tools: readonly string[], needsRoot: boolean): str
  * loud skip with the fix; CI (CI=true) gets a failing test, so a broken CI image never passes silently.
  * Pass `{ root: false }` for a suite that runs as any user.
  */
-export function describeReal(name: string, tools: readonly string[], fn: () => void, options: DescribeRealOptions = {}): void {
+export function describeReal(
+  name: string,
+  tools: readonly string[],
+  fn: () => void,
+  options: DescribeRealOptions = {},
+): void {
   const problems = realSoftwareProblems(tools, options.root ?? true);
   if (problems.length === 0) {
     describe(name, fn);

@@ -7,7 +7,11 @@ import { join } from 'node:path';
  * mount path, `secretKeyRef` variables are read from the synthesized Secrets, and container paths in
  * the environment are mapped onto those directories. Only the listen address is changed.
  */
-export function registryEnvFromManifests(manifests: any[], rootDir: string, listenAddress: string): Record<string, string> {
+export function registryEnvFromManifests(
+  manifests: any[],
+  rootDir: string,
+  listenAddress: string,
+): Record<string, string> {
   const deployment = manifests.find((object) => object.kind === 'Deployment');
   if (deployment === undefined) throw new Error('no Deployment in the synthesized manifests');
   const pod = deployment.spec.template.spec;

@@ -26,7 +26,8 @@ const running = new Set<RunningRegistry>();
 
 function parseAddr(addr: string | undefined): { host: string; port: number } {
   const match = /^(.+):(\d+)$/.exec(addr ?? '');
-  if (match === null) throw new Error(`startRegistry: env.REGISTRY_HTTP_ADDR must be HOST:PORT, got ${JSON.stringify(addr)}`);
+  if (match === null)
+    throw new Error(`startRegistry: env.REGISTRY_HTTP_ADDR must be HOST:PORT, got ${JSON.stringify(addr)}`);
   return { host: match[1].replace(/^\[|\]$/g, ''), port: Number(match[2]) };
 }
 
@@ -75,10 +76,13 @@ export async function startRegistry(options: RegistryOptions): Promise<RunningRe
       throw new Error(`docker-registry ${reason} before listening on ${host}:${port}; output:\n${child.output()}`);
     }
     // Its own log line, not just an open port: another process may hold a port picked as free.
-    if (child.output().includes(`listening on ${host}:${port}`) && (await acceptsConnections(host, port))) return registry;
+    if (child.output().includes(`listening on ${host}:${port}`) && (await acceptsConnections(host, port)))
+      return registry;
     if (Date.now() > deadline) {
       await registry.stop();
-      throw new Error(`docker-registry did not listen on ${host}:${port} within ${readyTimeoutMs} ms; output:\n${child.output()}`);
+      throw new Error(
+        `docker-registry did not listen on ${host}:${port} within ${readyTimeoutMs} ms; output:\n${child.output()}`,
+      );
     }
     await sleep(25);
   }

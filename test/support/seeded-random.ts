@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { RandomSource } from '../../lib';
+import type { RandomSource } from '../../lib';
 
 /** A repeatable RandomSource (SHA-256 in counter mode) so hashed output is byte-identical in tests. */
 export function seededRandom(seed: string): RandomSource {

@@ -6,7 +6,11 @@ import { withPath } from './child-process';
 import { run, type RunResult } from './run';
 
 /** Runs a command somewhere: `run` on this machine, or a node sandbox's `execInNode`. */
-export type Runner = (cmd: string, args: readonly string[], options: { env: Record<string, string>; timeoutMs: number }) => Promise<RunResult>;
+export type Runner = (
+  cmd: string,
+  args: readonly string[],
+  options: { env: Record<string, string>; timeoutMs: number },
+) => Promise<RunResult>;
 
 export interface SkopeoCopyOptions {
   /** e.g. `oci:/tmp/layout:latest` */
@@ -39,7 +43,12 @@ const credsArg = (c: Credentials): string => `${c.username}:${c.password}`;
  * (As root, skopeo 1.9 still updates /var/lib/containers/cache/blob-info-cache-v1.boltdb, a
  * digest→location cache without credentials; it has no flag to move it.)
  */
-async function skopeo(subcommand: string, args: string[], timeoutMs: number | undefined, runner: Runner = run): Promise<RunResult> {
+async function skopeo(
+  subcommand: string,
+  args: string[],
+  timeoutMs: number | undefined,
+  runner: Runner = run,
+): Promise<RunResult> {
   const home = await mkdtemp(join(tmpdir(), 'skopeo-home-'));
   try {
     const authfile = join(home, 'auth.json');
@@ -52,7 +61,10 @@ async function skopeo(subcommand: string, args: string[], timeoutMs: number | un
       DOCKER_CONFIG: join(home, '.docker'),
     });
     const globalArgs = ['--insecure-policy', '--tmpdir', home];
-    return await runner('skopeo', [...globalArgs, subcommand, '--authfile', authfile, ...args], { env, timeoutMs: timeoutMs ?? 120_000 });
+    return await runner('skopeo', [...globalArgs, subcommand, '--authfile', authfile, ...args], {
+      env,
+      timeoutMs: timeoutMs ?? 120_000,
+    });
   } finally {
     await rm(home, { recursive: true, force: true });
   }

@@ -19,12 +19,20 @@ export interface SynthesizedApp {
  */
 export async function synthApp(materialDir: string, outDir: string): Promise<SynthesizedApp> {
   const cdk8s = join(REPO_ROOT, 'node_modules', '.bin', 'cdk8s');
-  const result = await run(cdk8s, ['synth', '--no-check-upgrade', '--app', 'node build/charts/main.js', '--output', outDir], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, REGISTRY_MATERIAL_DIR: materialDir },
-  });
+  const result = await run(
+    cdk8s,
+    ['synth', '--no-check-upgrade', '--app', 'node build/charts/main.js', '--output', outDir],
+    {
+      cwd: REPO_ROOT,
+      env: { ...process.env, REGISTRY_MATERIAL_DIR: materialDir },
+    },
+  );
   if (result.code !== 0) throw new Error(`cdk8s synth failed (${result.code}):\n${result.stdout}\n${result.stderr}`);
-  return { manifests: loadManifests(outDir), exampleManifests: loadManifests(join(outDir, 'example')), stderr: result.stderr };
+  return {
+    manifests: loadManifests(outDir),
+    exampleManifests: loadManifests(join(outDir, 'example')),
+    stderr: result.stderr,
+  };
 }
 
 export function loadManifests(dir: string): any[] {
