@@ -180,6 +180,6 @@ export const imagesCommand: CommandFactory = (context) => ({
         builder: (sub) => sub.option('json', { type: 'boolean', default: false, describe: 'Print JSON' }),
         handler: handler(context, imagesDu),
       })
-      .demandCommand(1, 'name a subcommand: list, rm, du'),
+      .demandCommand(1, 'name an images command: list, rm or du'),
   handler: () => undefined,
 });
