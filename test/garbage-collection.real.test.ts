@@ -7,6 +7,7 @@ import { captureIo, FIXTURE_USER, materialTemplate, tempDir } from './cli/helper
 import { withPath } from './support/child-process';
 import { freeLoopbackPort } from './support/free-port';
 import { materialRegistryEnv } from './support/material-registry-env';
+import { type MultiArchImage, writeMultiArchImage } from './support/multi-arch-image';
 import { type OciImage, writeOciImage } from './support/oci-image';
 import { describeReal } from './support/real-software';
 import { type RunningRegistry, startRegistry, stopAllRegistries } from './support/registry-process';
@@ -75,7 +76,7 @@ describeReal(
         timeoutMs: 30_000,
       });
     /** A pull that verifies every blob's digest; resolves with the manifest digest, or the error. */
-    const pull = async (reference: string): Promise<{ ok: boolean; digest?: string; stderr: string }> => {
+    const pull = async (reference: string, all = false): Promise<{ ok: boolean; digest?: string; stderr: string }> => {
       mkdirSync(path.join(work, 'pulled'), { recursive: true });
       const target = path.join(work, 'pulled', `${imageCount++}`);
       const result = await skopeoCopy({
@@ -83,6 +84,7 @@ describeReal(
         to: `dir:${target}`,
         srcCreds: FIXTURE_USER,
         srcCertDir: trustDir,
+        all,
       });
       if (result.code !== 0) return { ok: false, stderr: result.stderr };
       const manifest = readFileSync(path.join(target, 'manifest.json'));
@@ -129,6 +131,7 @@ describeReal(
 
     const base = { 'base/data': randomBytes(40_000) };
     const keep: OciImage[] = [];
+    let multi: MultiArchImage;
 
     beforeAll(async () => {
       served = materialTemplate();
@@ -145,6 +148,19 @@ describeReal(
         const pushed = await push(keep[i], `keep-${i}:latest`);
         expect(pushed.code, pushed.stderr).toBe(0);
       }
+      // A multi-arch image: its children are untagged manifests, which --delete-untagged would take.
+      multi = writeMultiArchImage(path.join(work, 'images', 'multi'), {
+        'linux/amd64': { amd64: randomBytes(4_000) },
+        'linux/arm64': { arm64: randomBytes(4_000) },
+      });
+      const pushedMulti = await skopeoCopy({
+        from: `oci:${multi.dir}:latest`,
+        to: `docker://localhost:${port}/multi:v1`,
+        creds: FIXTURE_USER,
+        certDir: trustDir,
+        all: true,
+      });
+      expect(pushedMulti.code, pushedMulti.stderr).toBe(0);
     });
 
     afterAll(async () => {
@@ -172,6 +188,9 @@ describeReal(
         for (const digest of blobsOf(image)) expect(existsSync(blobFile(digest)), digest).toBe(true);
         expect((await pull(`keep-${keep.indexOf(image)}:latest`)).digest).toBe(image.manifestDigest);
       }
+      expect((await pull('multi:v1', true)).digest).toBe(multi.indexDigest);
+      for (const child of multi.images)
+        for (const digest of blobsOf(child)) expect(existsSync(blobFile(digest))).toBe(true);
       expect(reclaimedBlobBytes).toBeGreaterThanOrEqual(5 * 50_000);
       expect(before.du - after.du).toBeGreaterThanOrEqual(reclaimedBlobBytes);
       expect(timing.gcOutput).not.toContain('delete-untagged');
@@ -237,6 +256,27 @@ describeReal(
         `pushes during reclaim: ${attempts.length} attempts, ${pushed.length} images pushed and pullable, ${failed.length} failed retryably (${failed.filter((a) => /405/.test(a.stderr)).length} read-only 405, ${failed.filter((a) => !/405/.test(a.stderr)).length} no registry while it restarted), 0 lost; read-only after ${timing.readOnlyAfterMs} ms, gc ${timing.gcMs} ms (held ${SWEEP_DELAY_MS} ms), read-write after ${timing.totalMs} ms`,
       );
     });
+    it('--delete-untagged (never used here) takes the children of a multi-arch image on 2.8 (distribution#3178)', async () => {
+      const copy = path.join(work, 'storage-copy');
+      expect((await run('cp', ['-a', storage, copy])).code).toBe(0);
+      const config = path.join(work, 'registry-config.yml');
+      const result = await run('docker-registry', ['garbage-collect', '--delete-untagged', config], {
+        env: withPath({ ...env(), REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: copy }),
+      });
+      expect(result.code, result.stderr).toBe(0);
+      const inCopy = (digest: string) =>
+        existsSync(path.join(copy, 'docker/registry/v2/blobs/sha256', digest.slice(7, 9), digest.slice(7), 'data'));
+      expect(inCopy(multi.indexDigest)).toBe(true);
+      // It unlinks the children (untagged manifests) and deletes their configs and layers: the index is broken.
+      const childBlobs = multi.images.flatMap((child) => [child.configDigest, ...child.layers.map((l) => l.digest)]);
+      expect(result.stdout + result.stderr).toContain(
+        `manifest eligible for deletion: ${multi.images[0].manifestDigest}`,
+      );
+      expect(childBlobs.filter(inCopy)).toEqual([]);
+      // Without the flag, the same storage keeps them (the reclaim above ran without it).
+      expect(childBlobs.filter((digest) => !existsSync(blobFile(digest)))).toEqual([]);
+    });
+
     // Last: the lost image leaves a tag on a missing manifest, which a later collection would stop at.
     it('read-write: a push that succeeds during a collection loses its image (why the registry must be read-only)', async () => {
       const gc = collectGarbage(SWEEP_DELAY_MS);
