@@ -15,6 +15,8 @@ export * from './random';
 export * from './registries-yaml';
 export * from './registry-auth';
 export * from './registry-chart';
+export * from './registry-garbage-collection';
+export * from './registry-images';
 export * from './registry-probe';
 export * from './registry-server';
 export * from './trust';

@@ -89,6 +89,7 @@ export class RegistryServer extends Construct implements IRegistryService {
   public readonly metricsPort: number;
   public readonly image: string;
   public readonly replicas: number;
+  public readonly storageAccessMode: StorageAccessMode;
   public readonly tlsSecretName: string;
   public readonly deployment: k8s.KubeDeployment;
   public readonly service: k8s.KubeService;
@@ -107,6 +108,7 @@ export class RegistryServer extends Construct implements IRegistryService {
     this.tlsSecretName = registrySecretNames(name).tls;
     const storageSize = props.storageSize ?? '10Gi';
     const accessMode = props.storageAccessMode ?? 'ReadWriteOnce';
+    this.storageAccessMode = accessMode;
     assertServiceName('name', name);
     assertPort('port', this.port);
     assertNodePort('nodePort', this.nodePort);
