@@ -2,9 +2,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { Testing } from 'cdk8s';
 import { main } from '../cli/main';
+import { RegistryChart } from '../lib';
 import { captureIo, FIXTURE_USER, materialTemplate, tempDir } from './cli/helpers';
 import { withPath } from './support/child-process';
+import { fixtureMaterial } from './support/fixture-material';
 import { freeLoopbackPort } from './support/free-port';
 import { materialRegistryEnv } from './support/material-registry-env';
 import { type MultiArchImage, writeMultiArchImage } from './support/multi-arch-image';
@@ -14,18 +17,17 @@ import { type RunningRegistry, startRegistry, stopAllRegistries } from './suppor
 import { run } from './support/run';
 import { skopeoCopy } from './support/skopeo';
 
-/** The env RegistryGarbageCollection's Job sets on the Deployment before it collects (see lib/registry-garbage-collection.ts). */
-const READ_ONLY = { REGISTRY_STORAGE_MAINTENANCE_READONLY: '{"enabled":true}' };
 /** How long GC is held between its mark phase and its sweep, so that pushes certainly land inside a collection. */
 const SWEEP_DELAY_MS = 2_000;
 /** What a client may retry: the read-only registry's 405, or no registry while the pod is replaced. */
 const RETRYABLE = /StatusCode: 405, Method not allowed|connection refused|EOF|connection reset|broken pipe/;
 
 /**
- * Reclaiming disk with the real registry binary on one storage directory, the way the maintenance Job
- * drives the Deployment: the read-write registry stops (Recreate: the old pod is gone before the new one
- * starts), a read-only one starts on the same storage, `garbage-collect` runs (never --delete-untagged),
- * and the read-write registry comes back. Contrasted with a collection while the registry takes writes.
+ * Reclaiming disk with the real registry binary on one storage directory, by the synthesized maintenance
+ * Job's own steps (RegistryGarbageCollection) played against a stand-in for kubectl: the read-write
+ * registry stops (Recreate: the old pod is gone before the new one starts), a read-only one starts on the
+ * same storage, `garbage-collect` runs (never --delete-untagged), and the read-write registry comes back.
+ * Contrasted with a collection while the registry takes writes.
  */
 describeReal(
   'garbage collection never loses a pushed image (real registry, one storage)',
@@ -39,12 +41,11 @@ describeReal(
     let registry: RunningRegistry;
     let imageCount = 0;
 
-    const env = (extra: Record<string, string> = {}) => ({
-      ...materialRegistryEnv(served.dir, storage, port),
-      ...extra,
-    });
-    const serve = async (extra: Record<string, string> = {}) => {
-      registry = await startRegistry({ env: env(extra), workDir: work });
+    /** What `kubectl set env` has added to the Deployment's env. */
+    const setEnv: Record<string, string> = {};
+    const env = () => ({ ...materialRegistryEnv(served.dir, storage, port), ...setEnv });
+    const serve = async () => {
+      registry = await startRegistry({ env: env(), workDir: work });
     };
 
     /**
@@ -116,17 +117,68 @@ describeReal(
       return { code, out: io.out(), err: io.err() };
     };
 
-    /** The maintenance Job's steps, timed: stop read-write, serve read-only, collect, serve read-write. */
+    /**
+     * A stand-in for kubectl and the Deployment controller, for the commands the Job runs: `set env` replaces
+     * the registry (Recreate: the old process has exited before the new one starts), `rollout status` finds it
+     * serving, `exec ... -- registry garbage-collect` runs the collection on the same storage.
+     */
+    const kubectl = async (args: readonly string[], holdSweepMs: number) => {
+      expect(args.slice(0, 2)).toEqual(['--namespace', 'container-registry']);
+      const [verb, ...rest] = args.slice(2);
+      if (verb === 'set' && rest[0] === 'env' && rest[1] === 'deployment/container-registry') {
+        const assignment = rest[rest.length - 1];
+        if (assignment.endsWith('-')) delete setEnv[assignment.slice(0, -1)];
+        else setEnv[assignment.slice(0, assignment.indexOf('='))] = assignment.slice(assignment.indexOf('=') + 1);
+        await registry.stop();
+        await serve();
+        return undefined;
+      }
+      if (verb === 'rollout' && rest[0] === 'status') {
+        expect(registry.logs()).toContain('listening on');
+        return undefined;
+      }
+      if (verb === 'exec') {
+        const command = rest.slice(rest.indexOf('--') + 1);
+        expect(command.slice(0, 2)).toEqual(['registry', 'garbage-collect']);
+        expect(command).not.toContain('--delete-untagged');
+        return collectGarbage(holdSweepMs);
+      }
+      throw new Error(`the stand-in does not know: kubectl ${args.join(' ')}`);
+    };
+
+    /** The synthesized Job's containers, in the order Kubernetes runs them: init containers, then the main one. */
+    const jobSteps = (): { name: string; args: string[] }[] => {
+      const manifests = Testing.synth(new RegistryChart(Testing.app(), 'registry', { material: fixtureMaterial() }));
+      const pod = manifests.find((object) => object.kind === 'CronJob').spec.jobTemplate.spec.template.spec;
+      return [...pod.initContainers, ...pod.containers].map((container) => {
+        expect(container.command).toEqual(['kubectl']);
+        return { name: container.name, args: container.args };
+      });
+    };
+
+    /** Runs the Job's steps, timed; while read-only after the collection, tries a delete. */
     const reclaim = async (holdSweepMs = 0) => {
       const started = Date.now();
-      await registry.stop();
-      await serve(READ_ONLY);
-      const readOnlyAfterMs = Date.now() - started;
-      const gc = await collectGarbage(holdSweepMs);
-      const during = await images('rm', 'keep-0:latest');
-      await registry.stop();
-      await serve();
-      return { readOnlyAfterMs, gcMs: gc.ms, totalMs: Date.now() - started, gcOutput: gc.output, rmDuring: during };
+      const timing = {
+        readOnlyAfterMs: 0,
+        gcMs: 0,
+        gcOutput: '',
+        totalMs: 0,
+        rmDuring: { code: -1, out: '', err: '' },
+      };
+      const steps = jobSteps();
+      expect(steps.map((step) => step.name)).toEqual(['read-only', 'wait-read-only', 'collect-garbage', 'read-write']);
+      for (const step of steps) {
+        const gc = await kubectl(step.args, holdSweepMs);
+        if (step.name === 'wait-read-only') timing.readOnlyAfterMs = Date.now() - started;
+        if (gc !== undefined) {
+          timing.gcMs = gc.ms;
+          timing.gcOutput = gc.output;
+          timing.rmDuring = await images('rm', 'keep-0:latest');
+        }
+      }
+      expect(setEnv).toEqual({});
+      return { ...timing, totalMs: Date.now() - started };
     };
 
     const base = { 'base/data': randomBytes(40_000) };
@@ -209,18 +261,16 @@ describeReal(
       expect((await images('rm', 'doomed-again:latest')).code).toBe(0);
 
       let stopping = false;
-      const attempts: { reference: string; ok: boolean; stderr: string; phase: string }[] = [];
+      const attempts: { reference: string; ok: boolean; stderr: string }[] = [];
       const pushed: { reference: string; image: OciImage }[] = [];
-      let phase = 'read-write';
       const pusher = async (id: number) => {
         for (let n = 0; !stopping; n++) {
           const reference = `pushed-${id}:${n}`;
           const image = newImage(`pusher-${id}`, [base, { [`pusher/${id}/${n}`]: randomBytes(8_000) }]);
           // A client retries what failed retryably (docker push does, 5 times); here until it succeeds.
           for (let attempt = 0; attempt < 60; attempt++) {
-            const started = phase;
             const result = await push(image, reference);
-            attempts.push({ reference, ok: result.code === 0, stderr: result.stderr, phase: `${started}→${phase}` });
+            attempts.push({ reference, ok: result.code === 0, stderr: result.stderr });
             if (result.code === 0) {
               pushed.push({ reference, image });
               break;
@@ -231,9 +281,7 @@ describeReal(
       };
       const pushers = [0, 1, 2].map(pusher);
       await new Promise((resolve) => setTimeout(resolve, 1_500));
-      phase = 'maintenance';
       const timing = await reclaim(SWEEP_DELAY_MS);
-      phase = 'read-write';
       await new Promise((resolve) => setTimeout(resolve, 1_500));
       stopping = true;
       await Promise.all(pushers);
