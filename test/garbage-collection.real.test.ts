@@ -301,7 +301,7 @@ describeReal(
       for (const image of keep) for (const digest of blobsOf(image)) expect(existsSync(blobFile(digest))).toBe(true);
       expect(existsSync(blobFile(doomed.layers[0].digest))).toBe(false);
       console.info(
-        `pushes during reclaim: ${attempts.length} attempts, ${pushed.length} images pushed and pullable, ${failed.length} failed retryably (${failed.filter((a) => /405/.test(a.stderr)).length} read-only 405, ${failed.filter((a) => !/405/.test(a.stderr)).length} no registry while it restarted), 0 lost; read-only after ${timing.readOnlyAfterMs} ms, gc ${timing.gcMs} ms (held ${SWEEP_DELAY_MS} ms), read-write after ${timing.totalMs} ms`,
+        `pushes during reclaim: ${attempts.length} attempts, ${pushed.length} images pushed and pullable, ${failed.length} failed retryably (${failed.filter((a) => /405/.test(a.stderr)).length} read-only 405, ${failed.filter((a) => !/405/.test(a.stderr)).length} no registry while it restarted: ${[...new Set(failed.filter((a) => !/405/.test(a.stderr)).map((a) => RETRYABLE.exec(a.stderr)?.[0]))].join(', ')}), 0 lost; read-only after ${timing.readOnlyAfterMs} ms, gc ${timing.gcMs} ms (held ${SWEEP_DELAY_MS} ms), read-write after ${timing.totalMs} ms`,
       );
     });
     it('--delete-untagged (never used here) takes the children of a multi-arch image on 2.8 (distribution#3178)', async () => {
