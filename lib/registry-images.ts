@@ -182,6 +182,19 @@ function unexpected(method: string, what: string, response: Response): RegistryA
   );
 }
 
+/** A JSON answer; anything else is not what a registry sends. */
+function parseJson<T>(response: Response, method: string, what: string): T {
+  try {
+    return JSON.parse(response.body.toString('utf8')) as T;
+  } catch {
+    throw new RegistryApiError(
+      `${method} ${what}: HTTP ${response.status} but the body is not JSON: not what a registry answers`,
+      'check that the URL is the registry (kubectl -n container-registry get svc,pods)',
+      response.status,
+    );
+  }
+}
+
 /** The next page from a Link header (`</v2/_catalog?last=b&n=2>; rel="next"`), if any. */
 export function nextPage(link: string | string[] | undefined): string | undefined {
   const value = Array.isArray(link) ? link.join(',') : link;
@@ -197,9 +210,7 @@ async function paginate(client: RegistryClient, first: string, key: 'repositorie
     seen.add(page);
     const response = await send(client, 'GET', page);
     if (response.status !== 200) throw unexpected('GET', page, response);
-    items.push(
-      ...(((JSON.parse(response.body.toString('utf8')) as Record<string, string[] | null>)[key] ?? []) as string[]),
-    );
+    items.push(...(parseJson<Record<string, string[] | null>>(response, 'GET', page)[key] ?? []));
     page = nextPage(response.headers.link);
   }
   return items;
@@ -240,7 +251,7 @@ async function fetchManifest(client: RegistryClient, repository: string, referen
   const what = `/v2/${repository}/manifests/${reference}`;
   const response = await send(client, 'GET', what, ACCEPT);
   if (response.status !== 200) throw unexpected('GET', what, response);
-  const json = JSON.parse(response.body.toString('utf8')) as FetchedManifest['json'];
+  const json = parseJson<FetchedManifest['json']>(response, 'GET', what);
   return {
     digest: String(response.headers['docker-content-digest'] ?? reference),
     mediaType: json.mediaType ?? String(response.headers['content-type'] ?? ''),
@@ -411,6 +422,10 @@ export function parseImageReference(text: string, field = 'image'): ImageReferen
   const colon = digest === undefined ? name.lastIndexOf(':') : -1;
   const repository = colon > name.lastIndexOf('/') ? name.slice(0, colon) : name;
   const tag = colon > name.lastIndexOf('/') ? name.slice(colon + 1) : undefined;
+  if (digest !== undefined && name.lastIndexOf(':') > name.lastIndexOf('/'))
+    fail(
+      `give the tag or the digest, not both, e.g. ${JSON.stringify(`${name.slice(0, name.lastIndexOf(':'))}@${digest}`)}`,
+    );
   const first = repository.split('/')[0];
   if (repository.includes('/') && (first.includes(':') || first.includes('.') || first === 'localhost'))
     fail(`give the repository without the registry's address, e.g. ${JSON.stringify(text.slice(first.length + 1))}`);
