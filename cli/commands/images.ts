@@ -77,7 +77,11 @@ export async function imagesRm(args: ImagesRmArgs, io: CliIo): Promise<ExitCode>
         deleted.children.length === 0 ? '' : ` and ${plural(deleted.children.length, 'child image')} of the index`;
       io.stderr.write(`deleted ${formatImageReference(reference)} (${deleted.digest}, ${tags})${children}\n`);
     }
-    io.stderr.write('the layers stay on disk until a garbage collection: see "See and reclaim disk" in the README\n');
+    // The chart's default names; another namespace or service name changes both.
+    const job = `gc-${Math.floor(io.now().getTime() / 1000)}`;
+    io.stderr.write(
+      `the layers stay on disk until a garbage collection: kubectl -n container-registry create job --from=cronjob/container-registry-gc ${job} (see "See and reclaim disk" in the README)\n`,
+    );
     return EXIT_OK;
   });
 }
@@ -171,7 +175,11 @@ export const imagesCommand: CommandFactory = (context) => ({
         command: 'rm <images..>',
         describe: 'Delete REPO:TAG or REPO@sha256:... by digest (every tag on that digest goes with it)',
         builder: (sub) =>
-          sub.positional('images', { type: 'string', array: true, describe: 'REPO:TAG or REPO@DIGEST' }),
+          sub
+            .positional('images', { type: 'string', array: true, describe: 'REPO:TAG or REPO@DIGEST' })
+            .epilog(
+              'The disk comes back with a garbage collection (the registry is read-only meanwhile):\n  kubectl -n container-registry create job --from=cronjob/container-registry-gc gc-$(date +%s)',
+            ),
         handler: handler(context, imagesRm),
       })
       .command({

@@ -156,7 +156,9 @@ describeReal('private-registry images against the real registry', ['docker-regis
     expect(result.code, result.err).toBe(0);
     expect(result.out).toBe(`app@${v2.manifestDigest}\n`);
     expect(result.err).toContain(`deleted app:latest (${v2.manifestDigest}, tags latest, v2)`);
-    expect(result.err).toContain('until a garbage collection');
+    expect(result.err).toContain(
+      'until a garbage collection: kubectl -n container-registry create job --from=cronjob/container-registry-gc gc-1735787045',
+    );
     const listed = JSON.parse((await cli(['list', '--json'])).out) as RepositoryImages[];
     expect(listed.find((entry) => entry.repository === 'app')?.images.map((image) => image.tag)).toEqual(['v1']);
     const head = await httpsGet(`${url}/v2/app/manifests/${v2.manifestDigest}`, {
