@@ -80,6 +80,16 @@ describe('RegistryChart', () => {
     );
   });
 
+  it("refuses material its pieces refuse, with their message: a key that is not the certificate's", () => {
+    const tls = { certificatePem: material.tls.certificatePem, privateKeyPem: customMaterial.tls.privateKeyPem };
+    expect(() => synth({ material: { ...material, tls } })).toThrow(
+      `'material.tls.privateKeyPem' does not belong to 'material.tls' (CN=container-registry.local): the registry could not serve TLS with them; give that certificate's key, or issue a new certificate and key (private-registry certs renew)`,
+    );
+    expect(() => synth({ material: { ...material, ca: customMaterial.ca } })).toThrow(
+      `'material.tls' (CN=container-registry.local) is not signed by 'material.ca'`,
+    );
+  });
+
   it('refuses a Service name the API server would refuse, naming the prop the user gave', () => {
     expect(() => synth({ serviceName: '1registry' })).toThrow(
       `'serviceName' must be a Service name (lowercase letters, digits and '-', starting with a letter, ending with a letter or digit, at most 52 characters), got "1registry": pick a name like "container-registry"`,
