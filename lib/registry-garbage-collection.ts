@@ -4,6 +4,7 @@ import { k8s } from 'cdk8s-plus-28';
 import type { RegistryServer } from './registry-server';
 import { ValidationError, assertPinnedImage } from './validate';
 
+/** What to collect, when, and with which kubectl. */
 export interface RegistryGarbageCollectionProps {
   /** The registry whose Deployment is made read-only while its storage is collected. */
   readonly registry: RegistryServer;

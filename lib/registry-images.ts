@@ -216,6 +216,7 @@ async function paginate(client: RegistryClient, first: string, key: 'repositorie
   return items;
 }
 
+/** Every repository in the registry's catalog, through all its pages. */
 export function listRepositories(client: RegistryClient): Promise<string[]> {
   return paginate(client, `/v2/_catalog?n=${client.pageSize ?? 100}`, 'repositories');
 }
@@ -364,6 +365,7 @@ export interface DiskUsage {
   }[];
 }
 
+/** The disk usage of what `listImages` found: each blob once, per repository and in total. */
 export function diskUsage(repositories: readonly RepositoryImages[]): DiskUsage {
   const blobsOf = (images: readonly TaggedImage[]): Map<string, number> => {
     const blobs = new Map<string, number>();
@@ -411,6 +413,7 @@ const REPOSITORY = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[.
 const TAG = /^[\w][\w.-]{0,127}$/;
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
 
+/** `REPO:TAG` or `REPO@sha256:...` as typed; a ValidationError naming `field`, the value and the fix otherwise. */
 export function parseImageReference(text: string, field = 'image'): ImageReference {
   const fail = (why: string): never => {
     throw new ValidationError(
@@ -464,6 +467,7 @@ export async function resolveDigest(client: RegistryClient, repository: string, 
   return digest;
 }
 
+/** What `deleteImage` deleted. */
 export interface DeletedImage {
   readonly repository: string;
   readonly digest: string;

@@ -1,19 +1,13 @@
 import { Chart, Testing } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
-import {
-  READ_ONLY_ENV,
-  RegistryAuth,
-  RegistryGarbageCollection,
-  type RegistryGarbageCollectionProps,
-  RegistryServer,
-  type RegistryServerProps,
-} from '../lib';
+import { RegistryAuth, RegistryGarbageCollection, RegistryServer, type RegistryServerProps } from '../lib';
+import { READ_ONLY_ENV, type RegistryGarbageCollectionProps } from '../lib/registry-garbage-collection';
 import { findObject, fixtureMaterial } from './support/fixture-material';
 
 const material = fixtureMaterial();
 
 function synth(props: Partial<RegistryGarbageCollectionProps> = {}, server: Partial<RegistryServerProps> = {}) {
-  const chart = new Chart(Testing.app(), 'test', { namespace: 'registry-ns', disableResourceNameHashes: true });
+  const chart = new Chart(Testing.app(), 'test', { namespace: 'container-registry', disableResourceNameHashes: true });
   const auth = new RegistryAuth(chart, 'Auth', {
     htpasswd: material.htpasswd,
     nodeCredentials: material.nodeCredentials,
@@ -35,7 +29,7 @@ describe('RegistryGarbageCollection', () => {
   it('custom', () => {
     const manifests = synth(
       { schedule: '@daily', kubectlImage: 'bitnami/kubectl:1.31.4', rolloutTimeoutSeconds: 60, name: 'reclaim' },
-      { name: 'images', image: 'registry:2.8.3' },
+      { image: 'registry:2.8.3' },
     );
     expect(manifests).toMatchSnapshot();
     expect(findObject(manifests, 'CronJob').spec).toMatchObject({ schedule: '@daily', suspend: false });
@@ -47,12 +41,12 @@ describe('RegistryGarbageCollection', () => {
   it('runs the steps in order, one container each: read-only, wait, collect (no --delete-untagged), read-write', () => {
     const pod = podOf(synth());
     expect(pod.initContainers.map(commandLine)).toEqual([
-      `kubectl --namespace registry-ns set env deployment/container-registry -c registry ${READ_ONLY_ENV.name}={"enabled":true}`,
-      'kubectl --namespace registry-ns rollout status deployment/container-registry --timeout=300s',
-      'kubectl --namespace registry-ns exec deployment/container-registry -c registry -- registry garbage-collect /etc/distribution/config.yml',
+      `kubectl --namespace container-registry set env deployment/container-registry -c registry ${READ_ONLY_ENV.name}={"enabled":true}`,
+      'kubectl --namespace container-registry rollout status deployment/container-registry --timeout=300s',
+      'kubectl --namespace container-registry exec deployment/container-registry -c registry -- registry garbage-collect /etc/distribution/config.yml',
     ]);
     expect(pod.containers.map(commandLine)).toEqual([
-      `kubectl --namespace registry-ns set env deployment/container-registry -c registry ${READ_ONLY_ENV.name}-`,
+      `kubectl --namespace container-registry set env deployment/container-registry -c registry ${READ_ONLY_ENV.name}-`,
     ]);
     expect(pod.restartPolicy).toBe('Never');
     expect(pod.securityContext.runAsNonRoot).toBe(true);
@@ -78,7 +72,7 @@ describe('RegistryGarbageCollection', () => {
       { apiGroups: [''], resources: ['pods/exec'], verbs: ['create', 'get'] },
     ]);
     expect(findObject(manifests, 'RoleBinding').subjects).toEqual([
-      { kind: 'ServiceAccount', name: 'container-registry-gc', namespace: 'registry-ns' },
+      { kind: 'ServiceAccount', name: 'container-registry-gc', namespace: 'container-registry' },
     ]);
     expect(podOf(manifests).serviceAccountName).toBe('container-registry-gc');
   });
