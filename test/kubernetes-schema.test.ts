@@ -1,6 +1,6 @@
 import { Testing } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
-import { RegistryChart } from '../lib';
+import { RegistryChart, RegistryStorage } from '../lib';
 import { ExampleChart } from '../charts/example-chart';
 import { customFixtureMaterial, fixtureMaterial } from './support/fixture-material';
 
@@ -11,6 +11,7 @@ import { customFixtureMaterial, fixtureMaterial } from './support/fixture-materi
 const MODELS: Record<string, () => Promise<Record<string, any>>> = {
   v1: () => import('kubernetes-models/v1'),
   'apps/v1': () => import('kubernetes-models/apps/v1'),
+  'policy/v1': () => import('kubernetes-models/policy/v1'),
 };
 
 async function validate(object: any): Promise<void> {
@@ -31,6 +32,16 @@ const charts = {
       storageAccessMode: 'ReadWriteMany',
       replicas: 2,
       storageClassName: 'nfs',
+    }),
+  s3: () =>
+    new RegistryChart(Testing.app(), 'registry', {
+      material,
+      storage: RegistryStorage.s3({
+        endpoint: 'https://minio.example.internal:9000',
+        region: 'us-east-1',
+        bucket: 'container-registry',
+        credentials: { accessKeyId: 'AKIAEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' },
+      }),
     }),
   example: () => new ExampleChart(Testing.app(), 'example'),
 };

@@ -17,6 +17,7 @@ const PUBLIC_RUNTIME_EXPORTS = [
   'RegistryAuth',
   'RegistryChart',
   'RegistryServer',
+  'RegistryStorage',
   'serviceDnsName',
   // The material directory.
   'MATERIAL_FILES',
@@ -26,6 +27,7 @@ const PUBLIC_RUNTIME_EXPORTS = [
   'listMaterialUsers',
   'loadOrCreateMaterial',
   'readMaterial',
+  'readMaterialStorage',
   'removeMaterialUser',
   'renewCertificates',
   'verifyMaterialUser',

@@ -188,7 +188,7 @@ describe('RegistryServer', () => {
     [{ replicas: 0 }, "'replicas' must be a whole number of at least 1, got 0: use 1 for a local registry"],
     [
       { replicas: 2 },
-      "'replicas' is 2 but 'storageAccessMode' is ReadWriteOnce: replicas on other nodes could not mount the volume; use replicas: 1, or storageAccessMode: 'ReadWriteMany' with a storage class that supports it",
+      "'replicas' is 2 but 'storageAccessMode' is ReadWriteOnce: replicas on other nodes could not mount the volume; use replicas: 1, or storage: RegistryStorage.s3({...}), or storageAccessMode: 'ReadWriteMany' with a storage class that supports it",
     ],
   ] as [Partial<RegistryServerProps>, string][])('refuses %j', (props, message) => {
     expect(() => synth({ material: undefined, tls: material.tls, ...props })).toThrow(message);
