@@ -66,7 +66,11 @@ describe('RegistryServer', () => {
     expect(manifests).toMatchSnapshot();
     const deployment = findObject(manifests, 'Deployment');
     expect(deployment.spec.replicas).toBe(2);
-    expect(deployment.spec.strategy).toEqual({ type: 'RollingUpdate' });
+    expect(deployment.spec.strategy).toEqual({
+      type: 'RollingUpdate',
+      rollingUpdate: { maxSurge: 1, maxUnavailable: 0 },
+    });
+    expect(findObject(manifests, 'PodDisruptionBudget').spec.minAvailable).toBe(1);
     expect(decode(findObject(manifests, 'Secret', 'images-http').data['http-secret'])).toBe('shared');
   });
 
