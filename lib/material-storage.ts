@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { SECRET_FILE_MODE, writeFileAtomic } from './atomic-file';
+import { type FileToWrite, SECRET_FILE_MODE, writeFileAtomic } from './atomic-file';
 import { RegistryStorage, type S3Storage, type S3StorageOptions, checkS3Options } from './registry-storage';
 import { ValidationError } from './validate';
 
@@ -25,11 +25,17 @@ export interface S3StorageSettings {
 
 const FIELDS = ['endpoint', 'region', 'bucket', 'accessKeyId', 'secretAccessKey', 'redirect', 'insecureHttp'];
 
-/** The one place this module writes material; the material transaction layer re-points it at merge. */
-function writeMaterialFile(dir: string, relativePath: string, content: string): void {
-  const file = path.join(dir, relativePath);
-  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  writeFileAtomic(file, content, SECRET_FILE_MODE);
+/**
+ * The one place this module changes material, shaped like the material transaction layer's
+ * `commitMaterialChange(dir, { write, remove })`, which it is re-pointed at when that lands.
+ */
+function changeMaterial(dir: string, change: { write?: readonly FileToWrite[]; remove?: readonly string[] }): void {
+  for (const file of change.write ?? []) {
+    const target = path.join(dir, file.relativePath);
+    fs.mkdirSync(path.dirname(target), { recursive: true, mode: 0o700 });
+    writeFileAtomic(target, file.content, file.mode);
+  }
+  for (const relativePath of change.remove ?? []) fs.rmSync(path.join(dir, relativePath), { force: true });
 }
 
 /** Settings as the construct takes them; checked there, so the file and the construct agree on every rule. */
@@ -62,7 +68,9 @@ export function writeS3StorageSettings(dir: string, settings: S3StorageSettings)
     redirect: checked.redirect,
     insecureHttp: checked.insecureHttp,
   };
-  writeMaterialFile(dir, S3_STORAGE_FILE, `${JSON.stringify(stored, null, 2)}\n`);
+  changeMaterial(dir, {
+    write: [{ relativePath: S3_STORAGE_FILE, content: `${JSON.stringify(stored, null, 2)}\n`, mode: SECRET_FILE_MODE }],
+  });
   return checked;
 }
 
@@ -110,8 +118,7 @@ export function readMaterialStorage(dir: string): RegistryStorage | undefined {
 
 /** Removes the S3 settings; true if there were any. */
 export function clearS3StorageSettings(dir: string): boolean {
-  const file = path.join(dir, S3_STORAGE_FILE);
-  if (!fs.existsSync(file)) return false;
-  fs.rmSync(file);
+  if (!fs.existsSync(path.join(dir, S3_STORAGE_FILE))) return false;
+  changeMaterial(dir, { remove: [S3_STORAGE_FILE] });
   return true;
 }

@@ -123,10 +123,11 @@ const AUTH_PATH = '/auth';
 const RUN_AS_USER = 1000;
 
 /**
- * The CNCF registry: a Deployment on a PersistentVolumeClaim, TLS and htpasswd from Secrets, and a
- * NodePort Service. Lives in the enclosing chart's namespace. Refuses a certificate that would fail
- * clients (a foreign key or CA, expired, not naming the hostname and this Service in this namespace) and
- * a hostname or ports that disagree with the material's registries.yaml, as RegistryChart does.
+ * The CNCF registry: a Deployment on a PersistentVolumeClaim (or, with `RegistryStorage.s3()`, on a bucket
+ * shared by 2 or more replicas), TLS and htpasswd from Secrets, and a NodePort Service. Lives in the
+ * enclosing chart's namespace. Refuses a certificate that would fail clients (a foreign key or CA, expired,
+ * not naming the hostname and this Service in this namespace) and a hostname or ports that disagree with
+ * the material's registries.yaml, as RegistryChart does.
  */
 export class RegistryServer extends Construct implements IRegistryService {
   public readonly serviceName: string;
