@@ -217,6 +217,32 @@ describeReal(
       }
     });
 
+    it('serves blobs itself (redirect disabled); with redirects on, clients would be sent to the S3 endpoint', async () => {
+      const digest = hello.layers[0].digest;
+      const served = await registryRequest(endpoint(1), 'GET', `/v2/hello/blobs/${digest}`);
+      expect(served.status).toBe(200);
+      const port = await freeLoopbackPort();
+      const redirecting = await startRegistry({
+        env: {
+          ...replicas[1].env,
+          REGISTRY_HTTP_ADDR: `127.0.0.1:${port}`,
+          REGISTRY_STORAGE_REDIRECT_DISABLE: 'false',
+        },
+        workDir: join(work, 'replica-1'),
+      });
+      try {
+        const redirected = await registryRequest(
+          { ...endpoint(1), base: `https://localhost:${port}` },
+          'GET',
+          `/v2/hello/blobs/${digest}`,
+        );
+        expect(redirected.status).toBe(307);
+        expect(String(redirected.headers.location)).toMatch(new RegExp(`^${ceph.endpoint}/${BUCKET}/`));
+      } finally {
+        await redirecting.stop();
+      }
+    });
+
     it('concurrent pushes through both replicas, one tag pushed through both at once, all pull back intact', async () => {
       const images = ['one', 'two', 'three', 'four'].map((name) =>
         image(`concurrent-${name}`, { 'hello.txt': `concurrent ${name} ${randomBytes(8).toString('hex')}\n` }),
