@@ -1,5 +1,12 @@
 import { App } from 'cdk8s';
-import { DEFAULT_MATERIAL_DIR, PrivateApp, RegistryChart, ValidationError, loadOrCreateMaterial } from '../lib';
+import {
+  DEFAULT_MATERIAL_DIR,
+  PrivateApp,
+  RegistryChart,
+  ValidationError,
+  loadOrCreateMaterial,
+  readMaterialStorage,
+} from '../lib';
 import { ExampleChart } from './example-chart';
 
 function main(): void {
@@ -15,7 +22,8 @@ function main(): void {
   // The manifests hold the TLS key and the htpasswd: private (dist/ 0700, files 0600) from their first byte.
   const app = new PrivateApp();
   // Hostname and ports follow the material's registries.yaml (e.g. `private-registry init --node-port 30500`).
-  const chart = new RegistryChart(app, 'container-registry', { material });
+  // S3 (and two replicas) once `private-registry storage s3` stored a bucket; else a PersistentVolumeClaim.
+  const chart = new RegistryChart(app, 'container-registry', { material, storage: readMaterialStorage(materialDir) });
   app.synth();
 
   // The example pod goes to a sub-directory: `kubectl apply -f dist` does not recurse, so the pod only

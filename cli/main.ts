@@ -8,12 +8,22 @@ import { doctorCommand } from './commands/doctor';
 import { imagesCommand } from './commands/images';
 import { initCommand } from './commands/init';
 import { k3dConfigCommand } from './commands/k3d-config';
+import { storageCommand } from './commands/storage';
 import { trustCommand } from './commands/trust';
 import { userCommand } from './commands/user';
 import { type CliIo, EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_OK, type ExitCode, processIo } from './io';
 
 const SCRIPT = 'private-registry';
-const COMMANDS = [initCommand, userCommand, certsCommand, k3dConfigCommand, trustCommand, doctorCommand, imagesCommand];
+const COMMANDS = [
+  initCommand,
+  userCommand,
+  certsCommand,
+  storageCommand,
+  k3dConfigCommand,
+  trustCommand,
+  doctorCommand,
+  imagesCommand,
+];
 
 /**
  * Runs the CLI and resolves with its exit code: 0 ok, 1 a check failed, 2 bad usage or bad input (a flag, a
@@ -163,6 +173,7 @@ function commandPath(args: readonly string[]): string {
     init: [],
     user: ['add', 'remove', 'list', 'verify'],
     certs: ['show', 'renew'],
+    storage: ['s3', 'show', 'clear'],
     'k3d-config': [],
     trust: [],
     doctor: [],

@@ -15,6 +15,12 @@ export {
   type StorageAccessMode,
   serviceDnsName,
 } from './registry-server';
+export {
+  type PersistentVolumeStorageOptions,
+  RegistryStorage,
+  type S3Credentials,
+  type S3StorageOptions,
+} from './registry-storage';
 export { type IRegistryAuth, RegistryAuth, type RegistryAuthMaterial, type RegistryAuthProps } from './registry-auth';
 export { NodeHostsDaemonSet, type NodeHostsDaemonSetProps, type NodeHostsMaterial } from './node-hosts-daemon-set';
 export { LocalRegistryHosting, type LocalRegistryHostingProps } from './local-registry-hosting';
@@ -31,6 +37,7 @@ export {
   readMaterial,
   writeNewMaterial,
 } from './material';
+export { type S3StorageSettings, readMaterialStorage } from './material-storage';
 export {
   type MaterialCertificate,
   type RenewOptions,

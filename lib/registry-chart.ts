@@ -10,6 +10,7 @@ import type { RegistriesConfig } from './registries-yaml';
 import { RegistryAuth } from './registry-auth';
 import { RegistryGarbageCollection } from './registry-garbage-collection';
 import { RegistryServer, type StorageAccessMode, serviceDnsName } from './registry-server';
+import type { RegistryStorage } from './registry-storage';
 import { assertDnsLabel, assertIntegerInRange, assertServiceName } from './validate';
 
 /** What the chart is made from: the material directory's contents, or the same passed in code. */
@@ -46,13 +47,19 @@ export interface RegistryChartProps {
   readonly nodePort?: number;
   /** @default 'registry:3.1.1' */
   readonly image?: string;
+  /**
+   * Where the images live: `RegistryStorage.s3({...})` for a bucket shared by several replicas, or
+   * `RegistryStorage.persistentVolume({...})`. Not together with the `storage*` props below.
+   * @default - a PersistentVolumeClaim from `storageSize`, `storageClassName` and `storageAccessMode`
+   */
+  readonly storage?: RegistryStorage;
   /** @default '10Gi' */
   readonly storageSize?: string;
   /** @default - the cluster's default storage class */
   readonly storageClassName?: string;
   /** @default 'ReadWriteOnce' */
   readonly storageAccessMode?: StorageAccessMode;
-  /** @default 1 */
+  /** More than one needs S3 or a ReadWriteMany volume. @default - 2 with S3 storage, else 1 */
   readonly replicas?: number;
   /** @default 30 */
   readonly hostsUpdateIntervalSeconds?: number;
@@ -117,6 +124,7 @@ export class RegistryChart extends Chart {
       image: props.image,
       port: props.port,
       nodePort: props.nodePort,
+      storage: props.storage,
       storageSize: props.storageSize,
       storageClassName: props.storageClassName,
       storageAccessMode: props.storageAccessMode,
@@ -129,7 +137,7 @@ export class RegistryChart extends Chart {
       intervalSeconds: props.hostsUpdateIntervalSeconds,
       name: `${serviceName}${NODE_HOSTS_SUFFIX}`,
     });
-    if (props.garbageCollectionSchedule !== undefined || this.registry.storageAccessMode === 'ReadWriteOnce') {
+    if (props.garbageCollectionSchedule !== undefined || !this.registry.storage.sharedByReplicas) {
       this.garbageCollection = new RegistryGarbageCollection(this, 'GarbageCollection', {
         registry: this.registry,
         schedule: props.garbageCollectionSchedule,

@@ -74,9 +74,9 @@ export class RegistryGarbageCollection extends Construct {
         `'rolloutTimeoutSeconds' must be a whole number of at least 30, got ${timeout}: the registry pod needs time to restart`,
       );
     }
-    if (registry.storageAccessMode !== 'ReadWriteOnce') {
+    if (registry.storage.sharedByReplicas) {
       throw new ValidationError(
-        `garbage collection needs the registry's Recreate strategy, but its 'storageAccessMode' is ${registry.storageAccessMode} (RollingUpdate): an old read-write pod could still take a push while the storage is collected; use storageAccessMode 'ReadWriteOnce' with one replica`,
+        `garbage collection needs the registry's Recreate strategy, but its storage is shared by replicas (S3 or ReadWriteMany, RollingUpdate): an old read-write pod could still take a push while the storage is collected; use a ReadWriteOnce volume with one replica, or collect with every replica stopped`,
       );
     }
 

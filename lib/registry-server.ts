@@ -15,6 +15,7 @@ import {
 import { agreeWithMaterial, assertServerCertificate, materialAddresses } from './material-agreement';
 import type { RegistriesConfig } from './registries-yaml';
 import type { IRegistryAuth } from './registry-auth';
+import { RegistryStorage, type S3Storage, type StorageAccessMode, isPlainHttp } from './registry-storage';
 import {
   ValidationError,
   assertNodePort,
@@ -40,8 +41,7 @@ export interface IRegistryService {
   readonly hostname?: string;
 }
 
-/** How the registry's volume is mounted: ReadWriteMany lets replicas on several nodes share it. */
-export type StorageAccessMode = 'ReadWriteOnce' | 'ReadWriteMany';
+export type { StorageAccessMode } from './registry-storage';
 
 /** What RegistryServer takes from the material; `readMaterial()` and `loadOrCreateMaterial()` give it. */
 export interface RegistryServerMaterial {
@@ -87,13 +87,24 @@ export interface RegistryServerProps {
   readonly port?: number;
   /** The NodePort the desktop pushes to as localhost:<nodePort>. @default - the material's, else 31113 */
   readonly nodePort?: number;
+  /**
+   * Where the images live: `RegistryStorage.persistentVolume()` (one node) or `RegistryStorage.s3()` (a
+   * bucket every replica shares). Not together with `storageSize`, `storageClassName` or `storageAccessMode`,
+   * the short form of a persistent volume.
+   * @default - a PersistentVolumeClaim from `storageSize`, `storageClassName` and `storageAccessMode`
+   */
+  readonly storage?: RegistryStorage;
   /** @default '10Gi' */
   readonly storageSize?: string;
   /** @default - the cluster's default storage class (local-path on k3s) */
   readonly storageClassName?: string;
   /** ReadWriteMany is needed for more than one replica. @default 'ReadWriteOnce' */
   readonly storageAccessMode?: StorageAccessMode;
-  /** @default 1 */
+  /**
+   * More than one needs storage every replica can reach: S3, or a ReadWriteMany volume. Then the pods are
+   * spread over the nodes, updated one at a time and kept at least one up by a PodDisruptionBudget.
+   * @default - 2 with S3 storage, else 1
+   */
   readonly replicas?: number;
   /**
    * Signs upload state; must be the same in every replica and stable across restarts.
@@ -120,10 +131,11 @@ const DEFAULT_METRICS_PORT = 5001;
 const METRICS_PATH = '/metrics';
 
 /**
- * The CNCF registry: a Deployment on a PersistentVolumeClaim, TLS and htpasswd from Secrets, and a
- * NodePort Service. Lives in the enclosing chart's namespace. Refuses a certificate that would fail
- * clients (a foreign key or CA, expired, not naming the hostname and this Service in this namespace) and
- * a hostname or ports that disagree with the material's registries.yaml, as RegistryChart does.
+ * The CNCF registry: a Deployment on a PersistentVolumeClaim (or, with `RegistryStorage.s3()`, on a bucket
+ * shared by 2 or more replicas), TLS and htpasswd from Secrets, and a NodePort Service. Lives in the
+ * enclosing chart's namespace. Refuses a certificate that would fail clients (a foreign key or CA, expired,
+ * not naming the hostname and this Service in this namespace) and a hostname or ports that disagree with
+ * the material's registries.yaml, as RegistryChart does.
  */
 export class RegistryServer extends Construct implements IRegistryService {
   public readonly serviceName: string;
@@ -134,11 +146,15 @@ export class RegistryServer extends Construct implements IRegistryService {
   public readonly metricsPort: number;
   public readonly image: string;
   public readonly replicas: number;
-  public readonly storageAccessMode: StorageAccessMode;
   public readonly tlsSecretName: string;
+  /** Where the images live. */
+  public readonly storage: RegistryStorage;
   public readonly deployment: k8s.KubeDeployment;
   public readonly service: k8s.KubeService;
-  public readonly persistentVolumeClaim: k8s.KubePersistentVolumeClaim;
+  /** The volume, unless the storage is S3. */
+  public readonly persistentVolumeClaim?: k8s.KubePersistentVolumeClaim;
+  /** Keeps one replica up through node drains; only when there is more than one. */
+  public readonly podDisruptionBudget?: k8s.KubePodDisruptionBudget;
 
   constructor(scope: Construct, id: string, props: RegistryServerProps) {
     super(scope, id);
@@ -164,11 +180,10 @@ export class RegistryServer extends Construct implements IRegistryService {
     this.nodePort = agreeWithMaterial('nodePort', props.nodePort, addresses?.nodePort, DEFAULT_NODE_PORT);
     this.metricsPort = props.metricsPort ?? DEFAULT_METRICS_PORT;
     this.image = props.image ?? DEFAULT_REGISTRY_IMAGE;
-    this.replicas = props.replicas ?? 1;
+    this.storage = resolveStorage(props);
+    const storage = this.storage.settings;
+    this.replicas = props.replicas ?? (storage.kind === 's3' ? 2 : 1);
     this.tlsSecretName = registrySecretNames(name).tls;
-    const storageSize = props.storageSize ?? '10Gi';
-    const accessMode = props.storageAccessMode ?? 'ReadWriteOnce';
-    this.storageAccessMode = accessMode;
     assertServiceName('name', name);
     assertRegistryHostname('hostname', this.hostname);
     assertPort('port', this.port);
@@ -179,16 +194,15 @@ export class RegistryServer extends Construct implements IRegistryService {
         `'metricsPort' and 'port' are both ${this.port}: the metrics server needs its own port; leave 'metricsPort' out for 5001`,
       );
     }
-    assertStorageSize('storageSize', storageSize);
     assertPinnedImage('image', this.image);
     if (!Number.isInteger(this.replicas) || this.replicas < 1) {
       throw new ValidationError(
         `'replicas' must be a whole number of at least 1, got ${this.replicas}: use 1 for a local registry`,
       );
     }
-    if (this.replicas > 1 && accessMode === 'ReadWriteOnce') {
+    if (this.replicas > 1 && !this.storage.sharedByReplicas) {
       throw new ValidationError(
-        `'replicas' is ${this.replicas} but 'storageAccessMode' is ReadWriteOnce: replicas on other nodes could not mount the volume; use replicas: 1, or storageAccessMode: 'ReadWriteMany' with a storage class that supports it`,
+        `'replicas' is ${this.replicas} but 'storageAccessMode' is ReadWriteOnce: replicas on other nodes could not mount the volume; use replicas: 1, or storage: RegistryStorage.s3({...}), or storageAccessMode: 'ReadWriteMany' with a storage class that supports it`,
       );
     }
     assertServerCertificate({
@@ -219,14 +233,27 @@ export class RegistryServer extends Construct implements IRegistryService {
       data: base64Values({ 'http-secret': props.httpSecret ?? deriveHttpSecret(tls.privateKeyPem) }),
     });
 
-    this.persistentVolumeClaim = new k8s.KubePersistentVolumeClaim(this, 'Storage', {
-      metadata: { name, labels },
-      spec: {
-        accessModes: [accessMode],
-        storageClassName: props.storageClassName,
-        resources: { requests: { storage: k8s.Quantity.fromString(storageSize) } },
-      },
-    });
+    const s3SecretName = `${name}-s3`;
+    if (storage.kind === 's3') {
+      new k8s.KubeSecret(this, 'S3Secret', {
+        metadata: { name: s3SecretName },
+        type: 'Opaque',
+        data: base64Values({
+          [S3_ACCESS_KEY_ID]: storage.credentials.accessKeyId,
+          [S3_SECRET_ACCESS_KEY]: storage.credentials.secretAccessKey,
+        }),
+      });
+    } else {
+      this.persistentVolumeClaim = new k8s.KubePersistentVolumeClaim(this, 'Storage', {
+        metadata: { name, labels },
+        spec: {
+          accessModes: [storage.accessMode],
+          storageClassName: storage.storageClassName,
+          resources: { requests: { storage: k8s.Quantity.fromString(storage.size) } },
+        },
+      });
+    }
+    const several = this.replicas > 1;
 
     const probe = (initialDelaySeconds: number): k8s.Probe => ({
       // The registry answers 200 on "/" without credentials; /v2/ would be 401.
@@ -240,15 +267,26 @@ export class RegistryServer extends Construct implements IRegistryService {
       metadata: { name, labels },
       spec: {
         replicas: this.replicas,
-        // With a ReadWriteOnce volume the old pod must let go before the new one mounts it.
-        strategy: { type: accessMode === 'ReadWriteOnce' ? 'Recreate' : 'RollingUpdate' },
+        // With a ReadWriteOnce volume the old pod must let go before the new one mounts it. Shared storage
+        // rolls one new pod in before an old one goes, so a registry always answers.
+        strategy: this.storage.sharedByReplicas
+          ? {
+              type: 'RollingUpdate',
+              rollingUpdate: { maxSurge: k8s.IntOrString.fromNumber(1), maxUnavailable: k8s.IntOrString.fromNumber(0) },
+            }
+          : { type: 'Recreate' },
         selector: { matchLabels: labels },
         template: {
           metadata: {
             labels,
-            // A renewed certificate changes this and so rolls the pod (htpasswd is re-read live).
             annotations: {
+              // A renewed certificate changes this and so rolls the pod (htpasswd is re-read live).
               'cdk8s-private-registry/tls-sha256': sha256(tls.certificatePem),
+              // Environment variables are read at start only: new S3 settings or keys must roll the pods.
+              // A one-way hash of a random key reveals nothing of it.
+              ...(storage.kind === 's3'
+                ? { 'cdk8s-private-registry/storage-sha256': sha256(JSON.stringify(storage)) }
+                : {}),
               'prometheus.io/scrape': 'true',
               'prometheus.io/port': String(this.metricsPort),
               'prometheus.io/path': METRICS_PATH,
@@ -256,6 +294,20 @@ export class RegistryServer extends Construct implements IRegistryService {
           },
           spec: {
             automountServiceAccountToken: false,
+            // Preferred, not required: one node (k3d's default), a drained or tainted node, or a surge pod
+            // during an update must still be scheduled; availability beats an even spread.
+            ...(several
+              ? {
+                  topologySpreadConstraints: [
+                    {
+                      maxSkew: 1,
+                      topologyKey: 'kubernetes.io/hostname',
+                      whenUnsatisfiable: 'ScheduleAnyway',
+                      labelSelector: { matchLabels: labels },
+                    },
+                  ],
+                }
+              : {}),
             securityContext: {
               runAsNonRoot: true,
               runAsUser: RUN_AS_USER,
@@ -282,7 +334,9 @@ export class RegistryServer extends Construct implements IRegistryService {
                   { name: 'REGISTRY_AUTH', value: 'htpasswd' },
                   { name: 'REGISTRY_AUTH_HTPASSWD_REALM', value: props.auth.realm },
                   { name: 'REGISTRY_AUTH_HTPASSWD_PATH', value: `${AUTH_PATH}/${props.auth.htpasswdKey}` },
-                  { name: 'REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY', value: STORAGE_PATH },
+                  ...(storage.kind === 's3'
+                    ? s3Environment(storage, s3SecretName)
+                    : [{ name: 'REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY', value: STORAGE_PATH }]),
                   { name: 'REGISTRY_STORAGE_DELETE_ENABLED', value: String(props.deleteEnabled ?? true) },
                   { name: 'REGISTRY_HTTP_DEBUG_ADDR', value: `0.0.0.0:${this.metricsPort}` },
                   { name: 'REGISTRY_HTTP_DEBUG_PROMETHEUS_ENABLED', value: 'true' },
@@ -291,7 +345,7 @@ export class RegistryServer extends Construct implements IRegistryService {
                   { name: 'OTEL_TRACES_EXPORTER', value: 'none' },
                 ],
                 volumeMounts: [
-                  { name: 'storage', mountPath: STORAGE_PATH },
+                  ...(storage.kind === 's3' ? [] : [{ name: 'storage', mountPath: STORAGE_PATH }]),
                   { name: 'tls', mountPath: CERTS_PATH, readOnly: true },
                   { name: 'auth', mountPath: AUTH_PATH, readOnly: true },
                   { name: 'tmp', mountPath: '/tmp' },
@@ -311,7 +365,7 @@ export class RegistryServer extends Construct implements IRegistryService {
               },
             ],
             volumes: [
-              { name: 'storage', persistentVolumeClaim: { claimName: name } },
+              ...(storage.kind === 's3' ? [] : [{ name: 'storage', persistentVolumeClaim: { claimName: name } }]),
               // 0440 + fsGroup: the registry's group can read the key, nobody else in the pod.
               { name: 'tls', secret: { secretName: this.tlsSecretName, defaultMode: 0o440 } },
               { name: 'auth', secret: { secretName: props.auth.secretName, defaultMode: 0o440 } },
@@ -321,6 +375,13 @@ export class RegistryServer extends Construct implements IRegistryService {
         },
       },
     });
+
+    if (several) {
+      this.podDisruptionBudget = new k8s.KubePodDisruptionBudget(this, 'DisruptionBudget', {
+        metadata: { name, labels },
+        spec: { minAvailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: labels } },
+      });
+    }
 
     this.service = new k8s.KubeService(this, 'Service', {
       metadata: { name, labels },
@@ -338,6 +399,65 @@ export class RegistryServer extends Construct implements IRegistryService {
       },
     });
   }
+}
+
+/** Keys of the S3 Secret (`<name>-s3`). */
+const S3_ACCESS_KEY_ID = 'access-key-id';
+const S3_SECRET_ACCESS_KEY = 'secret-access-key';
+
+/** `storage`, or the short-form PVC props; never both, so no prop is silently ignored. */
+function resolveStorage(props: RegistryServerProps): RegistryStorage {
+  const shortForm = (['storageSize', 'storageClassName', 'storageAccessMode'] as const).filter(
+    (prop) => props[prop] !== undefined,
+  );
+  if (props.storage === undefined) {
+    if (props.storageSize !== undefined) assertStorageSize('storageSize', props.storageSize);
+    return RegistryStorage.persistentVolume({
+      size: props.storageSize,
+      storageClassName: props.storageClassName,
+      accessMode: props.storageAccessMode,
+    });
+  }
+  if (!(props.storage instanceof RegistryStorage)) {
+    throw new ValidationError(
+      `'storage' must be made by RegistryStorage.s3() or RegistryStorage.persistentVolume(), got ${typeof props.storage}: e.g. storage: RegistryStorage.s3({ region, bucket, credentials })`,
+    );
+  }
+  if (shortForm.length > 0) {
+    throw new ValidationError(
+      `'storage' is given together with ${shortForm.map((prop) => `'${prop}'`).join(', ')}, which would be ignored: move them into RegistryStorage.persistentVolume({ size, storageClassName, accessMode }), or leave them out`,
+    );
+  }
+  return props.storage;
+}
+
+/** distribution's S3 driver settings; the keys come from the Secret, never from the Deployment. */
+function s3Environment(storage: S3Storage, secretName: string): k8s.EnvVar[] {
+  const value = (name: string, text: string): k8s.EnvVar => ({ name, value: text });
+  const fromSecret = (name: string, key: string): k8s.EnvVar => ({
+    name,
+    valueFrom: { secretKeyRef: { name: secretName, key } },
+  });
+  return [
+    value('REGISTRY_STORAGE', 's3'),
+    value('REGISTRY_STORAGE_S3_REGION', storage.region),
+    value('REGISTRY_STORAGE_S3_BUCKET', storage.bucket),
+    ...(storage.endpoint === undefined
+      ? []
+      : [
+          value('REGISTRY_STORAGE_S3_REGIONENDPOINT', storage.endpoint),
+          // MinIO and Ceph serve buckets as paths; registry 2.x does so by itself with an endpoint.
+          value('REGISTRY_STORAGE_S3_FORCEPATHSTYLE', 'true'),
+        ]),
+    value('REGISTRY_STORAGE_S3_SECURE', String(!isPlainHttp(storage))),
+    value('REGISTRY_STORAGE_S3_V4AUTH', 'true'),
+    ...(storage.rootDirectory === undefined ? [] : [value('REGISTRY_STORAGE_S3_ROOTDIRECTORY', storage.rootDirectory)]),
+    fromSecret('REGISTRY_STORAGE_S3_ACCESSKEY', S3_ACCESS_KEY_ID),
+    fromSecret('REGISTRY_STORAGE_S3_SECRETKEY', S3_SECRET_ACCESS_KEY),
+    // Serve blobs from the registry rather than redirect clients to presigned S3 URLs, which the nodes
+    // and the desktop could only follow if they reach the S3 endpoint themselves.
+    value('REGISTRY_STORAGE_REDIRECT_DISABLE', String(!storage.redirect)),
+  ];
 }
 
 /** A Service's in-cluster DNS name, e.g. container-registry.container-registry.svc.cluster.local. */

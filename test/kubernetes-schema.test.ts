@@ -1,6 +1,6 @@
 import { Testing } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
-import { RegistryChart } from '../lib';
+import { RegistryChart, RegistryStorage } from '../lib';
 import { ExampleChart } from '../charts/example-chart';
 import { customFixtureMaterial, fixtureMaterial } from './support/fixture-material';
 
@@ -13,6 +13,7 @@ const MODELS: Record<string, () => Promise<Record<string, any>>> = {
   'apps/v1': () => import('kubernetes-models/apps/v1'),
   'batch/v1': () => import('kubernetes-models/batch/v1'),
   'rbac.authorization.k8s.io/v1': () => import('kubernetes-models/rbac.authorization.k8s.io/v1'),
+  'policy/v1': () => import('kubernetes-models/policy/v1'),
 };
 
 async function validate(object: any): Promise<void> {
@@ -36,6 +37,16 @@ const charts = {
     }),
   'scheduled garbage collection': () =>
     new RegistryChart(Testing.app(), 'registry', { material, garbageCollectionSchedule: '30 4 * * *' }),
+  s3: () =>
+    new RegistryChart(Testing.app(), 'registry', {
+      material,
+      storage: RegistryStorage.s3({
+        endpoint: 'https://minio.example.internal:9000',
+        region: 'us-east-1',
+        bucket: 'container-registry',
+        credentials: { accessKeyId: 'AKIAEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' },
+      }),
+    }),
   example: () => new ExampleChart(Testing.app(), 'example'),
 };
 

@@ -18,6 +18,7 @@ const PUBLIC_RUNTIME_EXPORTS = [
   'RegistryChart',
   'RegistryGarbageCollection',
   'RegistryServer',
+  'RegistryStorage',
   'serviceDnsName',
   // The material directory.
   'MATERIAL_FILES',
@@ -27,6 +28,7 @@ const PUBLIC_RUNTIME_EXPORTS = [
   'listMaterialUsers',
   'loadOrCreateMaterial',
   'readMaterial',
+  'readMaterialStorage',
   'removeMaterialUser',
   'renewCertificates',
   'verifyMaterialUser',

@@ -93,7 +93,7 @@ describe('RegistryGarbageCollection', () => {
 
   it('refuses a registry that rolls its pods over (ReadWriteMany): an old pod could take a push during the collection', () => {
     expect(() => synth({}, { storageAccessMode: 'ReadWriteMany', replicas: 2 })).toThrow(
-      "garbage collection needs the registry's Recreate strategy, but its 'storageAccessMode' is ReadWriteMany",
+      "garbage collection needs the registry's Recreate strategy, but its storage is shared by replicas (S3 or ReadWriteMany, RollingUpdate)",
     );
   });
 });

@@ -68,7 +68,11 @@ describe('RegistryServer', () => {
     expect(findObject(manifests, 'Deployment').spec.template.metadata.annotations['prometheus.io/port']).toBe('9090');
     const deployment = findObject(manifests, 'Deployment');
     expect(deployment.spec.replicas).toBe(2);
-    expect(deployment.spec.strategy).toEqual({ type: 'RollingUpdate' });
+    expect(deployment.spec.strategy).toEqual({
+      type: 'RollingUpdate',
+      rollingUpdate: { maxSurge: 1, maxUnavailable: 0 },
+    });
+    expect(findObject(manifests, 'PodDisruptionBudget').spec.minAvailable).toBe(1);
     expect(decode(findObject(manifests, 'Secret', 'images-http').data['http-secret'])).toBe('shared');
   });
 
@@ -213,7 +217,7 @@ describe('RegistryServer', () => {
     [{ replicas: 0 }, "'replicas' must be a whole number of at least 1, got 0: use 1 for a local registry"],
     [
       { replicas: 2 },
-      "'replicas' is 2 but 'storageAccessMode' is ReadWriteOnce: replicas on other nodes could not mount the volume; use replicas: 1, or storageAccessMode: 'ReadWriteMany' with a storage class that supports it",
+      "'replicas' is 2 but 'storageAccessMode' is ReadWriteOnce: replicas on other nodes could not mount the volume; use replicas: 1, or storage: RegistryStorage.s3({...}), or storageAccessMode: 'ReadWriteMany' with a storage class that supports it",
     ],
   ] as [Partial<RegistryServerProps>, string][])('refuses %j', (props, message) => {
     expect(() => synth({ material: undefined, tls: material.tls, ...props })).toThrow(message);
