@@ -7,12 +7,21 @@ import { certsCommand } from './commands/certs';
 import { doctorCommand } from './commands/doctor';
 import { initCommand } from './commands/init';
 import { k3dConfigCommand } from './commands/k3d-config';
+import { migrateCommand } from './commands/migrate';
 import { trustCommand } from './commands/trust';
 import { userCommand } from './commands/user';
 import { type CliIo, EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_OK, type ExitCode, processIo } from './io';
 
 const SCRIPT = 'private-registry';
-const COMMANDS = [initCommand, userCommand, certsCommand, k3dConfigCommand, trustCommand, doctorCommand];
+const COMMANDS = [
+  initCommand,
+  userCommand,
+  certsCommand,
+  k3dConfigCommand,
+  trustCommand,
+  doctorCommand,
+  migrateCommand,
+];
 
 /**
  * Runs the CLI and resolves with its exit code: 0 ok, 1 a check failed, 2 bad usage or bad input (a flag, a

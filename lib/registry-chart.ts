@@ -3,6 +3,7 @@ import type { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
 import {
   type CertificateAndKey,
+  caConstraintProblem,
   describeCertificate,
   missingSubjectAltNames,
   registrySubjectAltNames,
@@ -115,7 +116,7 @@ export class RegistryChart extends Chart {
         'pick how many seconds to wait between lookups',
       );
     }
-    assertCertificateNames(props.material.tls.certificatePem, this.hostname, serviceName, namespace);
+    assertCertificateNames(props.material, this.hostname, serviceName, namespace);
 
     const namespaceObject = new k8s.KubeNamespace(this, 'Namespace', { metadata: { name: namespace } });
     // A Namespace is cluster-scoped: drop the chart namespace cdk8s stamps on every object.
@@ -171,14 +172,25 @@ function agreeWithMaterial<K extends keyof RegistryChartProps & ('hostname' | 'p
   return (given ?? fromMaterial ?? fallback) as NonNullable<RegistryChartProps[K]>;
 }
 
-/** Go clients check subjectAltNames only: every name a client uses must be in the certificate. */
+/**
+ * Go clients check subjectAltNames only: every name a client uses must be in the certificate, and within
+ * the CA's name constraints.
+ */
 function assertCertificateNames(
-  certificatePem: string,
+  material: { readonly ca: CertificateAndKey; readonly tls: CertificateAndKey },
   hostname: string,
   serviceName: string,
   namespace: string,
 ): void {
-  const certificate = describeCertificate(certificatePem, new Date(), "material 'tls'");
+  const constraintProblem = caConstraintProblem(
+    material.ca.certificatePem,
+    hostname,
+    serviceName,
+    namespace,
+    "material 'ca'",
+  );
+  if (constraintProblem !== undefined) throw new ValidationError(constraintProblem);
+  const certificate = describeCertificate(material.tls.certificatePem, new Date(), "material 'tls'");
   const missing = missingSubjectAltNames(certificate, registrySubjectAltNames(hostname, serviceName, namespace));
   if (missing.length > 0) {
     throw new ValidationError(

@@ -47,7 +47,7 @@ describe('renderRegistriesYaml / parseRegistriesYaml', () => {
   });
 
   it('names the file and the problem for bad input', () => {
-    expect(() => parseRegistriesYaml('mirrors: [', 'certs/registries.yaml')).toThrow(
+    expect(() => parseRegistriesYaml('mirrors: [', 'node/certs/registries.yaml')).toThrow(
       /^certs\/registries.yaml is not valid YAML \(.*\): fix the syntax or recreate it$/,
     );
     expect(() => parseRegistriesYaml('configs: {}\n')).toThrow(

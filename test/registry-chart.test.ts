@@ -1,6 +1,6 @@
 import { Testing } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
-import { RegistryChart } from '../lib';
+import { RegistryChart, createCertificateAuthority, createServerCertificate, registrySubjectAltNames } from '../lib';
 import { CUSTOM_MATERIAL_OPTIONS } from './fixtures/make-material-fixture';
 import { customFixtureMaterial, findObject, fixtureMaterial } from './support/fixture-material';
 
@@ -74,8 +74,19 @@ describe('RegistryChart', () => {
     );
   });
 
-  it('refuses a certificate that does not name the Service it would serve', () => {
+  it('refuses a namespace its name-constrained CA may not vouch for, with the fix: a new CA', () => {
     expect(() => synth({ namespace: 'elsewhere' })).toThrow(
+      "material 'ca' may vouch only for container-registry.local, localhost, container-registry, container-registry.container-registry, container-registry.container-registry.svc, container-registry.container-registry.svc.cluster.local, 127.0.0.1 (its name constraints), not for container-registry.elsewhere, container-registry.elsewhere.svc, container-registry.elsewhere.svc.cluster.local: a new hostname or namespace needs a new CA: private-registry certs renew --rotate-ca, then give the nodes and desktops the new ca.crt",
+    );
+  });
+
+  it('refuses a certificate that does not name the Service it would serve (a CA made before name constraints)', () => {
+    const ca = createCertificateAuthority();
+    const tls = createServerCertificate({
+      ca,
+      subjectAltNames: registrySubjectAltNames('container-registry.local', 'container-registry', 'container-registry'),
+    });
+    expect(() => synth({ namespace: 'elsewhere', material: { ...material, ca, tls } })).toThrow(
       "'material.tls' does not name container-registry.elsewhere, container-registry.elsewhere.svc, container-registry.elsewhere.svc.cluster.local: clients using those names would fail TLS; renew the certificate for this hostname, Service and namespace (private-registry certs renew)",
     );
   });

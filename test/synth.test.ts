@@ -40,8 +40,8 @@ describe('the synth app (cdk8s synth)', () => {
     expect(Object.keys(firstMaterial).sort()).toEqual(
       [
         ...Object.values(MATERIAL_FILES),
-        'certs.d/container-registry.local:5000/hosts.toml',
-        'certs.d/localhost:31113/hosts.toml',
+        'node/certs.d/container-registry.local:5000/hosts.toml',
+        'node/certs.d/localhost:31113/hosts.toml',
       ].sort(),
     );
     expect(first.stderr).toContain('created');

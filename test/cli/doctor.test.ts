@@ -31,10 +31,10 @@ describe('doctor', () => {
     const io = captureIo();
     expect(await doctor({ dir: template.dir, dist: noDist, json: false }, io)).toBe(0);
     const lines = io.out().trimEnd().split('\n');
-    expect(lines).toHaveLength(15);
+    expect(lines).toHaveLength(16);
     expect(lines.every((line) => line.startsWith('ok    '))).toBe(true);
     expect(lines[0]).toBe(`ok    files: all 7 material files are in ${template.dir}`);
-    expect(io.err()).toBe(`no ${noDist}/ directory: the synthesized manifests are not checked\nall 15 checks passed\n`);
+    expect(io.err()).toBe(`no ${noDist}/ directory: the synthesized manifests are not checked\nall 16 checks passed\n`);
   });
 
   it('exits 1 with FAIL lines that carry the fix', async () => {
@@ -45,7 +45,7 @@ describe('doctor', () => {
     expect(io.out()).toContain(
       `FAIL  file modes: certs/tls.key is 0644: keys and credentials must be readable by their owner only; fix: chmod 600 ${dir}/certs/tls.key\n`,
     );
-    expect(io.err()).toContain('1 of 15 checks failed\n');
+    expect(io.err()).toContain('1 of 16 checks failed\n');
   });
 
   it('--json prints the checks as data', async () => {
@@ -79,16 +79,16 @@ describe('doctor', () => {
     );
   });
 
-  describe('certs.d', () => {
+  describe('node/certs.d', () => {
     it('fails when it is stale, and --fix-hosts-dir rewrites it from registries.yaml', async () => {
       const dir = template.copy();
-      const hostsToml = 'certs.d/localhost:31113/hosts.toml';
+      const hostsToml = 'node/certs.d/localhost:31113/hosts.toml';
       const rendered = read(dir, hostsToml);
       write(dir, hostsToml, 'server = "http://localhost:31113"\n');
       const stale = captureIo();
       expect(await main(['doctor', '--dir', dir, '--dist', noDist], stale)).toBe(1);
       expect(stale.out()).toContain(
-        `FAIL  certs.d: ${dir}/certs.d does not match registries.yaml: stale hosts.toml for localhost:31113: ` +
+        `FAIL  certs.d: ${dir}/node/certs.d does not match registries.yaml: stale hosts.toml for localhost:31113: ` +
           "containerd outside k3s (kind, nerdctl --hosts-dir) would not use the registry's endpoint and CA from registries.yaml; " +
           'fix: rewrite it from registries.yaml: private-registry doctor --fix-hosts-dir\n',
       );
@@ -97,21 +97,21 @@ describe('doctor', () => {
       expect(await main(['doctor', '--fix-hosts-dir', '--dir', dir, '--dist', noDist], fixed)).toBe(0);
       expect(read(dir, hostsToml)).toBe(rendered);
       expect(fixed.err()).toBe(
-        `rewrote ${dir}/certs.d from ${dir}/certs/registries.yaml (container-registry.local:5000, localhost:31113)\n` +
-          `no ${noDist}/ directory: the synthesized manifests are not checked\nall 15 checks passed\n`,
+        `rewrote ${dir}/node/certs.d from ${dir}/node/certs/registries.yaml (container-registry.local:5000, localhost:31113)\n` +
+          `no ${noDist}/ directory: the synthesized manifests are not checked\nall 16 checks passed\n`,
       );
       expect(fixed.out()).toContain(
-        `ok    certs.d: ${dir}/certs.d matches registries.yaml (container-registry.local:5000, localhost:31113)\n`,
+        `ok    certs.d: ${dir}/node/certs.d matches registries.yaml (container-registry.local:5000, localhost:31113)\n`,
       );
     });
 
     it('--fix-hosts-dir with a broken registries.yaml exits 2 and writes nothing', async () => {
       const dir = template.copy();
-      write(dir, 'certs/registries.yaml', 'mirrors: [');
+      write(dir, 'node/certs/registries.yaml', 'mirrors: [');
       const before = treeHashes(dir);
       const io = captureIo();
       expect(await main(['doctor', '--fix-hosts-dir', '--dir', dir, '--dist', noDist], io)).toBe(2);
-      expect(io.err()).toMatch(new RegExp(`^error: ${dir}/certs/registries.yaml is not valid YAML`));
+      expect(io.err()).toMatch(new RegExp(`^error: ${dir}/node/certs/registries.yaml is not valid YAML`));
       expect(io.out()).toBe('');
       expect(treeHashes(dir)).toEqual(before);
     });

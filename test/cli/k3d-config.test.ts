@@ -43,7 +43,8 @@ describe('k3d-config', () => {
       metadata: { name: 'k3s-default' },
       servers: 1,
       agents: 0,
-      volumes: [{ volume: `${template.dir}:/registry`, nodeFilters: ['server:*', 'agent:*'] }],
+      image: 'rancher/k3s:v1.32.5-k3s1',
+      volumes: [{ volume: `${template.dir}/node:/registry:ro`, nodeFilters: ['server:*', 'agent:*'] }],
       ports: [{ port: '127.0.0.1:31113:31113', nodeFilters: ['loadbalancer'] }],
       options: {
         k3s: {
@@ -68,7 +69,7 @@ describe('k3d-config', () => {
       metadata: { name: 'dev' },
       servers: 3,
       agents: 2,
-      volumes: [{ volume: `${custom.dir}:/registry`, nodeFilters: ['server:*', 'agent:*'] }],
+      volumes: [{ volume: `${custom.dir}/node:/registry:ro`, nodeFilters: ['server:*', 'agent:*'] }],
       ports: [{ port: '127.0.0.1:30999:30999', nodeFilters: ['loadbalancer'] }],
       options: {
         k3s: {
@@ -85,7 +86,7 @@ describe('k3d-config', () => {
     const relative = path.relative(process.cwd(), template.dir);
     expect(await main(['k3d-config', '--dir', relative], io)).toBe(0);
     expect((yaml.load(io.out()) as { volumes: { volume: string }[] }).volumes[0].volume).toBe(
-      `${template.dir}:/registry`,
+      `${template.dir}/node:/registry:ro`,
     );
   });
 
@@ -103,7 +104,7 @@ describe('k3d-config', () => {
     const io = captureIo();
     expect(await main(['k3d-config', '--dir', template.dir, '--agents', '1', '--print-command'], io)).toBe(0);
     expect(io.out()).toBe(
-      `k3d cluster create k3s-default --servers 1 --agents 1 --volume '${template.dir}:/registry@server:*;agent:*' ` +
+      `k3d cluster create k3s-default --servers 1 --agents 1 --image rancher/k3s:v1.32.5-k3s1 --volume '${template.dir}/node:/registry:ro@server:*;agent:*' ` +
         `--port 127.0.0.1:31113:31113@loadbalancer --k3s-arg '--private-registry=/registry/certs/registries.yaml@server:*;agent:*'\n`,
     );
   });
@@ -113,7 +114,7 @@ describe('k3d-config', () => {
     fs.cpSync(template.dir, dir, { recursive: true });
     const io = captureIo();
     expect(await main(['k3d-config', '--dir', dir, '--print-command'], io)).toBe(0);
-    expect(io.out()).toContain(`--volume '${dir.replace(/'/g, `'\\''`)}:/registry@server:*;agent:*'`);
+    expect(io.out()).toContain(`--volume '${dir.replace(/'/g, `'\\''`)}/node:/registry:ro@server:*;agent:*'`);
   });
 
   describe('bad input exits 2 and names the flag', () => {

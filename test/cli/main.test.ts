@@ -46,7 +46,7 @@ describe('main', () => {
 
   describe('usage errors exit 2 and point at the right --help', () => {
     it.each([
-      [[], 'name a command: init, user, certs, k3d-config, trust, doctor', 'private-registry --help'],
+      [[], 'name a command: init, user, certs, k3d-config, trust, doctor, migrate', 'private-registry --help'],
       [['instal'], 'unknown argument "instal"', 'private-registry --help'],
       [['user'], 'name a user command: add, remove, list or verify', 'private-registry user --help'],
       [['user', 'add'], 'Not enough non-option arguments: got 0, need at least 1', 'private-registry user add --help'],
