@@ -1,6 +1,12 @@
 import { Testing } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
-import { RegistryChart, createCertificateAuthority, createServerCertificate, registrySubjectAltNames } from '../lib';
+import {
+  RegistryChart,
+  createCertificateAuthority,
+  podSecurityLabels,
+  createServerCertificate,
+  registrySubjectAltNames,
+} from '../lib';
 import { CUSTOM_MATERIAL_OPTIONS } from './fixtures/make-material-fixture';
 import { customFixtureMaterial, findObject, fixtureMaterial } from './support/fixture-material';
 
@@ -32,15 +38,24 @@ describe('RegistryChart', () => {
     expect(manifests).toMatchSnapshot();
   });
 
-  it('puts the Namespace first, cluster-scoped, so `kubectl apply -f dist` works on an empty cluster', () => {
+  it('puts the Namespaces first, cluster-scoped, so `kubectl apply -f dist` works on an empty cluster', () => {
     const { manifests } = synth();
-    expect(manifests[0]).toEqual({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'container-registry' } });
+    expect(manifests[0]).toEqual({
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: 'container-registry', labels: podSecurityLabels('restricted') },
+    });
+    expect(manifests[1]).toEqual({
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: 'container-registry-node-hosts', labels: podSecurityLabels('privileged') },
+    });
   });
 
-  it('places every namespaced object in the chart namespace except the KEP-1755 ConfigMap', () => {
+  it('places every namespaced object in the chart namespace except the hosts DaemonSet and KEP-1755 ConfigMap', () => {
     const { manifests } = synth({ material: customMaterial, namespace: 'registry', serviceName: 'images' });
     const placement = manifests
-      .slice(1)
+      .slice(2)
       .map((object) => `${object.kind}/${object.metadata.name} ${object.metadata.namespace}`);
     expect(placement).toEqual([
       'Secret/images-htpasswd registry',
@@ -49,11 +64,11 @@ describe('RegistryChart', () => {
       'PersistentVolumeClaim/images registry',
       'Deployment/images registry',
       'Service/images registry',
-      'ConfigMap/images-node-hosts registry',
-      'DaemonSet/images-node-hosts registry',
+      'ConfigMap/images-node-hosts registry-node-hosts',
+      'DaemonSet/images-node-hosts registry-node-hosts',
       'ConfigMap/local-registry-hosting kube-public',
     ]);
-    // The hosts DaemonSet follows the Service into the namespace.
+    // The hosts DaemonSet, in its own namespace, finds the Service by its DNS name.
     const env = findObject(manifests, 'DaemonSet').spec.template.spec.containers[0].env;
     expect(env).toContainEqual({ name: 'SERVICE_DNS_NAME', value: 'images.registry.svc.cluster.local' });
   });

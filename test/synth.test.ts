@@ -47,9 +47,10 @@ describe('the synth app (cdk8s synth)', () => {
     expect(first.stderr).toContain('created');
   });
 
-  it('writes the registry objects to dist/ with the Namespace first', () => {
+  it('writes the registry objects to dist/ with the Namespaces first', () => {
     expect(first.manifests.map((object) => `${object.kind}/${object.metadata.name}`)).toEqual([
       'Namespace/container-registry',
+      'Namespace/container-registry-node-hosts',
       'Secret/container-registry-htpasswd',
       'Secret/container-registry-tls',
       'Secret/container-registry-http',
