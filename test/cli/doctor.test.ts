@@ -158,4 +158,57 @@ describe('doctor', () => {
       );
     });
   });
+
+  describe('the k3s a cluster runs', () => {
+    it('--k3s-version fails a version known to break the registry, with the fix', async () => {
+      const noDist = path.join(tempDir(), 'dist');
+      const broken = captureIo();
+      expect(
+        await main(['doctor', '--dir', template.dir, '--dist', noDist, '--k3s-version', 'v1.29.3+k3s1'], broken),
+      ).toBe(1);
+      expect(broken.out()).toContain(
+        'FAIL  k3s version: k3s v1.29.3 writes hosts.toml without a [host] table, which containerd 1.7 rejects',
+      );
+      expect(broken.out()).toContain(
+        'fix: recreate the cluster with a k3s from v1.29.4 on: private-registry k3d-config (pins rancher/k3s:',
+      );
+      const fine = captureIo();
+      expect(
+        await main(['doctor', '--dir', template.dir, '--dist', noDist, '--k3s-version', 'v1.32.5+k3s1'], fine),
+      ).toBe(0);
+      expect(fine.out()).toContain(
+        'ok    k3s version: k3s v1.32.5+k3s1 is not a version known to break the registry\n',
+      );
+    });
+
+    it('--k3d-config checks the image, the volume and k3d registries: settings', async () => {
+      const noDist = path.join(tempDir(), 'dist');
+      const ours = path.join(tempDir(), 'k3d.yaml');
+      expect(await main(['k3d-config', '--dir', template.dir, '--out', ours], captureIo())).toBe(0);
+      const fine = captureIo();
+      expect(await main(['doctor', '--dir', template.dir, '--dist', noDist, '--k3d-config', ours], fine)).toBe(0);
+      expect(fine.out()).toContain(
+        `ok    k3d config: ${ours} mounts only the node directory, read-only, with a known-good k3s\n`,
+      );
+      const old = path.join(tempDir(), 'old-k3d.yaml');
+      fs.writeFileSync(
+        old,
+        read(path.dirname(ours), 'k3d.yaml')
+          .replace(/image: .*/, 'image: rancher/k3s:v1.27.12-k3s1')
+          .replace('/node:/registry:ro', ':/registry')
+          .concat('registries:\n  create:\n    name: registry.localhost\n'),
+      );
+      const bad = captureIo();
+      expect(await main(['doctor', '--dir', template.dir, '--dist', noDist, '--k3d-config', old], bad)).toBe(1);
+      const line = bad
+        .out()
+        .split('\n')
+        .find((text) => text.startsWith('FAIL  k3d config'));
+      expect(line).toContain("k3d's registries (create, use, config) are silently ignored");
+      expect(line).toContain(
+        'its image rancher/k3s:v1.27.12-k3s1: k3s v1.27.12 writes hosts.toml without a [host] table',
+      );
+      expect(line).toContain(`its volume ${template.dir}:/registry mounts ${template.dir} on every node`);
+    });
+  });
 });

@@ -100,6 +100,33 @@ describe('k3d-config', () => {
     expect(fs.statSync(out).mode & 0o777).toBe(0o644);
   });
 
+  it('--out warns when the config it replaces had k3d registries: settings, which k3s would ignore', async () => {
+    const out = path.join(tempDir(), 'k3d.yaml');
+    fs.writeFileSync(
+      out,
+      'apiVersion: k3d.io/v1alpha5\nkind: Simple\nregistries:\n  use: [k3d-myregistry:5000]\noptions:\n  k3s:\n    extraArgs:\n      - arg: --private-registry=/registry/certs/registries.yaml\n',
+    );
+    const io = captureIo();
+    expect(await main(['k3d-config', '--dir', template.dir, '--out', out], io)).toBe(0);
+    expect(io.err()).toContain(
+      `warning: ${out} (being replaced): it has k3d "registries:" settings and --private-registry: k3s reads only --private-registry, so k3d's registries (create, use, config) are silently ignored`,
+    );
+    expect(fs.readFileSync(out, 'utf8')).not.toMatch(/^registries:/m);
+  });
+
+  it('--k3s-image overrides the pinned image and refuses a broken one', async () => {
+    const io = captureIo();
+    expect(await main(['k3d-config', '--dir', template.dir, '--k3s-image', 'rancher/k3s:v1.31.4-k3s1'], io)).toBe(0);
+    expect((yaml.load(io.out()) as { image: string }).image).toBe('rancher/k3s:v1.31.4-k3s1');
+    const broken = captureIo();
+    expect(await main(['k3d-config', '--dir', template.dir, '--k3s-image', 'rancher/k3s:v1.26.15-k3s1'], broken)).toBe(
+      2,
+    );
+    expect(broken.err()).toMatch(
+      /^error: --k3s-image is "rancher\/k3s:v1\.26\.15-k3s1": k3s v1\.26 .*: use rancher\/k3s:v1\.32\.5-k3s1 or any k3s from v1\.29\.4 on\n$/,
+    );
+  });
+
   it('--print-command prints the same cluster as one quoted k3d command line', async () => {
     const io = captureIo();
     expect(await main(['k3d-config', '--dir', template.dir, '--agents', '1', '--print-command'], io)).toBe(0);
