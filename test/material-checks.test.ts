@@ -204,7 +204,7 @@ describe('checkMaterial', () => {
     );
   });
 
-  it('configs keyed by the mirror name instead of the endpoint (k3s#9839)', () => {
+  it('configs keyed by the mirror name instead of the endpoint', () => {
     const yaml = renderRegistriesYaml({
       mirrors: { 'localhost:31113': { endpoint: ['https://container-registry.local:5000'] } },
       configs: { 'localhost:31113': { auth: FIXTURE_USER, tls: { ca_file: '/registry/certs/ca.crt' } } },

@@ -228,7 +228,7 @@ describeReal('a k3d node pulls the pushed image through the synthesized registri
     );
   });
 
-  it('fails TLS when configs are keyed by the mirror name instead of the endpoint (k3s#9839)', async () => {
+  it('fails TLS when configs are keyed by the mirror name instead of the endpoint', async () => {
     const config: RegistriesConfig = {
       mirrors: registries.mirrors,
       configs: { [pushedName]: registries.configs![nodeName] },
