@@ -127,7 +127,10 @@ function normalizeEndpoint(endpoint: string): NormalizedEndpoint {
   const at = authority.lastIndexOf('@');
   const userinfo = at === -1 ? '' : authority.slice(0, at + 1);
   const host = authority.slice(at + 1);
-  if (match === null || host === '' || /[\s\x00-\x1f\x7f]/.test(host)) {
+  const hasSpaceOrControl = [...host].some(
+    (ch) => /\s/.test(ch) || ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f,
+  );
+  if (match === null || host === '' || hasSpaceOrControl) {
     throw new Error(
       `containerdHostsFiles: cannot parse registry endpoint ${JSON.stringify(endpoint)}: write it as https://host[:port][/path]`,
     );
