@@ -68,6 +68,33 @@ export function tomlString(value: string): string {
   return `${out}"`;
 }
 
+/**
+ * Go's `%q` (strconv.Quote), which k3s's template uses for the TLS file paths: TOML's escapes for quote,
+ * backslash and \b \f \n \r \t, Go's own for \a \v and other control characters.
+ */
+export function goQuote(value: string): string {
+  let out = '"';
+  for (const ch of value) {
+    const code = ch.codePointAt(0) ?? 0;
+    const named: Record<string, string> = {
+      '"': '\\"',
+      '\\': '\\\\',
+      '\x07': '\\a',
+      '\b': '\\b',
+      '\f': '\\f',
+      '\n': '\\n',
+      '\r': '\\r',
+      '\t': '\\t',
+      '\v': '\\v',
+    };
+    if (named[ch] !== undefined) out += named[ch];
+    else if (code < 0x20 || code === 0x7f) out += `\\x${code.toString(16).padStart(2, '0')}`;
+    else if (code >= 0x80 && code < 0xa0) out += `\\u${code.toString(16).padStart(4, '0')}`;
+    else out += ch;
+  }
+  return `${out}"`;
+}
+
 interface Endpoint {
   /** Normalized URL; undefined only for the `*` registry's default endpoint. */
   readonly url: string | undefined;
@@ -230,11 +257,11 @@ function tlsLines(endpoint: Endpoint, indent: string, mapPath: (path: string) =>
   const tls = endpoint.config.tls;
   if (tls === undefined) return [];
   const lines: string[] = [];
-  if (tls.ca_file) lines.push(`${indent}ca = [${tomlString(mapPath(tls.ca_file))}]`);
+  if (tls.ca_file) lines.push(`${indent}ca = [${goQuote(mapPath(tls.ca_file))}]`);
   if (tls.cert_file || tls.key_file) {
     const cert = tls.cert_file ? mapPath(tls.cert_file) : '';
     const key = tls.key_file ? mapPath(tls.key_file) : '';
-    lines.push(`${indent}client = [[${tomlString(cert)}, ${tomlString(key)}]]`);
+    lines.push(`${indent}client = [[${goQuote(cert)}, ${goQuote(key)}]]`);
   }
   if (tls.insecure_skip_verify === true) lines.push(`${indent}skip_verify = true`);
   return lines;
@@ -258,8 +285,10 @@ function render(hostConfig: HostConfig, mapPath: (path: string) => string): stri
     const rewrites = Object.keys(endpoint.rewrites ?? {}).sort(byCodeUnit);
     if (rewrites.length > 0) {
       lines.push(`  [${key}.rewrite]`);
-      for (const pattern of rewrites)
-        lines.push(`    ${tomlString(pattern)} = ${tomlString(endpoint.rewrites?.[pattern] ?? '')}`);
+      // k3s's template writes rewrites unescaped ("{{ $pattern }}" = "{{ $replace }}"): so do we, so the
+      // file equals k3s's. A pattern with a backslash or a quote makes a file containerd cannot read,
+      // on a k3s node as here.
+      for (const pattern of rewrites) lines.push(`    "${pattern}" = "${endpoint.rewrites?.[pattern] ?? ''}"`);
     }
   }
   return `${lines.join('\n')}\n`;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HOSTS_TOML_HEADER, type RegistriesConfig, containerdHostsFiles, tomlString } from '../lib';
+import { HOSTS_TOML_HEADER, type RegistriesConfig, containerdHostsFiles, goQuote, tomlString } from '../lib';
 
 const H = HOSTS_TOML_HEADER;
 
@@ -230,7 +230,7 @@ describe('containerdHostsFiles', () => {
     expect(files['r.example']).toContain('\nca = ["C:\\\\certs\\\\\\"odd\\" ca.crt\\n"]\n');
   });
 
-  it('renders rewrites under their host, sorted by pattern, escaped', () => {
+  it('renders rewrites under their host, sorted by pattern, unescaped as k3s writes them', () => {
     const files = asMap({
       mirrors: {
         'docker.io': {
@@ -244,7 +244,7 @@ describe('containerdHostsFiles', () => {
         '[host."https://mirror.example/v2"]',
         '  capabilities = ["pull", "resolve"]',
         '  [host."https://mirror.example/v2".rewrite]',
-        '    "^(.*)$" = "all/\\\\1"',
+        '    "^(.*)$" = "all/\\1"',
         '    "^library/(.*)$" = "dockerhub/$1"',
       ].join('\n'),
     );
@@ -398,6 +398,16 @@ describe('containerdHostsFiles', () => {
     expect(() => containerdHostsFiles({ mirrors: { x: { endpoint: ['r.example:https'] } } })).toThrow(
       /invalid port "https"/,
     );
+  });
+});
+
+describe('goQuote (k3s writes the TLS paths with Go %q)', () => {
+  it('escapes as strconv.Quote does', () => {
+    expect(goQuote('/registry/certs/ca.crt')).toBe('"/registry/certs/ca.crt"');
+    expect(goQuote('a"b\\c')).toBe('"a\\"b\\\\c"');
+    expect(goQuote('\x07\b\f\n\r\t\v')).toBe('"\\a\\b\\f\\n\\r\\t\\v"');
+    expect(goQuote('\u0000\u001f\u007f\u0085')).toBe('"\\x00\\x1f\\x7f\\u0085"');
+    expect(goQuote('ünïcødé ✓')).toBe('"ünïcødé ✓"');
   });
 });
 
