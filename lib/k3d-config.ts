@@ -12,6 +12,7 @@ const MAX_K3D_CLUSTER_NAME_LENGTH = 32;
 /** Where k3s on every node finds registries.yaml, given the volume `<material dir>/node:/registry:ro`. */
 export const NODE_REGISTRIES_FILE = nodePathOf(MATERIAL_FILES.registriesYaml);
 
+/** Options of k3dClusterConfig. */
 export interface K3dClusterOptions {
   /** The material directory, absolute; its node directory is mounted read-only at /registry on every node. */
   readonly materialDir: string;
@@ -43,6 +44,7 @@ export interface K3dSimpleConfig {
   readonly options: { readonly k3s: { readonly extraArgs: K3dNodeFiltered<'arg'>[] } };
 }
 
+/** A k3d config value applied to the nodes its `nodeFilters` select. */
 export type K3dNodeFiltered<K extends string> = { readonly [key in K]: string } & { readonly nodeFilters: string[] };
 
 /**
@@ -95,6 +97,7 @@ function nodeDirOf(materialDir: string): string {
   return path.join(materialDir, NODE_DIR);
 }
 
+/** The config as a k3d YAML file. */
 export function renderK3dConfig(config: K3dSimpleConfig): string {
   const header = [
     `# k3d cluster with the private registry: k3d cluster create --config <this file>`,

@@ -55,6 +55,7 @@ export interface RegistryMaterial {
   readonly nodeCredentials: Credentials;
 }
 
+/** Options of generateMaterial and loadOrCreateMaterial: the names, ports, user and lifetimes. */
 export interface MaterialOptions {
   /** @default 'container-registry.local' */
   readonly hostname?: string;
@@ -133,6 +134,7 @@ export function nodePathOf(relativePath: string): string {
 /** Where the nodes find the CA: /registry/certs/ca.crt. */
 export const NODE_CA_FILE = nodePathOf(MATERIAL_FILES.caCertificate);
 
+/** New material in memory: a CA, a server certificate for every name clients use, an htpasswd and registries.yaml. */
 export function generateMaterial(options: MaterialOptions = {}): RegistryMaterial {
   const hostname = options.hostname ?? DEFAULT_REGISTRY_HOSTNAME;
   const serviceName = options.serviceName ?? DEFAULT_SERVICE_NAME;

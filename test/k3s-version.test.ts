@@ -1,13 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  DEFAULT_K3S_IMAGE,
-  assertKnownGoodK3sImage,
-  k3dClusterConfig,
-  k3dConfigProblems,
-  k3sVersionOfImage,
-  k3sVersionProblem,
-  renderK3dConfig,
-} from '../lib';
+import { k3dClusterConfig, k3dConfigProblems, renderK3dConfig } from '../lib/k3d-config';
+import { DEFAULT_K3S_IMAGE, assertKnownGoodK3sImage, k3sVersionOfImage, k3sVersionProblem } from '../lib/k3s-version';
 
 describe('k3s versions', () => {
   it('pins a k3s from v1.29.4 on', () => {

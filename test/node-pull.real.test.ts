@@ -13,21 +13,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import {
-  CONTAINERD_HOSTS_DIR,
   type Credentials,
   MATERIAL_FILES,
-  NODE_CA_FILE,
-  NODE_DIR,
-  NODE_MATERIAL_MOUNT_PATH,
-  createServerCertificate,
-  k3dClusterConfig,
-  readMaterial,
   type RegistriesConfig,
-  containerdHostsFiles,
   createCertificateAuthority,
-  nodeCredentialsOf,
-  parseRegistriesYaml,
+  createServerCertificate,
+  readMaterial,
 } from '../lib';
+import { containerdHostsFiles } from '../lib/containerd-hosts';
+import { NODE_MATERIAL_MOUNT_PATH } from '../lib/defaults';
+import { k3dClusterConfig } from '../lib/k3d-config';
+import { CONTAINERD_HOSTS_DIR, NODE_CA_FILE, NODE_DIR, nodeCredentialsOf } from '../lib/material';
+import { parseRegistriesYaml } from '../lib/registries-yaml';
 import { busyboxBinary, busyboxPath } from './support/busybox';
 import { findObject } from './support/fixture-material';
 import { K3D_NODE_HOSTS, type NodeProcess, type NodeSandbox, startNodeSandbox } from './support/node-sandbox';

@@ -1,6 +1,7 @@
 import { Testing } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
-import { POD_SECURITY_VERSION, RegistryChart, podSecurityLabels } from '../lib';
+import { RegistryChart } from '../lib';
+import { POD_SECURITY_VERSION, podSecurityLabels } from '../lib/pod-security';
 import { CUSTOM_MATERIAL_OPTIONS } from './fixtures/make-material-fixture';
 import { customFixtureMaterial, findObject, fixtureMaterial } from './support/fixture-material';
 import { type PodSecurityLevel, podSecurityViolations, podSpecOf } from './support/pod-security';

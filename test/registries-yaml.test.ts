@@ -2,13 +2,13 @@ import * as yaml from 'js-yaml';
 import { describe, expect, it } from 'vitest';
 import {
   MAX_REGISTRIES_YAML_BYTES,
-  containerdHostsFiles,
   endpointHost,
   misplacedConfigKeys,
   nodeRegistriesConfig,
   parseRegistriesYaml,
   renderRegistriesYaml,
-} from '../lib';
+} from '../lib/registries-yaml';
+import { containerdHostsFiles } from '../lib/containerd-hosts';
 
 const options = {
   hostname: 'container-registry.local',

@@ -1,12 +1,7 @@
 import { Testing } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
-import {
-  RegistryChart,
-  createCertificateAuthority,
-  podSecurityLabels,
-  createServerCertificate,
-  registrySubjectAltNames,
-} from '../lib';
+import { RegistryChart, createCertificateAuthority, createServerCertificate, registrySubjectAltNames } from '../lib';
+import { podSecurityLabels } from '../lib/pod-security';
 import { CUSTOM_MATERIAL_OPTIONS } from './fixtures/make-material-fixture';
 import { customFixtureMaterial, findObject, fixtureMaterial } from './support/fixture-material';
 
@@ -89,9 +84,19 @@ describe('RegistryChart', () => {
     );
   });
 
-  it('refuses a namespace its name-constrained CA may not vouch for, with the fix: a new CA', () => {
+  it('refuses a hostname its name-constrained CA may not vouch for, with the fix: a new CA', () => {
+    // registries.yaml now names images.local (as after a hand edit); the CA was made for container-registry.local.
+    const registries = JSON.parse(
+      JSON.stringify(material.registries).replaceAll('container-registry.local', 'images.local'),
+    );
+    expect(() => synth({ material: { ...material, registries } })).toThrow(
+      "'material.tls' does not name images.local: clients using those names would fail TLS; 'material.ca' may not vouch for them (its name constraints): a new hostname needs a new CA: private-registry certs renew --rotate-ca, then give the nodes and desktops the new ca.crt",
+    );
+  });
+
+  it('refuses another namespace with the fix for it: material made for that namespace', () => {
     expect(() => synth({ namespace: 'elsewhere' })).toThrow(
-      "material 'ca' may vouch only for container-registry.local, localhost, container-registry, container-registry.container-registry, container-registry.container-registry.svc, container-registry.container-registry.svc.cluster.local, 127.0.0.1 (its name constraints), not for container-registry.elsewhere, container-registry.elsewhere.svc, container-registry.elsewhere.svc.cluster.local: a new hostname or namespace needs a new CA: private-registry certs renew --rotate-ca, then give the nodes and desktops the new ca.crt",
+      `'material.tls' does not name container-registry.elsewhere, container-registry.elsewhere.svc, container-registry.elsewhere.svc.cluster.local: clients using those names would fail TLS; make material for this Service and namespace on a new directory (loadOrCreateMaterial(dir, { hostname: "container-registry.local", serviceName: "container-registry", namespace: "elsewhere" }))`,
     );
   });
 
@@ -102,7 +107,17 @@ describe('RegistryChart', () => {
       subjectAltNames: registrySubjectAltNames('container-registry.local', 'container-registry', 'container-registry'),
     });
     expect(() => synth({ namespace: 'elsewhere', material: { ...material, ca, tls } })).toThrow(
-      "'material.tls' does not name container-registry.elsewhere, container-registry.elsewhere.svc, container-registry.elsewhere.svc.cluster.local: clients using those names would fail TLS; renew the certificate for this hostname, Service and namespace (private-registry certs renew)",
+      `'material.tls' does not name container-registry.elsewhere, container-registry.elsewhere.svc, container-registry.elsewhere.svc.cluster.local: clients using those names would fail TLS; make material for this Service and namespace on a new directory (loadOrCreateMaterial(dir, { hostname: "container-registry.local", serviceName: "container-registry", namespace: "elsewhere" }))`,
+    );
+  });
+
+  it("refuses material its pieces refuse, with their message: a key that is not the certificate's", () => {
+    const tls = { certificatePem: material.tls.certificatePem, privateKeyPem: customMaterial.tls.privateKeyPem };
+    expect(() => synth({ material: { ...material, tls } })).toThrow(
+      `'material.tls.privateKeyPem' does not belong to 'material.tls' (CN=container-registry.local): the registry could not serve TLS with them; give that certificate's key, or issue a new certificate and key (private-registry certs renew)`,
+    );
+    expect(() => synth({ material: { ...material, ca: customMaterial.ca } })).toThrow(
+      `'material.tls' (CN=container-registry.local) is not signed by 'material.ca'`,
     );
   });
 
@@ -141,11 +156,13 @@ describe('RegistryChart', () => {
     );
   });
 
-  it('refuses node credentials the htpasswd does not accept', () => {
-    expect(() =>
-      synth({ material: { ...material, nodeCredentials: { username: 'registry', password: 'wrong' } } }),
-    ).toThrow(
-      `'nodeCredentials' for user "registry" do not match the htpasswd: the nodes could not pull; give that user's password or add the user`,
+  it('refuses node credentials the htpasswd or registries.yaml does not agree with', () => {
+    const nodeCredentials = { username: 'registry', password: 'wrong' };
+    expect(() => synth({ material: { ...material, nodeCredentials } })).toThrow(
+      `'material.nodeCredentials' (user "registry") are not what the material's registries.yaml gives the nodes (user "registry", another password)`,
+    );
+    expect(() => synth({ material: { ...material, nodeCredentials, registries: undefined } })).toThrow(
+      `'material.nodeCredentials' for user "registry" do not match the htpasswd: the nodes could not pull; give that user's password or add the user`,
     );
   });
 });
