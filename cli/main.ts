@@ -9,6 +9,7 @@ import { imagesCommand } from './commands/images';
 import { initCommand } from './commands/init';
 import { k3dConfigCommand } from './commands/k3d-config';
 import { storageCommand } from './commands/storage';
+import { migrateCommand } from './commands/migrate';
 import { trustCommand } from './commands/trust';
 import { userCommand } from './commands/user';
 import { type CliIo, EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_OK, type ExitCode, processIo } from './io';
@@ -23,6 +24,7 @@ const COMMANDS = [
   trustCommand,
   doctorCommand,
   imagesCommand,
+  migrateCommand,
 ];
 
 /**

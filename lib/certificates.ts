@@ -26,6 +26,13 @@ export interface CertificateAuthorityOptions {
   readonly keySizeBits?: number;
   /** @default - the current time */
   readonly now?: Date;
+  /**
+   * The only names the CA may vouch for: written as critical X.509 nameConstraints (permitted subtrees),
+   * so a certificate for any other name signed with the CA key is rejected by every verifier that
+   * trusts the CA. IP addresses are permitted each on its own (/32).
+   * @default - no constraints: the CA can vouch for any name
+   */
+  readonly permittedNames?: SubjectAltNames;
 }
 
 /** Options of createServerCertificate: the CA that signs and the names the certificate carries. */
@@ -76,6 +83,97 @@ export function registrySubjectAltNames(hostname: string, serviceName: string, n
   return { dnsNames: unique([hostname, 'localhost', ...service]), ipAddresses: ['127.0.0.1'] };
 }
 
+/**
+ * The names a registry's CA may vouch for: the registry's own (those of registrySubjectAltNames). Creation,
+ * renewal and doctor all take them from here, so what the CA permits is what the registry needs.
+ */
+export function registryNameConstraints(hostname: string, serviceName: string, namespace: string): SubjectAltNames {
+  return registrySubjectAltNames(hostname, serviceName, namespace);
+}
+
+/** The fix for a CA that cannot vouch for the registry's names: only a new CA changes its constraints. */
+export const ROTATE_CA_COMMAND = 'private-registry certs renew --rotate-ca';
+
+/**
+ * Why the CA `caPem` cannot vouch for the registry `hostname`/`serviceName`/`namespace`, or undefined when it
+ * can: its name constraints leave out a name the registry needs (the hostname or namespace changed since the
+ * CA was made). A CA without constraints can vouch for anything (material made before they existed).
+ */
+export function caConstraintProblem(
+  caPem: string,
+  hostname: string,
+  serviceName: string,
+  namespace: string,
+  source = 'CA certificate',
+): string | undefined {
+  const permitted = permittedNamesOf(caPem, source);
+  if (permitted === undefined) return undefined;
+  const outside = namesOutsideConstraints(registryNameConstraints(hostname, serviceName, namespace), permitted);
+  if (outside.length === 0) return undefined;
+  return `${source} may vouch only for ${[...permitted.dnsNames, ...permitted.ipAddresses].join(', ')} (its name constraints), not for ${outside.join(', ')}: a new hostname or namespace needs a new CA: ${ROTATE_CA_COMMAND}, then give the nodes and desktops the new ca.crt`;
+}
+
+/**
+ * The names of `names` a CA permitting `permitted` may not vouch for (RFC 5280 4.2.1.10): a DNS name is
+ * permitted when it equals a permitted name or ends in "." + it (its subdomains), an IP when it is one
+ * of the permitted addresses.
+ */
+export function namesOutsideConstraints(names: SubjectAltNames, permitted: SubjectAltNames): string[] {
+  const dnsPermitted = (name: string): boolean =>
+    permitted.dnsNames.some((base) => {
+      const [n, b] = [name.toLowerCase(), base.toLowerCase()];
+      return n === b || n.endsWith(`.${b}`);
+    });
+  return [
+    ...names.dnsNames.filter((name) => !dnsPermitted(name)),
+    ...names.ipAddresses.filter((ip) => !permitted.ipAddresses.includes(ip)),
+  ];
+}
+
+/** The names a CA certificate's nameConstraints permit, or undefined when it has none (it may vouch for any). */
+export function permittedNamesOf(caPem: string, source = 'CA certificate'): SubjectAltNames | undefined {
+  const extension = parseCertificate(caPem, source).getExtension({ id: NAME_CONSTRAINTS_OID } as unknown as string) as {
+    permittedSubtrees?: { type: number; value: string }[];
+  } | null;
+  if (extension === null) return undefined;
+  const subtrees = extension.permittedSubtrees ?? [];
+  return {
+    dnsNames: subtrees.filter((tree) => tree.type === 2).map((tree) => tree.value),
+    ipAddresses: subtrees
+      .filter((tree) => tree.type === 7 && tree.value.length === 8 && tree.value.slice(4) === '\xff\xff\xff\xff')
+      .map((tree) => [...tree.value.slice(0, 4)].map((byte) => byte.charCodeAt(0)).join('.')),
+  };
+}
+
+const NAME_CONSTRAINTS_OID = '2.5.29.30';
+
+function ipv4Bytes(ip: string): string {
+  return String.fromCharCode(...ip.split('.').map(Number));
+}
+
+/** The DER value of a NameConstraints extension permitting exactly `names` (RFC 5280 4.2.1.10). */
+function nameConstraintsValue(names: SubjectAltNames): forge.asn1.Asn1 {
+  const { asn1 } = forge;
+  const subtree = (type: number, bytes: string): forge.asn1.Asn1 =>
+    asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
+      asn1.create(asn1.Class.CONTEXT_SPECIFIC, type, false, bytes),
+    ]);
+  const badIp = names.ipAddresses.find((ip) => isIP(ip) !== 4);
+  if (badIp !== undefined) {
+    throw new ValidationError(
+      `'permittedNames.ipAddresses' must hold IPv4 addresses, got ${JSON.stringify(badIp)}: give each address as a.b.c.d`,
+    );
+  }
+  const permitted = [
+    ...names.dnsNames.map((name) => subtree(2, name)),
+    // iPAddress constraints are address + mask: each address on its own, /32.
+    ...names.ipAddresses.map((ip) => subtree(7, `${ipv4Bytes(ip)}\xff\xff\xff\xff`)),
+  ];
+  return asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
+    asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, true, permitted),
+  ]);
+}
+
 /** The names of `required` that `certificate` does not carry as subjectAltNames, DNS names first. */
 export function missingSubjectAltNames(certificate: SubjectAltNames, required: SubjectAltNames): string[] {
   return [
@@ -95,6 +193,9 @@ export function createCertificateAuthority(options: CertificateAuthorityOptions 
     { name: 'basicConstraints', cA: true, pathLenConstraint: 0, critical: true },
     { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
     { name: 'subjectKeyIdentifier' },
+    ...(options.permittedNames === undefined
+      ? []
+      : [{ id: NAME_CONSTRAINTS_OID, critical: true, value: nameConstraintsValue(options.permittedNames) }]),
   ]);
   cert.sign(keys.privateKey, forge.md.sha256.create());
   return toPem(cert, keys.privateKey);

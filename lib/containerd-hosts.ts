@@ -3,22 +3,30 @@
  * `registries.yaml`, reproduced so tests can hand real containerd exactly what a k3s node would use.
  *
  * Rules ported from k3s `pkg/agent/containerd/config.go` (getHostConfigs, normalizeEndpointAddress,
- * defaultHostConfig, configForHost) and its HostsTomlTemplate, as of k3s v1.29.4+ (the `[host]` table
- * fix of k3s#9983 and the configs-only hosts of k3s#9839):
+ * defaultHostConfig, configForHost) and its HostsTomlTemplate, in the form they took in k3s commit
+ * f2961fb5d (PR #9853, which restored the `[host]` table; first shipped in v1.29.4, backported to v1.28.9
+ * and v1.27.13):
  * - every `configs` key and every `mirrors` key gets a directory, named by that key (`*` → `_default`);
  * - `server` is the registry's own default endpoint, normalized like containerd does it: `https://HOST/v2`,
  *   but `http://` for localhost / loopback IPs on a port other than 443, and `registry-1.docker.io` for
- *   docker.io. TLS settings of `configs[HOST]` go at the top level, for that default endpoint;
+ *   docker.io. TLS settings of `configs[HOST]` go at the top level, for that default endpoint. The `*`
+ *   mirror's default endpoint is empty: `server = ""` with the capabilities. The default endpoint never
+ *   carries `override_path`;
  * - each mirror endpoint becomes `[host."<normalized URL>"]` with `capabilities = ["pull", "resolve"]`
- *   and the TLS settings of `configs[<endpoint host>]`; a path other than ``, `/` or `/v2` sets
- *   `override_path = true`; duplicates are dropped; a LAST endpoint equal to the default endpoint becomes
- *   the default instead of a `[host]` entry;
+ *   and the TLS settings of `configs[<endpoint host>]` (k3s's configForHost(registryName): `configs` is
+ *   keyed by the endpoint's host, as in the k3s docs' examples); a path other than ``, `/` or `/v2` sets
+ *   `override_path = true`; the URL keeps its userinfo, query and fragment, as Go's url.URL.String()
+ *   does; duplicates are dropped; a LAST endpoint equal to the default endpoint becomes the default
+ *   instead of a `[host]` entry;
  * - a directory whose only content would be an unconfigured default endpoint is not written.
+ * Where k3s logs and skips an endpoint it cannot parse (a host with a space, a bad port), this module
+ * throws instead, so the material never carries a registries.yaml the nodes would silently half-use.
  * Credentials (`auth`) never appear here: k3s keeps them in containerd's config.toml (CRI registry
  * configs); with `ctr images pull` they are given as `-u USER:PASS`.
  *
- * The empty `[host]` table matters: containerd 1.6 rejects a hosts.toml without it ("failed to decode
- * hosts.toml" error="invalid `host` tree") and then ignores the whole file, CA included (measured).
+ * The empty `[host]` table matters: containerd 1.6/1.7 rejects a hosts.toml without it ("failed to decode
+ * hosts.toml" error="invalid `host` tree") and then ignores the whole file, CA included (measured; the
+ * k3s releases v1.29.3, v1.28.8, v1.27.12 and v1.26.15 wrote such files, k3s#9839).
  * Layout and comment line are ours; the TOML keys, values and their order are k3s's.
  */
 
@@ -57,6 +65,33 @@ export function tomlString(value: string): string {
     else if (ch === '\f') out += '\\f';
     else if (ch === '\r') out += '\\r';
     else if (code < 0x20 || code === 0x7f) out += `\\u${code.toString(16).toUpperCase().padStart(4, '0')}`;
+    else out += ch;
+  }
+  return `${out}"`;
+}
+
+/**
+ * Go's `%q` (strconv.Quote), which k3s's template uses for the TLS file paths: TOML's escapes for quote,
+ * backslash and \b \f \n \r \t, Go's own for \a \v and other control characters.
+ */
+export function goQuote(value: string): string {
+  let out = '"';
+  for (const ch of value) {
+    const code = ch.codePointAt(0) ?? 0;
+    const named: Record<string, string> = {
+      '"': '\\"',
+      '\\': '\\\\',
+      '\x07': '\\a',
+      '\b': '\\b',
+      '\f': '\\f',
+      '\n': '\\n',
+      '\r': '\\r',
+      '\t': '\\t',
+      '\v': '\\v',
+    };
+    if (named[ch] !== undefined) out += named[ch];
+    else if (code < 0x20 || code === 0x7f) out += `\\x${code.toString(16).padStart(2, '0')}`;
+    else if (code >= 0x80 && code < 0xa0) out += `\\u${code.toString(16).padStart(4, '0')}`;
     else out += ch;
   }
   return `${out}"`;
@@ -114,13 +149,22 @@ function isLocalhost(hostname: string): boolean {
 /** k3s `normalizeEndpointAddress` (without its embedded-mirror exception). */
 function normalizeEndpoint(endpoint: string): NormalizedEndpoint {
   const withScheme = endpoint.includes('://') ? endpoint : `//${endpoint}`;
-  const match = /^(?:([A-Za-z][A-Za-z0-9+.-]*):)?\/\/([^/?#]*)([^?#]*)/.exec(withScheme);
-  if (match === null || match[2] === '') {
+  const match = /^(?:([A-Za-z][A-Za-z0-9+.-]*):)?\/\/([^/?#]*)([^?#]*)(\?[^#]*)?(#.*)?$/s.exec(withScheme);
+  // Go's url.Parse: userinfo is everything before the last '@' of the authority; the host may not hold
+  // a space or a control character.
+  const authority = match?.[2] ?? '';
+  const at = authority.lastIndexOf('@');
+  const userinfo = at === -1 ? '' : authority.slice(0, at + 1);
+  const host = authority.slice(at + 1);
+  const hasSpaceOrControl = [...host].some(
+    (ch) => /\s/.test(ch) || ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f,
+  );
+  if (match === null || host === '' || hasSpaceOrControl) {
     throw new Error(
       `containerdHostsFiles: cannot parse registry endpoint ${JSON.stringify(endpoint)}: write it as https://host[:port][/path]`,
     );
   }
-  const host = match[2];
+  const suffix = `${match[4] ?? ''}${match[5] ?? ''}`;
   const { hostname, port } = splitHostPort(host);
   if (port !== '' && !/^\d+$/.test(port)) {
     throw new Error(
@@ -138,9 +182,9 @@ function normalizeEndpoint(endpoint: string): NormalizedEndpoint {
   const registry = urlHost === DOCKER_HUB_HOST ? DOCKER_HUB : host;
   const path = match[3];
   if (path === '' || path === '/' || path === '/v2') {
-    return { registry, url: `${scheme}://${urlHost}/v2`, overridePath: false };
+    return { registry, url: `${scheme}://${userinfo}${urlHost}/v2${suffix}`, overridePath: false };
   }
-  return { registry, url: `${scheme}://${urlHost}${path}`, overridePath: true };
+  return { registry, url: `${scheme}://${userinfo}${urlHost}${path}${suffix}`, overridePath: true };
 }
 
 /** k3s `configForHost`: docker.io also finds configs["registry-1.docker.io"]. */
@@ -181,8 +225,8 @@ function hostConfigs(config: RegistriesConfig, noDefaultEndpoint: boolean): Map<
     if (hostConfig === undefined) {
       hostConfig = defaultHostConfig(host, configForHost(config.configs, host));
       if (noDefaultEndpoint) hostConfig.default = undefined;
-      // k3s gives the `*` mirror an empty default endpoint, without the configs["*"] settings.
-      else if (host === '*') hostConfig.default = { url: undefined, overridePath: false, config: {} };
+      // k3s gives the `*` mirror an empty default endpoint (`server = ""`), without the configs["*"] settings.
+      else if (host === '*') hostConfig.default = { url: '', overridePath: false, config: {} };
     }
     const seen = new Set<string>();
     const endpoints = mirror.endpoint ?? [];
@@ -215,11 +259,11 @@ function tlsLines(endpoint: Endpoint, indent: string, mapPath: (path: string) =>
   const tls = endpoint.config.tls;
   if (tls === undefined) return [];
   const lines: string[] = [];
-  if (tls.ca_file) lines.push(`${indent}ca = [${tomlString(mapPath(tls.ca_file))}]`);
+  if (tls.ca_file) lines.push(`${indent}ca = [${goQuote(mapPath(tls.ca_file))}]`);
   if (tls.cert_file || tls.key_file) {
     const cert = tls.cert_file ? mapPath(tls.cert_file) : '';
     const key = tls.key_file ? mapPath(tls.key_file) : '';
-    lines.push(`${indent}client = [[${tomlString(cert)}, ${tomlString(key)}]]`);
+    lines.push(`${indent}client = [[${goQuote(cert)}, ${goQuote(key)}]]`);
   }
   if (tls.insecure_skip_verify === true) lines.push(`${indent}skip_verify = true`);
   return lines;
@@ -229,10 +273,9 @@ function render(hostConfig: HostConfig, mapPath: (path: string) => string): stri
   const lines = [HOSTS_TOML_HEADER];
   const def = hostConfig.default;
   if (def !== undefined) {
-    if (def.url !== undefined) {
+    // Never override_path here: k3s writes it for [host] entries only.
+    if (def.url !== undefined)
       lines.push(`server = ${tomlString(def.url)}`, 'capabilities = ["pull", "resolve", "push"]');
-      if (def.overridePath) lines.push('override_path = true');
-    }
     lines.push(...tlsLines(def, '', mapPath));
   }
   lines.push('', '[host]');
@@ -244,8 +287,10 @@ function render(hostConfig: HostConfig, mapPath: (path: string) => string): stri
     const rewrites = Object.keys(endpoint.rewrites ?? {}).sort(byCodeUnit);
     if (rewrites.length > 0) {
       lines.push(`  [${key}.rewrite]`);
-      for (const pattern of rewrites)
-        lines.push(`    ${tomlString(pattern)} = ${tomlString(endpoint.rewrites?.[pattern] ?? '')}`);
+      // k3s's template writes rewrites unescaped ("{{ $pattern }}" = "{{ $replace }}"): so do we, so the
+      // file equals k3s's. A pattern with a backslash or a quote makes a file containerd cannot read,
+      // on a k3s node as here.
+      for (const pattern of rewrites) lines.push(`    "${pattern}" = "${endpoint.rewrites?.[pattern] ?? ''}"`);
     }
   }
   return `${lines.join('\n')}\n`;

@@ -1,5 +1,7 @@
 import {
   type CertificateAndKey,
+  ROTATE_CA_COMMAND,
+  caConstraintProblem,
   describeCertificate,
   isIssuedBy,
   keyMatchesCertificate,
@@ -91,6 +93,11 @@ export function assertServerCertificate(check: ServerCertificateCheck): void {
     'issue a new one (private-registry certs renew)',
   );
 
+  // A name-constrained CA vouches only for the names it was made for (certificates.ts, caConstraintProblem).
+  const constraintProblem =
+    check.caCertificatePem === undefined
+      ? undefined
+      : caConstraintProblem(check.caCertificatePem, check.hostname, check.serviceName, check.namespace, `'${caProp}'`);
   const missing = missingSubjectAltNames(
     certificate,
     registrySubjectAltNames(check.hostname, check.serviceName, check.namespace),
@@ -98,13 +105,16 @@ export function assertServerCertificate(check: ServerCertificateCheck): void {
   if (missing.length > 0) {
     // `certs renew` adds the names synth's own registry needs; other Services and namespaces need new material.
     const renewable = registrySubjectAltNames(check.hostname, DEFAULT_SERVICE_NAME, DEFAULT_NAMESPACE);
-    const fix = missing.every((name) => [...renewable.dnsNames, ...renewable.ipAddresses].includes(name))
-      ? 'renew the certificate for this hostname, Service and namespace (private-registry certs renew)'
-      : `make material for this Service and namespace on a new directory (loadOrCreateMaterial(dir, { hostname: ${JSON.stringify(check.hostname)}, serviceName: ${JSON.stringify(check.serviceName)}, namespace: ${JSON.stringify(check.namespace)} }))`;
+    const fix = !missing.every((name) => [...renewable.dnsNames, ...renewable.ipAddresses].includes(name))
+      ? `make material for this Service and namespace on a new directory (loadOrCreateMaterial(dir, { hostname: ${JSON.stringify(check.hostname)}, serviceName: ${JSON.stringify(check.serviceName)}, namespace: ${JSON.stringify(check.namespace)} }))`
+      : constraintProblem !== undefined
+        ? `'${caProp}' may not vouch for them (its name constraints): a new hostname needs a new CA: ${ROTATE_CA_COMMAND}, then give the nodes and desktops the new ca.crt`
+        : 'renew the certificate for this hostname, Service and namespace (private-registry certs renew)';
     throw new ValidationError(
       `'${tlsProp}' does not name ${missing.join(', ')}: clients using those names would fail TLS; ${fix}`,
     );
   }
+  if (constraintProblem !== undefined) throw new ValidationError(constraintProblem);
 }
 
 function assertValidNow(shown: string, notBefore: Date, notAfter: Date, now: Date, fix: string): void {

@@ -9,7 +9,12 @@ import {
   describeCertificate,
   keyMatchesCertificate,
   parseCertificate,
+  type SubjectAltNames,
+  caConstraintProblem,
+  namesOutsideConstraints,
   parsePrivateKey,
+  permittedNamesOf,
+  registryNameConstraints,
   registrySubjectAltNames,
 } from './certificates';
 import { DEFAULT_NAMESPACE, DEFAULT_SERVICE_NAME } from './defaults';
@@ -87,13 +92,37 @@ export function renewCertificates(dir: string, options: RenewOptions = {}): Rene
   const old = describeCertificate(read(MATERIAL_FILES.tlsCertificate), now, file(MATERIAL_FILES.tlsCertificate));
   const registries = parseRegistriesYaml(read(MATERIAL_FILES.registriesYaml), file(MATERIAL_FILES.registriesYaml));
   const { hostname } = materialAddressesOf(registries, file(MATERIAL_FILES.registriesYaml));
-  const ca = rotateCa
-    ? createCertificateAuthority({ validityDays: options.caValidityDays, now })
-    : readCertificateAuthority(dir);
   // The Service names synth gives the registry (charts/main.ts keeps RegistryChart's defaults).
+  const ca = rotateCa
+    ? createCertificateAuthority({
+        validityDays: options.caValidityDays,
+        now,
+        permittedNames: registryNameConstraints(hostname, DEFAULT_SERVICE_NAME, DEFAULT_NAMESPACE),
+      })
+    : readCertificateAuthority(dir);
+  const constraintProblem = caConstraintProblem(
+    ca.certificatePem,
+    hostname,
+    DEFAULT_SERVICE_NAME,
+    DEFAULT_NAMESPACE,
+    file(MATERIAL_FILES.caCertificate),
+  );
+  if (constraintProblem !== undefined) throw new ValidationError(constraintProblem);
   const required = registrySubjectAltNames(hostname, DEFAULT_SERVICE_NAME, DEFAULT_NAMESPACE);
-  const dnsNames = [...new Set([...old.dnsNames, ...required.dnsNames])];
-  const ipAddresses = [...new Set([...old.ipAddresses, ...required.ipAddresses])];
+  // An old name the CA may not vouch for is dropped: a certificate naming it would be rejected whole.
+  const permitted = permittedNamesOf(ca.certificatePem);
+  const kept = (names: SubjectAltNames): SubjectAltNames =>
+    permitted === undefined
+      ? names
+      : {
+          dnsNames: names.dnsNames.filter(
+            (name) => namesOutsideConstraints({ dnsNames: [name], ipAddresses: [] }, permitted).length === 0,
+          ),
+          ipAddresses: names.ipAddresses.filter((ip) => permitted.ipAddresses.includes(ip)),
+        };
+  const oldKept = kept(old);
+  const dnsNames = [...new Set([...oldKept.dnsNames, ...required.dnsNames])];
+  const ipAddresses = [...new Set([...oldKept.ipAddresses, ...required.ipAddresses])];
   const tls = createServerCertificate({
     ca,
     subjectAltNames: { dnsNames, ipAddresses },

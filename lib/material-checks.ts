@@ -6,7 +6,10 @@ import {
   describeCertificate,
   isIssuedBy,
   keyMatchesCertificate,
+  ROTATE_CA_COMMAND,
+  caConstraintProblem,
   missingSubjectAltNames,
+  permittedNamesOf,
   registrySubjectAltNames,
 } from './certificates';
 import { containerdHostsFiles } from './containerd-hosts';
@@ -240,6 +243,8 @@ export function checkMaterial(snapshot: MaterialSnapshot, options: MaterialCheck
         'issue a certificate with every name: private-registry certs renew',
       );
   }
+  if (ca !== undefined && caPem !== undefined)
+    caConstraintsCheck(caPem, addresses?.hostname ?? DEFAULT_REGISTRY_HOSTNAME);
   if (ca !== undefined)
     expiry(
       ca,
@@ -346,6 +351,30 @@ export function checkMaterial(snapshot: MaterialSnapshot, options: MaterialCheck
     );
   }
   return checks;
+
+  /** The CA may vouch only for the registry's names (critical nameConstraints), and for all of them. */
+  function caConstraintsCheck(caPem: string, hostname: string): void {
+    const name = 'CA name constraints';
+    const caFile = at(MATERIAL_FILES.caCertificate);
+    const permitted = permittedNamesOf(caPem, caFile);
+    if (permitted === undefined) {
+      fail(
+        name,
+        `${caFile} has no name constraints: whoever gets ca.key can sign a certificate for any name, and everything trusting this CA accepts it`,
+        `make a CA that may vouch only for the registry's names: ${ROTATE_CA_COMMAND} (then give the nodes and desktops the new ca.crt)`,
+      );
+      return;
+    }
+    const problem = caConstraintProblem(caPem, hostname, DEFAULT_SERVICE_NAME, DEFAULT_NAMESPACE, caFile);
+    if (problem === undefined)
+      pass(name, `${caFile} may vouch only for ${[...permitted.dnsNames, ...permitted.ipAddresses].join(', ')}`);
+    else
+      fail(
+        name,
+        problem.split(': a new hostname')[0],
+        `a new hostname or namespace needs a new CA: ${ROTATE_CA_COMMAND}`,
+      );
+  }
 
   /** certs.d is what k3s renders from registries.yaml, kept for containerd outside k3s (kind, nerdctl). */
   function hostsDirCheck(config: RegistriesConfig): void {

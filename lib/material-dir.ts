@@ -1,9 +1,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { PUBLIC_FILE_MODE, writeFileAtomic } from './atomic-file';
+import { PUBLIC_FILE_MODE } from './atomic-file';
 import { type HostsTomlFile, containerdHostsFiles } from './containerd-hosts';
 import { shellQuote } from './k3d-config';
 import { CONTAINERD_HOSTS_DIR, MATERIAL_FILES } from './material';
+import { commitMaterialChange } from './material-change';
+import { assertCurrentLayout } from './material-layout';
 import type { RegistriesConfig } from './registries-yaml';
 import { ValidationError } from './validate';
 
@@ -32,6 +34,7 @@ export function assertMaterialDir(dir: string): void {
   if (!fs.statSync(dir).isDirectory()) {
     throw new ValidationError(`${dir} is not a directory: point 'dir' at the material directory`);
   }
+  assertCurrentLayout(dir);
 }
 
 /**
@@ -86,16 +89,20 @@ export function writeContainerdHostsDir(dir: string, registries: RegistriesConfi
   } catch (error) {
     throw new ValidationError(`${path.join(dir, MATERIAL_FILES.registriesYaml)}: ${(error as Error).message}`);
   }
-  fs.mkdirSync(hostsDir, { recursive: true, mode: 0o700 });
-  for (const file of files) {
-    fs.mkdirSync(path.join(hostsDir, file.host), { recursive: true, mode: 0o700 });
-    writeFileAtomic(path.join(hostsDir, file.host, 'hosts.toml'), file.content, PUBLIC_FILE_MODE);
-  }
   const hosts = new Set(files.map((file) => file.host));
-  for (const entry of fs.readdirSync(hostsDir, { withFileTypes: true })) {
-    if (!entry.isDirectory() || hosts.has(entry.name)) continue;
-    fs.rmSync(path.join(hostsDir, entry.name, 'hosts.toml'), { force: true });
-    if (fs.readdirSync(path.join(hostsDir, entry.name)).length === 0) fs.rmdirSync(path.join(hostsDir, entry.name));
-  }
+  const stale = fs.existsSync(hostsDir)
+    ? fs
+        .readdirSync(hostsDir, { withFileTypes: true })
+        .filter((entry) => entry.isDirectory() && !hosts.has(entry.name))
+        .map((entry) => `${CONTAINERD_HOSTS_DIR}/${entry.name}/hosts.toml`)
+    : [];
+  commitMaterialChange(dir, {
+    write: files.map((file) => ({
+      relativePath: `${CONTAINERD_HOSTS_DIR}/${file.host}/hosts.toml`,
+      content: file.content,
+      mode: PUBLIC_FILE_MODE,
+    })),
+    remove: stale,
+  });
   return [...hosts];
 }

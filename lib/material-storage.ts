@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { type FileToWrite, SECRET_FILE_MODE, writeFileAtomic } from './atomic-file';
+import { SECRET_FILE_MODE } from './atomic-file';
+import { commitMaterialChange } from './material-change';
 import { RegistryStorage, type S3Storage, type S3StorageOptions, checkS3Options } from './registry-storage';
 import { ValidationError } from './validate';
 
@@ -24,19 +25,6 @@ export interface S3StorageSettings {
 }
 
 const FIELDS = ['endpoint', 'region', 'bucket', 'accessKeyId', 'secretAccessKey', 'redirect', 'insecureHttp'];
-
-/**
- * The one place this module changes material, shaped like the material transaction layer's
- * `commitMaterialChange(dir, { write, remove })`, which it is re-pointed at when that lands.
- */
-function changeMaterial(dir: string, change: { write?: readonly FileToWrite[]; remove?: readonly string[] }): void {
-  for (const file of change.write ?? []) {
-    const target = path.join(dir, file.relativePath);
-    fs.mkdirSync(path.dirname(target), { recursive: true, mode: 0o700 });
-    writeFileAtomic(target, file.content, file.mode);
-  }
-  for (const relativePath of change.remove ?? []) fs.rmSync(path.join(dir, relativePath), { force: true });
-}
 
 /** Settings as the construct takes them; checked there, so the file and the construct agree on every rule. */
 export function s3StorageOptions(settings: S3StorageSettings): S3StorageOptions {
@@ -68,7 +56,8 @@ export function writeS3StorageSettings(dir: string, settings: S3StorageSettings)
     redirect: checked.redirect,
     insecureHttp: checked.insecureHttp,
   };
-  changeMaterial(dir, {
+  commitMaterialChange(dir, {
+    remove: [],
     write: [{ relativePath: S3_STORAGE_FILE, content: `${JSON.stringify(stored, null, 2)}\n`, mode: SECRET_FILE_MODE }],
   });
   return checked;
@@ -119,6 +108,6 @@ export function readMaterialStorage(dir: string): RegistryStorage | undefined {
 /** Removes the S3 settings; true if there were any. */
 export function clearS3StorageSettings(dir: string): boolean {
   if (!fs.existsSync(path.join(dir, S3_STORAGE_FILE))) return false;
-  changeMaterial(dir, { remove: [S3_STORAGE_FILE] });
+  commitMaterialChange(dir, { write: [], remove: [S3_STORAGE_FILE] });
   return true;
 }

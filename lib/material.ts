@@ -9,6 +9,7 @@ import {
   keyMatchesCertificate,
   parseCertificate,
   parsePrivateKey,
+  registryNameConstraints,
   registrySubjectAltNames,
 } from './certificates';
 import {
@@ -22,6 +23,7 @@ import {
   NODE_MATERIAL_MOUNT_PATH,
 } from './defaults';
 import { containerdHostsFiles } from './containerd-hosts';
+import { assertCurrentLayout } from './material-layout';
 import { type Credentials, createHtpasswd, parseHtpasswd, validatePassword, validateUsername } from './htpasswd';
 import { type RandomSource, generatePassword, secureRandom } from './random';
 import {
@@ -81,13 +83,20 @@ export interface MaterialOptions {
   readonly now?: Date;
 }
 
+/**
+ * The node directory: the only part of the material a node mounts (read-only, at /registry). It holds
+ * what the nodes read (registries.yaml, ca.crt, certs.d) and nothing else: the keys, the htpasswd and the
+ * password stay on the desktop, outside it.
+ */
+export const NODE_DIR = 'node';
+
 /** Paths inside the material directory. */
 export const MATERIAL_FILES = {
-  caCertificate: 'certs/ca.crt',
+  caCertificate: `${NODE_DIR}/certs/ca.crt`,
   caKey: 'certs/ca.key',
   tlsCertificate: 'certs/tls.crt',
   tlsKey: 'certs/tls.key',
-  registriesYaml: 'certs/registries.yaml',
+  registriesYaml: `${NODE_DIR}/certs/registries.yaml`,
   htpasswd: 'auth/htpasswd',
   password: 'auth/password',
 } as const;
@@ -107,10 +116,23 @@ const modeOf = (relativePath: MaterialFile): number =>
   SECRET_MATERIAL_FILES.includes(relativePath) ? SECRET_FILE_MODE : PUBLIC_FILE_MODE;
 
 /** The containerd hosts directory (`config_path`) inside the material directory. */
-export const CONTAINERD_HOSTS_DIR = 'certs.d';
+export const CONTAINERD_HOSTS_DIR = `${NODE_DIR}/certs.d`;
 
-/** Where the nodes find the CA, given the k3d volume `<material dir>:/registry`. */
-export const NODE_CA_FILE = `${NODE_MATERIAL_MOUNT_PATH}/${MATERIAL_FILES.caCertificate}`;
+/** Directories of the node directory are 0755 (what a node reads is not secret, except registries.yaml). */
+export const NODE_DIRECTORY_MODE = 0o755;
+
+/**
+ * Where a node sees a path of the node directory, given the volume `<material>/node:/registry:ro`:
+ * `node/certs/ca.crt` → `/registry/certs/ca.crt`, the guide's paths.
+ */
+export function nodePathOf(relativePath: string): string {
+  const inNodeDir = path.posix.relative(NODE_DIR, relativePath);
+  if (inNodeDir.startsWith('..')) throw new Error(`${relativePath} is not in the node directory ${NODE_DIR}/`);
+  return `${NODE_MATERIAL_MOUNT_PATH}/${inNodeDir}`;
+}
+
+/** Where the nodes find the CA: /registry/certs/ca.crt. */
+export const NODE_CA_FILE = nodePathOf(MATERIAL_FILES.caCertificate);
 
 /** New material in memory: a CA, a server certificate for every name clients use, an htpasswd and registries.yaml. */
 export function generateMaterial(options: MaterialOptions = {}): RegistryMaterial {
@@ -130,7 +152,11 @@ export function generateMaterial(options: MaterialOptions = {}): RegistryMateria
 
   const random = options.random ?? secureRandom;
   const password = options.password ?? generatePassword(random);
-  const ca = createCertificateAuthority({ validityDays: options.caValidityDays, now: options.now });
+  const ca = createCertificateAuthority({
+    validityDays: options.caValidityDays,
+    now: options.now,
+    permittedNames: registryNameConstraints(hostname, serviceName, namespace),
+  });
   const tls = createServerCertificate({
     ca,
     subjectAltNames: registrySubjectAltNames(hostname, serviceName, namespace),
@@ -196,10 +222,23 @@ export function writeNewMaterial(dir: string, material: RegistryMaterial): void 
     );
   }
   createDirectoryAtomic(dir, materialFiles(material));
+  widenNodeDirectories(dir);
+}
+
+/** createDirectoryAtomic makes every directory 0700; the node directory's are 0755 (see NODE_DIRECTORY_MODE). */
+function widenNodeDirectories(dir: string): void {
+  const widen = (directory: string): void => {
+    fs.chmodSync(directory, NODE_DIRECTORY_MODE);
+    for (const entry of fs.readdirSync(directory, { withFileTypes: true })) {
+      if (entry.isDirectory()) widen(path.join(directory, entry.name));
+    }
+  };
+  widen(path.join(dir, NODE_DIR));
 }
 
 /** Reads and cross-checks the material in `dir`; every error names the file and the fix. */
 export function readMaterial(dir: string): RegistryMaterial {
+  assertCurrentLayout(dir);
   const read = (relativePath: string): string => {
     const file = path.join(dir, relativePath);
     try {

@@ -49,6 +49,13 @@ export interface NodeHostsDaemonSetProps {
   readonly image?: string;
   /** Name of the DaemonSet and its ConfigMap. @default 'container-registry-node-hosts' */
   readonly name?: string;
+  /**
+   * The Namespace of the DaemonSet and its ConfigMap. Its hostPath volume needs Pod Security "privileged",
+   * so give it a Namespace of its own rather than the registry's. The Service is found by its DNS name,
+   * across namespaces.
+   * @default - the chart's namespace
+   */
+  readonly namespace?: string;
 }
 
 /**
@@ -59,6 +66,7 @@ export interface NodeHostsDaemonSetProps {
  */
 export class NodeHostsDaemonSet extends Construct {
   public readonly name: string;
+  public readonly namespace: string;
   public readonly hostname: string;
   public readonly intervalSeconds: number;
   public readonly image: string;
@@ -98,14 +106,17 @@ export class NodeHostsDaemonSet extends Construct {
       'pick how many seconds to wait between lookups',
     );
 
+    if (props.namespace !== undefined) assertDnsLabel('namespace', props.namespace);
+    this.namespace = props.namespace ?? Chart.of(this).namespace ?? 'default';
     const labels = { 'app.kubernetes.io/name': this.name, 'app.kubernetes.io/component': 'node-hosts' };
+    const namespace = props.namespace === undefined ? {} : { namespace: props.namespace };
     this.configMap = new k8s.KubeConfigMap(this, 'Script', {
-      metadata: { name: this.name, labels },
+      metadata: { name: this.name, ...namespace, labels },
       data: { 'node-hosts.sh': NODE_HOSTS_SCRIPT },
     });
 
-    // Service links only cover Services of the pod's own namespace.
-    const sameNamespace = (Chart.of(this).namespace ?? 'default') === props.registry.serviceNamespace;
+    // Service links only cover Services of the pod's own namespace; SERVICE_DNS_NAME works from any.
+    const sameNamespace = this.namespace === props.registry.serviceNamespace;
     const serviceHostVariable = `${props.registry.serviceName.toUpperCase().replace(/-/g, '_')}_SERVICE_HOST`;
     const env: k8s.EnvVar[] = [
       { name: 'HOSTS_FILE', value: '/host/etc/hosts' },
@@ -116,7 +127,7 @@ export class NodeHostsDaemonSet extends Construct {
     ];
 
     this.daemonSet = new k8s.KubeDaemonSet(this, 'DaemonSet', {
-      metadata: { name: this.name, labels },
+      metadata: { name: this.name, ...namespace, labels },
       spec: {
         selector: { matchLabels: labels },
         template: {

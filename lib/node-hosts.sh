@@ -2,9 +2,12 @@
 # Keeps exactly one "<registry Service IP> <hostname>" line in the node's /etc/hosts, so containerd on
 # the node can reach the registry by the name its registries.yaml uses.
 #
-# k3d bind-mounts /etc/hosts into each node: rename and `sed -i` fail there with "Device or resource
-# busy", so the file is rewritten in place. Every other line (k3d's host.k3d.internal and hostAliases
-# among them) is kept byte for byte, and nothing is written when nothing would change.
+# Docker bind-mounts /etc/hosts into each node container: rename and `sed -i` fail there with "Device or
+# resource busy", so the file is rewritten in place. Every other line (k3d's host.k3d.internal and
+# hostAliases among them) is kept byte for byte, and nothing is written when nothing would change.
+# The file does not stay as we leave it: Docker rebuilds it when the node container restarts, and k3d
+# re-sorts and de-duplicates it on every `k3d cluster start`. So this runs in a loop, and a line lost to
+# either comes back within one period.
 set -u
 
 hosts_file=${HOSTS_FILE:-/host/etc/hosts}

@@ -67,50 +67,119 @@ export function renderRegistriesYaml(config: RegistriesConfig): string {
   return header + yaml.dump(config, { lineWidth: -1, forceQuotes: true, quotingType: '"', noRefs: true });
 }
 
-/** A registries.yaml, checked for the shape k3s reads; errors name `source`. */
+/** A registries.yaml is a few hundred bytes; anything this large is not one (and is refused before parsing). */
+export const MAX_REGISTRIES_YAML_BYTES = 256 * 1024;
+/** Nodes visited while checking the parsed document: an alias bomb ("billion laughs") exceeds it at once. */
+const MAX_REGISTRIES_YAML_NODES = 100_000;
+
+/**
+ * Reads a registries.yaml as k3s does (rancher/wharfie's types): YAML null is absent, so `tls:` or `auth:`
+ * left empty means none; `mirrors` and `configs` are each optional; a mirror without `endpoint` has none.
+ * An oversized file or an alias bomb is refused before anything walks it. A wrong-typed credential is
+ * named, never echoed.
+ */
 export function parseRegistriesYaml(content: string, source = 'registries.yaml'): RegistriesConfig {
+  if (Buffer.byteLength(content) > MAX_REGISTRIES_YAML_BYTES) {
+    throw new ValidationError(
+      `${source} is ${Buffer.byteLength(content)} bytes, over the ${MAX_REGISTRIES_YAML_BYTES} a registries.yaml could need: it is not one; recreate it`,
+    );
+  }
   let parsed: unknown;
   try {
+    // js-yaml resolves an alias to the same object, so loading is linear; walking the result is not.
     parsed = yaml.load(content);
   } catch (error) {
     throw new ValidationError(
       `${source} is not valid YAML (${(error as Error).message.split('\n')[0]}): fix the syntax or recreate it`,
     );
   }
-  if (!isRecord(parsed) || !isRecord(parsed.mirrors)) {
+  assertBoundedTree(parsed, source);
+  if (parsed === null || parsed === undefined) return { mirrors: {} }; // an empty file: k3s's empty config
+  if (!isRecord(parsed)) {
     throw new ValidationError(
-      `${source} must have a 'mirrors' map, got ${JSON.stringify(parsed)?.slice(0, 60)}: see the k3s private-registry docs`,
+      `${source} must be a map with 'mirrors' and/or 'configs', got a ${typeName(parsed)}: see the k3s private-registry docs`,
     );
   }
-  for (const [name, mirror] of Object.entries(parsed.mirrors)) {
-    if (
-      !isRecord(mirror) ||
-      !Array.isArray(mirror.endpoint) ||
-      mirror.endpoint.some((url) => typeof url !== 'string')
-    ) {
+  const mirrors: Record<string, RegistryMirror> = {};
+  const mirrorsField = parsed.mirrors ?? null;
+  if (mirrorsField !== null && !isRecord(mirrorsField)) {
+    throw new ValidationError(
+      `${source}: 'mirrors' must be a map keyed by registry name, got a ${typeName(mirrorsField)}`,
+    );
+  }
+  for (const [name, mirror] of Object.entries(mirrorsField ?? {})) {
+    const fields = mirror ?? {};
+    const endpoint = isRecord(fields) ? (fields.endpoint ?? []) : undefined;
+    if (!Array.isArray(endpoint) || endpoint.some((url) => typeof url !== 'string')) {
       throw new ValidationError(
         `${source}: mirrors.${name}.endpoint must be a list of URLs: write endpoint: ["https://host:port"]`,
       );
     }
+    const rewrite = isRecord(fields) ? (fields.rewrite ?? null) : null;
+    if (rewrite !== null && (!isRecord(rewrite) || Object.values(rewrite).some((value) => typeof value !== 'string'))) {
+      throw new ValidationError(`${source}: mirrors.${name}.rewrite must map patterns to replacement strings`);
+    }
+    mirrors[name] = rewrite === null ? { endpoint } : { endpoint, rewrite: rewrite as Record<string, string> };
   }
-  if (parsed.configs !== undefined && !isRecord(parsed.configs)) {
-    throw new ValidationError(`${source}: 'configs' must be a map keyed by endpoint host:port`);
+  const configsField = parsed.configs ?? null;
+  if (configsField !== null && !isRecord(configsField)) {
+    throw new ValidationError(
+      `${source}: 'configs' must be a map keyed by endpoint host:port, got a ${typeName(configsField)}`,
+    );
   }
-  for (const [host, config] of Object.entries(parsed.configs ?? {})) {
+  const configs: Record<string, RegistryHostConfig> = {};
+  for (const [host, config] of Object.entries(configsField ?? {})) {
+    if (config !== null && !isRecord(config)) {
+      throw new ValidationError(
+        `${source}: configs."${host}" must be a map with auth and/or tls, got a ${typeName(config)}`,
+      );
+    }
+    const hostConfig: Record<string, Record<string, unknown>> = {};
     for (const section of ['auth', 'tls'] as const) {
-      const fields = isRecord(config) ? config[section] : undefined;
-      for (const [field, value] of Object.entries(isRecord(fields) ? fields : {})) {
+      const fields = config?.[section] ?? null;
+      if (fields === null) continue;
+      if (!isRecord(fields)) {
+        throw new ValidationError(`${source}: configs."${host}".${section} must be a map, got a ${typeName(fields)}`);
+      }
+      const kept: Record<string, unknown> = {};
+      for (const [field, value] of Object.entries(fields)) {
+        if (value === null) continue;
         const expected = field === 'insecure_skip_verify' ? 'boolean' : 'string';
         if (typeof value !== expected) {
-          const example = expected === 'string' ? `"${String(value)}"` : 'true';
+          // Never the value: it may be a password.
+          const example = expected === 'string' ? 'a quoted string' : 'true or false';
           throw new ValidationError(
-            `${source}: configs."${host}".${section}.${field} must be a ${expected}, got ${JSON.stringify(value)}: write it as ${example}`,
+            `${source}: configs."${host}".${section}.${field} must be a ${expected}, got a ${typeName(value)}: write it as ${example}`,
           );
         }
+        kept[field] = value;
       }
+      hostConfig[section] = kept;
     }
+    configs[host] = hostConfig as RegistryHostConfig;
   }
-  return parsed as unknown as RegistriesConfig;
+  return configsField === null ? { mirrors } : { mirrors, configs };
+}
+
+/** Refuses a document whose tree (aliases expanded) has more than MAX_REGISTRIES_YAML_NODES nodes. */
+function assertBoundedTree(document: unknown, source: string): void {
+  let visited = 0;
+  const stack: unknown[] = [document];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (++visited > MAX_REGISTRIES_YAML_NODES) {
+      throw new ValidationError(
+        `${source} expands to over ${MAX_REGISTRIES_YAML_NODES} YAML nodes (aliases repeating aliases): it is not a registries.yaml; recreate it`,
+      );
+    }
+    if (typeof node === 'object' && node !== null) stack.push(...Object.values(node));
+  }
+}
+
+function typeName(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'list';
+  return typeof value === 'object' ? 'map' : typeof value;
 }
 
 /** `host:port` of an endpoint URL: the key containerd and k3s look up in `configs`. */
@@ -119,8 +188,10 @@ export function endpointHost(endpointUrl: string): string {
 }
 
 /**
- * `configs` keys that name a mirror but none of the mirrors' endpoints. Keying by the mirror name instead
- * of the endpoint is the classic mistake (k3s#9839): the credentials and CA are then silently unused.
+ * `configs` keys that name a mirror but none of the mirrors' endpoints. k3s looks a mirror endpoint's TLS
+ * and credentials up with configForHost(<endpoint host>), as the k3s docs' examples key them, so keying
+ * by the mirror name instead configures only that name's default endpoint: for a mirror pointing
+ * elsewhere, the credentials and CA are silently unused.
  */
 export function misplacedConfigKeys(config: RegistriesConfig): string[] {
   const endpoints = new Set(Object.values(config.mirrors).flatMap((mirror) => mirror.endpoint.map(endpointHost)));

@@ -6,12 +6,13 @@ import { DEFAULT_NAMESPACE, DEFAULT_SERVICE_NAME, registrySecretNames } from './
 import type { Credentials } from './htpasswd';
 import { LocalRegistryHosting } from './local-registry-hosting';
 import { NodeHostsDaemonSet } from './node-hosts-daemon-set';
+import { podSecurityLabels } from './pod-security';
 import type { RegistriesConfig } from './registries-yaml';
 import { RegistryAuth } from './registry-auth';
 import { RegistryGarbageCollection } from './registry-garbage-collection';
 import { RegistryServer, type StorageAccessMode, serviceDnsName } from './registry-server';
 import type { RegistryStorage } from './registry-storage';
-import { assertDnsLabel, assertIntegerInRange, assertServiceName } from './validate';
+import { ValidationError, assertDnsLabel, assertIntegerInRange, assertServiceName } from './validate';
 
 /** What the chart is made from: the material directory's contents, or the same passed in code. */
 export interface RegistryChartMaterial {
@@ -35,8 +36,13 @@ export interface RegistryChartMaterial {
 export interface RegistryChartProps {
   /** Certificates and users; `readMaterial()` / `loadOrCreateMaterial()` give it from a directory. */
   readonly material: RegistryChartMaterial;
-  /** @default 'container-registry' */
+  /** The registry's Namespace; it enforces Pod Security "restricted". @default 'container-registry' */
   readonly namespace?: string;
+  /**
+   * The hosts DaemonSet's own Namespace, at Pod Security "privileged" (its hostPath needs it).
+   * @default - '<namespace>-node-hosts'
+   */
+  readonly nodeHostsNamespace?: string;
   /** Name of the Service, Deployment and their objects. @default 'container-registry' */
   readonly serviceName?: string;
   /** The name the nodes use for the registry. @default - the material's, else 'container-registry.local' */
@@ -95,6 +101,18 @@ export class RegistryChart extends Chart {
     super(scope, id, { namespace, labels: props.labels, disableResourceNameHashes: true });
 
     const serviceName = props.serviceName ?? DEFAULT_SERVICE_NAME;
+    const nodeHostsNamespace = props.nodeHostsNamespace ?? `${namespace}${NODE_HOSTS_SUFFIX}`;
+    if (props.nodeHostsNamespace === undefined && nodeHostsNamespace.length > 63) {
+      throw new ValidationError(
+        `'namespace' must be at most ${63 - NODE_HOSTS_SUFFIX.length} characters when 'nodeHostsNamespace' is not given (the hosts DaemonSet's Namespace is "<namespace>${NODE_HOSTS_SUFFIX}"), got ${JSON.stringify(namespace)}: pick a shorter namespace or give 'nodeHostsNamespace'`,
+      );
+    }
+    assertDnsLabel('nodeHostsNamespace', nodeHostsNamespace);
+    if (nodeHostsNamespace === namespace) {
+      throw new ValidationError(
+        `'nodeHostsNamespace' must differ from 'namespace', got ${JSON.stringify(namespace)} for both: the registry's Namespace enforces Pod Security "restricted", which the hosts DaemonSet's hostPath breaks`,
+      );
+    }
     // The DaemonSet is named after the Service, so leave room for its suffix.
     assertServiceName('serviceName', serviceName, 63 - NODE_HOSTS_SUFFIX.length);
     if (props.hostsUpdateIntervalSeconds !== undefined) {
@@ -107,9 +125,20 @@ export class RegistryChart extends Chart {
       );
     }
 
-    const namespaceObject = new k8s.KubeNamespace(this, 'Namespace', { metadata: { name: namespace } });
+    // The registry's pod meets "restricted", so its Namespace enforces it.
+    const namespaceObject = new k8s.KubeNamespace(this, 'Namespace', {
+      metadata: { name: namespace, labels: podSecurityLabels('restricted') },
+    });
+    // The hosts DaemonSet writes the node's /etc/hosts through a hostPath volume, which every Pod Security
+    // level but "privileged" forbids (baseline already bans hostPath, and no level allows one file only).
+    // So it gets a Namespace of its own, holding nothing else, at "privileged"; the registry's stays
+    // "restricted". Its container is still locked down (no capabilities, no escalation, read-only root).
+    const nodeHostsNamespaceObject = new k8s.KubeNamespace(this, 'NodeHostsNamespace', {
+      metadata: { name: nodeHostsNamespace, labels: podSecurityLabels('privileged') },
+    });
     // A Namespace is cluster-scoped: drop the chart namespace cdk8s stamps on every object.
-    namespaceObject.addJsonPatch(JsonPatch.remove('/metadata/namespace'));
+    for (const object of [namespaceObject, nodeHostsNamespaceObject])
+      object.addJsonPatch(JsonPatch.remove('/metadata/namespace'));
 
     // Each piece checks itself against the material (certificate, hostname, ports, credentials).
     this.auth = new RegistryAuth(this, 'Auth', {
@@ -136,6 +165,7 @@ export class RegistryChart extends Chart {
       material: props.material,
       intervalSeconds: props.hostsUpdateIntervalSeconds,
       name: `${serviceName}${NODE_HOSTS_SUFFIX}`,
+      namespace: nodeHostsNamespace,
     });
     if (props.garbageCollectionSchedule !== undefined || !this.registry.storage.sharedByReplicas) {
       this.garbageCollection = new RegistryGarbageCollection(this, 'GarbageCollection', {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { RegistriesConfig } from '../lib';
-import { HOSTS_TOML_HEADER, containerdHostsFiles, tomlString } from '../lib/containerd-hosts';
+import { HOSTS_TOML_HEADER, containerdHostsFiles, goQuote, tomlString } from '../lib/containerd-hosts';
 
 const H = HOSTS_TOML_HEADER;
 
@@ -101,7 +101,7 @@ describe('containerdHostsFiles', () => {
         '',
       ].join('\n'),
     );
-    // configs keys get their own directory (k3s#9839), TLS at the top level for the default endpoint.
+    // configs keys get their own directory (getHostConfigs), TLS at the top level for the default endpoint.
     expect(files['mirror-b.example']).toBe(
       [
         H,
@@ -231,7 +231,7 @@ describe('containerdHostsFiles', () => {
     expect(files['r.example']).toContain('\nca = ["C:\\\\certs\\\\\\"odd\\" ca.crt\\n"]\n');
   });
 
-  it('renders rewrites under their host, sorted by pattern, escaped', () => {
+  it('renders rewrites under their host, sorted by pattern, unescaped as k3s writes them', () => {
     const files = asMap({
       mirrors: {
         'docker.io': {
@@ -245,7 +245,7 @@ describe('containerdHostsFiles', () => {
         '[host."https://mirror.example/v2"]',
         '  capabilities = ["pull", "resolve"]',
         '  [host."https://mirror.example/v2".rewrite]',
-        '    "^(.*)$" = "all/\\\\1"',
+        '    "^(.*)$" = "all/\\1"',
         '    "^library/(.*)$" = "dockerhub/$1"',
       ].join('\n'),
     );
@@ -284,7 +284,112 @@ describe('containerdHostsFiles', () => {
     expect(files['r.example']).toBe(
       [H, '', '[host]', '', '[host."https://m.example/v2"]', '  capabilities = ["pull", "resolve"]', ''].join('\n'),
     );
-    expect(asMap({ mirrors: { '*': { endpoint: ['https://m.example'] } } })._default).not.toContain('server');
+  });
+
+  // Table-driven: the registries.yaml shapes k3s accepts, and what k3s (f2961fb5d, PR #9853) writes for them.
+  const shapes: { name: string; config: RegistriesConfig; files: Record<string, string[]> }[] = [
+    {
+      name: 'a * mirror: _default with server = "" plus capabilities',
+      config: { mirrors: { '*': { endpoint: ['https://m.example'] } } },
+      files: {
+        _default: [
+          'server = ""',
+          'capabilities = ["pull", "resolve", "push"]',
+          '',
+          '[host]',
+          '',
+          '[host."https://m.example/v2"]',
+          '  capabilities = ["pull", "resolve"]',
+        ],
+      },
+    },
+    {
+      name: 'configs only (no mirrors): the default endpoint with its TLS',
+      config: { mirrors: {}, configs: { 'r.example:5000': { tls: { ca_file: '/ca.crt' } } } },
+      files: {
+        'r.example:5000': [
+          'server = "https://r.example:5000/v2"',
+          'capabilities = ["pull", "resolve", "push"]',
+          'ca = ["/ca.crt"]',
+          '',
+          '[host]',
+        ],
+      },
+    },
+    {
+      name: 'a mirror with no endpoint and no config: nothing to write',
+      config: { mirrors: { 'r.example': { endpoint: [] } } },
+      files: {},
+    },
+    {
+      name: 'a last endpoint with a path equal to the default: folded in, without override_path',
+      config: {
+        mirrors: { 'r.example': { endpoint: ['https://r.example/v2'] } },
+        configs: { 'r.example': { tls: { insecure_skip_verify: true } } },
+      },
+      files: {
+        'r.example': [
+          'server = "https://r.example/v2"',
+          'capabilities = ["pull", "resolve", "push"]',
+          'skip_verify = true',
+          '',
+          '[host]',
+        ],
+      },
+    },
+    {
+      name: 'query string, fragment and userinfo kept as Go url.URL.String() keeps them',
+      config: {
+        mirrors: { 'r.example': { endpoint: ['https://u:p@m.example:8443/v2?ns=x#f', 'm2.example/mirror?x=1'] } },
+      },
+      files: {
+        'r.example': [
+          'server = "https://r.example/v2"',
+          'capabilities = ["pull", "resolve", "push"]',
+          '',
+          '[host]',
+          '',
+          '[host."https://u:p@m.example:8443/v2?ns=x#f"]',
+          '  capabilities = ["pull", "resolve"]',
+          '',
+          '[host."https://m2.example/mirror?x=1"]',
+          '  capabilities = ["pull", "resolve"]',
+          '  override_path = true',
+        ],
+      },
+    },
+    {
+      name: 'localhost and loopback endpoints on odd ports default to http',
+      config: { mirrors: { 'r.example': { endpoint: ['localhost:5000', '127.0.0.1:443'] } } },
+      files: {
+        'r.example': [
+          'server = "https://r.example/v2"',
+          'capabilities = ["pull", "resolve", "push"]',
+          '',
+          '[host]',
+          '',
+          '[host."http://localhost:5000/v2"]',
+          '  capabilities = ["pull", "resolve"]',
+          '',
+          '[host."https://127.0.0.1:443/v2"]',
+          '  capabilities = ["pull", "resolve"]',
+        ],
+      },
+    },
+  ];
+  for (const shape of shapes) {
+    it(shape.name, () => {
+      const expected = Object.fromEntries(
+        Object.entries(shape.files).map(([host, lines]) => [host, [H, ...lines, ''].join('\n')]),
+      );
+      expect(asMap(shape.config)).toEqual(expected);
+    });
+  }
+
+  it('refuses a host with a space, which k3s would log and skip', () => {
+    expect(() => containerdHostsFiles({ mirrors: { x: { endpoint: ['https://bad host:5000'] } } })).toThrow(
+      /cannot parse registry endpoint "https:\/\/bad host:5000"/,
+    );
   });
 
   it('rejects an endpoint that is not a URL or host[:port]', () => {
@@ -294,6 +399,16 @@ describe('containerdHostsFiles', () => {
     expect(() => containerdHostsFiles({ mirrors: { x: { endpoint: ['r.example:https'] } } })).toThrow(
       /invalid port "https"/,
     );
+  });
+});
+
+describe('goQuote (k3s writes the TLS paths with Go %q)', () => {
+  it('escapes as strconv.Quote does', () => {
+    expect(goQuote('/registry/certs/ca.crt')).toBe('"/registry/certs/ca.crt"');
+    expect(goQuote('a"b\\c')).toBe('"a\\"b\\\\c"');
+    expect(goQuote('\x07\b\f\n\r\t\v')).toBe('"\\a\\b\\f\\n\\r\\t\\v"');
+    expect(goQuote('\u0000\u001f\u007f\u0085')).toBe('"\\x00\\x1f\\x7f\\u0085"');
+    expect(goQuote('ünïcødé ✓')).toBe('"ünïcødé ✓"');
   });
 });
 

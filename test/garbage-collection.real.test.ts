@@ -5,6 +5,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Testing } from 'cdk8s';
 import { main } from '../cli/main';
 import { RegistryChart } from '../lib';
+import { MATERIAL_FILES } from '../lib/material';
 import { captureIo, FIXTURE_USER, materialTemplate, tempDir } from './cli/helpers';
 import { withPath } from './support/child-process';
 import { fixtureMaterial } from './support/fixture-material';
@@ -191,7 +192,7 @@ describeReal(
       storage = path.join(work, 'storage');
       trustDir = path.join(work, 'trust');
       mkdirSync(trustDir);
-      copyFileSync(path.join(served.dir, 'certs/ca.crt'), path.join(trustDir, 'ca.crt'));
+      copyFileSync(path.join(served.dir, MATERIAL_FILES.caCertificate), path.join(trustDir, 'ca.crt'));
       port = await freeLoopbackPort();
       await serve();
       // Tagged images that share their base layer with the images deleted below.

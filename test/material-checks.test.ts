@@ -59,6 +59,7 @@ describe('checkMaterial', () => {
       'server key',
       'registries.yaml',
       'server names',
+      'CA name constraints',
       'CA expiry',
       'server certificate expiry',
       'htpasswd',
@@ -69,10 +70,10 @@ describe('checkMaterial', () => {
       'file modes',
     ]);
     expect(checks.find((check) => check.name === 'certs.d')?.detail).toBe(
-      `${dir()}/certs.d matches registries.yaml (container-registry.local:5000, localhost:31113)`,
+      `${dir()}/node/certs.d matches registries.yaml (container-registry.local:5000, localhost:31113)`,
     );
     expect(checks.find((check) => check.name === 'registries.yaml')?.detail).toBe(
-      `${dir()}/certs/registries.yaml: nodes pull localhost:31113 and container-registry.local:5000 from https://container-registry.local:5000`,
+      `${dir()}/node/certs/registries.yaml: nodes pull localhost:31113 and container-registry.local:5000 from https://container-registry.local:5000`,
     );
   });
 
@@ -91,12 +92,14 @@ describe('checkMaterial', () => {
 
   it('a corrupted CA certificate', () => {
     const checks = checkMaterial(
-      changed({ 'certs/ca.crt': { content: '-----BEGIN CERTIFICATE-----\ngarbage\n-----END CERTIFICATE-----\n' } }),
+      changed({
+        'node/certs/ca.crt': { content: '-----BEGIN CERTIFICATE-----\ngarbage\n-----END CERTIFICATE-----\n' },
+      }),
       { now: NOW },
     );
     expect(names(checks.filter((check) => !check.ok))).toEqual(['CA certificate']);
     expect(checks.find((check) => check.name === 'CA certificate')?.detail).toMatch(
-      new RegExp(`^${dir()}/certs/ca.crt is not a PEM X.509 RSA certificate`),
+      new RegExp(`^${dir()}/node/certs/ca.crt is not a PEM X.509 RSA certificate`),
     );
     expect(checks.find((check) => check.name === 'server certificate')?.detail).toContain(
       '(its issuer is not checked: the CA is unusable)',
@@ -104,11 +107,11 @@ describe('checkMaterial', () => {
   });
 
   it('a CA certificate that is not a CA', () => {
-    expect(failures(changed({ 'certs/ca.crt': { content: content(healthy, 'certs/tls.crt') } }))).toEqual([
+    expect(failures(changed({ 'node/certs/ca.crt': { content: content(healthy, 'certs/tls.crt') } }))).toEqual([
       {
         name: 'CA certificate',
         ok: false,
-        detail: `${dir()}/certs/ca.crt is not a CA certificate (no basicConstraints CA:TRUE)`,
+        detail: `${dir()}/node/certs/ca.crt is not a CA certificate (no basicConstraints CA:TRUE)`,
         fix: `restore it from a backup (${dir()}.backup-*) or create new material (private-registry init --force)`,
       },
     ]);
@@ -119,7 +122,7 @@ describe('checkMaterial', () => {
       {
         name: 'CA key',
         ok: false,
-        detail: `${dir()}/certs/ca.key does not belong to ${dir()}/certs/ca.crt`,
+        detail: `${dir()}/certs/ca.key does not belong to ${dir()}/node/certs/ca.crt`,
         fix: `restore the matching pair from a backup (${dir()}.backup-*), or make a new CA: private-registry certs renew --rotate-ca`,
       },
     ]);
@@ -134,7 +137,7 @@ describe('checkMaterial', () => {
       {
         name: 'server certificate',
         ok: false,
-        detail: `${dir()}/certs/tls.crt is not signed by ${dir()}/certs/ca.crt: clients that trust this CA reject it`,
+        detail: `${dir()}/certs/tls.crt is not signed by ${dir()}/node/certs/ca.crt: clients that trust this CA reject it`,
         fix: 'issue a new one from this CA: private-registry certs renew',
       },
     ]);
@@ -152,7 +155,10 @@ describe('checkMaterial', () => {
   });
 
   it("a certificate without the names clients use (the guide's CN-only certificate)", () => {
-    const ca = { certificatePem: content(healthy, 'certs/ca.crt'), privateKeyPem: content(healthy, 'certs/ca.key') };
+    const ca = {
+      certificatePem: content(healthy, 'node/certs/ca.crt'),
+      privateKeyPem: content(healthy, 'certs/ca.key'),
+    };
     const cnOnly = createServerCertificate({
       ca,
       subjectAltNames: { dnsNames: ['docker-registry'], ipAddresses: [] },
@@ -185,7 +191,7 @@ describe('checkMaterial', () => {
       },
     ]);
     expect(failures(healthy, new Date(NOW.getTime() + 3651 * DAY_MS)).map((check) => check.detail)).toEqual([
-      `${dir()}/certs/ca.crt expired on 2034-12-31T03:04:05.000Z`,
+      `${dir()}/node/certs/ca.crt expired on 2034-12-31T03:04:05.000Z`,
       `${dir()}/certs/tls.crt expired on 2027-04-07T03:04:05.000Z`,
     ]);
   });
@@ -198,12 +204,12 @@ describe('checkMaterial', () => {
     );
   });
 
-  it('configs keyed by the mirror name instead of the endpoint (k3s#9839)', () => {
+  it('configs keyed by the mirror name instead of the endpoint', () => {
     const yaml = renderRegistriesYaml({
       mirrors: { 'localhost:31113': { endpoint: ['https://container-registry.local:5000'] } },
       configs: { 'localhost:31113': { auth: FIXTURE_USER, tls: { ca_file: '/registry/certs/ca.crt' } } },
     });
-    const checks = failures(changed({ 'certs/registries.yaml': { content: yaml } }));
+    const checks = failures(changed({ 'node/certs/registries.yaml': { content: yaml } }));
     expect(checks[0]).toEqual({
       name: 'registries.yaml configs',
       ok: false,
@@ -230,7 +236,7 @@ describe('checkMaterial', () => {
   it("the nodes' password does not match the htpasswd", () => {
     const checks = failures(
       changed({
-        'certs/registries.yaml': { content: registriesWith({ username: 'registry', password: 'stale' }) },
+        'node/certs/registries.yaml': { content: registriesWith({ username: 'registry', password: 'stale' }) },
         'auth/password': { content: 'stale\n' },
       }),
     );
@@ -238,7 +244,7 @@ describe('checkMaterial', () => {
       {
         name: 'node credentials',
         ok: false,
-        detail: `the nodes' password for "registry" (${dir()}/certs/registries.yaml) does not match ${dir()}/auth/htpasswd: every pull fails with 401`,
+        detail: `the nodes' password for "registry" (${dir()}/node/certs/registries.yaml) does not match ${dir()}/auth/htpasswd: every pull fails with 401`,
         fix: 'give the nodes a working user: private-registry user add NEW, then private-registry user remove registry --node-user NEW --password-stdin',
       },
     ]);
@@ -250,8 +256,8 @@ describe('checkMaterial', () => {
       {
         name: 'node credentials',
         ok: false,
-        detail: `the nodes' user "registry" (${dir()}/certs/registries.yaml) is not in ${dir()}/auth/htpasswd: every pull fails with 401`,
-        fix: `add it with the password from ${dir()}/certs/registries.yaml: private-registry user add registry --password-stdin`,
+        detail: `the nodes' user "registry" (${dir()}/node/certs/registries.yaml) is not in ${dir()}/auth/htpasswd: every pull fails with 401`,
+        fix: `add it with the password from ${dir()}/node/certs/registries.yaml: private-registry user add registry --password-stdin`,
       },
     ]);
   });
@@ -261,7 +267,7 @@ describe('checkMaterial', () => {
       {
         name: 'auth/password',
         ok: false,
-        detail: `${dir()}/auth/password differs from the nodes' password in ${dir()}/certs/registries.yaml`,
+        detail: `${dir()}/auth/password differs from the nodes' password in ${dir()}/node/certs/registries.yaml`,
         fix: `write the password from registries.yaml (configs auth) into ${dir()}/auth/password, or restore both from a backup`,
       },
     ]);
@@ -275,7 +281,7 @@ describe('checkMaterial', () => {
       name: 'file modes',
       ok: true,
       detail:
-        'keys and credentials are readable by their owner only (certs/ca.key, certs/tls.key, certs/registries.yaml, auth/htpasswd, auth/password)',
+        'keys and credentials are readable by their owner only (certs/ca.key, certs/tls.key, node/certs/registries.yaml, auth/htpasswd, auth/password)',
     });
   });
 
@@ -297,7 +303,7 @@ describe('checkMaterial', () => {
 
     it('missing', () => {
       expect(failures(withHosts(undefined))).toEqual([
-        { name: 'certs.d', ok: false, detail: `${dir()}/certs.d is missing: ${why}`, fix },
+        { name: 'certs.d', ok: false, detail: `${dir()}/node/certs.d is missing: ${why}`, fix },
       ]);
     });
 
@@ -312,7 +318,7 @@ describe('checkMaterial', () => {
           name: 'certs.d',
           ok: false,
           detail:
-            `${dir()}/certs.d does not match registries.yaml: no hosts.toml for container-registry.local:5000; stale hosts.toml for localhost:31113; ` +
+            `${dir()}/node/certs.d does not match registries.yaml: no hosts.toml for container-registry.local:5000; stale hosts.toml for localhost:31113; ` +
             `hosts.toml for docker.io, which registries.yaml does not name: ${why}`,
           fix,
         },
@@ -320,7 +326,7 @@ describe('checkMaterial', () => {
     });
 
     it('is left out when registries.yaml is broken (that check names it)', () => {
-      const checks = checkMaterial(changed({ 'certs/registries.yaml': { content: 'mirrors: [' } }), { now: NOW });
+      const checks = checkMaterial(changed({ 'node/certs/registries.yaml': { content: 'mirrors: [' } }), { now: NOW });
       expect(names(checks)).not.toContain('certs.d');
     });
   });

@@ -69,33 +69,33 @@ describe('writeContainerdHostsDir', () => {
     caFile: '/registry/certs/ca.crt',
   });
   const hostsToml = (dir: string, host: string): string =>
-    fs.readFileSync(path.join(dir, 'certs.d', host, 'hosts.toml'), 'utf8');
+    fs.readFileSync(path.join(dir, 'node/certs.d', host, 'hosts.toml'), 'utf8');
 
   it('writes what containerdHostsFiles renders, 0644, and drops the hosts.toml of hosts no longer named', () => {
     const dir = path.join(work, 'hosts-dir');
-    fs.mkdirSync(path.join(dir, 'certs.d/old.example:5000'), { recursive: true });
-    fs.mkdirSync(path.join(dir, 'certs.d/docker.io'), { recursive: true });
-    fs.writeFileSync(path.join(dir, 'certs.d/old.example:5000/hosts.toml'), 'stale');
-    fs.writeFileSync(path.join(dir, 'certs.d/docker.io/hosts.toml'), 'stale');
-    fs.writeFileSync(path.join(dir, 'certs.d/docker.io/ca.crt'), 'kept: not ours');
+    fs.mkdirSync(path.join(dir, 'node/certs.d/old.example:5000'), { recursive: true });
+    fs.mkdirSync(path.join(dir, 'node/certs.d/docker.io'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'node/certs.d/old.example:5000/hosts.toml'), 'stale');
+    fs.writeFileSync(path.join(dir, 'node/certs.d/docker.io/hosts.toml'), 'stale');
+    fs.writeFileSync(path.join(dir, 'node/certs.d/docker.io/ca.crt'), 'kept: not ours');
 
     expect(writeContainerdHostsDir(dir, registries)).toEqual(['container-registry.local:5000', 'localhost:31113']);
     for (const file of containerdHostsFiles(registries)) {
       expect(hostsToml(dir, file.host)).toBe(file.content);
-      expect(fs.statSync(path.join(dir, 'certs.d', file.host, 'hosts.toml')).mode & 0o777).toBe(0o644);
+      expect(fs.statSync(path.join(dir, 'node/certs.d', file.host, 'hosts.toml')).mode & 0o777).toBe(0o644);
     }
-    expect(fs.readdirSync(path.join(dir, 'certs.d')).sort()).toEqual([
+    expect(fs.readdirSync(path.join(dir, 'node/certs.d')).sort()).toEqual([
       'container-registry.local:5000',
       'docker.io',
       'localhost:31113',
     ]);
-    expect(fs.readdirSync(path.join(dir, 'certs.d/docker.io'))).toEqual(['ca.crt']);
+    expect(fs.readdirSync(path.join(dir, 'node/certs.d/docker.io'))).toEqual(['ca.crt']);
   });
 
   it('names registries.yaml when an endpoint cannot be rendered', () => {
     const dir = path.join(work, 'hosts-dir-bad');
     expect(() => writeContainerdHostsDir(dir, { mirrors: { 'x:1': { endpoint: ['https://'] } } })).toThrow(
-      `${dir}/certs/registries.yaml: containerdHostsFiles: cannot parse registry endpoint "https://": write it as https://host[:port][/path]`,
+      `${dir}/node/certs/registries.yaml: containerdHostsFiles: cannot parse registry endpoint "https://": write it as https://host[:port][/path]`,
     );
   });
 });

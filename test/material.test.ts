@@ -93,11 +93,11 @@ describe('writeNewMaterial / loadOrCreateMaterial', () => {
     expect(modes).toEqual({
       'auth/htpasswd': '600',
       'auth/password': '600',
-      'certs.d/container-registry.local:5000/hosts.toml': '644',
-      'certs.d/localhost:31113/hosts.toml': '644',
-      'certs/ca.crt': '644',
+      'node/certs.d/container-registry.local:5000/hosts.toml': '644',
+      'node/certs.d/localhost:31113/hosts.toml': '644',
+      'node/certs/ca.crt': '644',
       'certs/ca.key': '600',
-      'certs/registries.yaml': '600',
+      'node/certs/registries.yaml': '600',
       'certs/tls.crt': '644',
       'certs/tls.key': '600',
     });
@@ -105,7 +105,7 @@ describe('writeNewMaterial / loadOrCreateMaterial', () => {
     expect(readFileSync(join(dir, MATERIAL_FILES.password), 'utf8')).toBe('pw\n');
     expect(readMaterial(dir)).toEqual(material);
     // The containerd hosts directory says what k3s derives from registries.yaml, CA path included.
-    expect(readFileSync(join(dir, 'certs.d/localhost:31113/hosts.toml'), 'utf8')).toContain(
+    expect(readFileSync(join(dir, 'node/certs.d/localhost:31113/hosts.toml'), 'utf8')).toContain(
       '[host."https://container-registry.local:5000/v2"]\n  capabilities = ["pull", "resolve"]\n  ca = ["/registry/certs/ca.crt"]',
     );
   });
@@ -133,7 +133,7 @@ describe('writeNewMaterial / loadOrCreateMaterial', () => {
     // A file and then a directory of the same name: the second write fails inside the temp directory.
     const files = [
       { relativePath: 'certs', content: 'x', mode: 0o600 },
-      { relativePath: 'certs/ca.crt', content: 'x', mode: 0o644 },
+      { relativePath: 'certs/ca.key', content: 'x', mode: 0o600 },
     ];
     expect(() => createDirectoryAtomic(join(work, 'registry'), files)).toThrow(/ENOTDIR|EEXIST/);
     expect(readdirSync(work)).toEqual([]);
@@ -180,7 +180,7 @@ describe('readMaterial', () => {
     writeFileAtomic(join(dir, MATERIAL_FILES.tlsCertificate), foreign.certificatePem, 0o644);
     writeFileAtomic(join(dir, MATERIAL_FILES.tlsKey), foreign.privateKeyPem);
     expect(() => readMaterial(dir)).toThrow(
-      `${join(dir, 'certs/tls.crt')} is not signed by ${join(dir, 'certs/ca.crt')}: renew the server certificate from this CA`,
+      `${join(dir, 'certs/tls.crt')} is not signed by ${join(dir, 'node/certs/ca.crt')}: renew the server certificate from this CA`,
     );
   });
 
@@ -197,7 +197,7 @@ describe('readMaterial', () => {
   it('refuses registries.yaml without node credentials', () => {
     writeFileSync(join(dir, MATERIAL_FILES.registriesYaml), 'mirrors:\n  "a:1":\n    endpoint: ["https://a:1"]\n');
     expect(() => readMaterial(dir)).toThrow(
-      `${join(dir, 'certs/registries.yaml')} has no configs."<endpoint host>".auth with username and password: the nodes could not pull; recreate it`,
+      `${join(dir, 'node/certs/registries.yaml')} has no configs."<endpoint host>".auth with username and password: the nodes could not pull; recreate it`,
     );
   });
 });

@@ -3,6 +3,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readFileSync,
+  readdirSync,
   rmSync,
   statSync,
   utimesSync,
@@ -11,10 +12,18 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
-import { type Credentials, MATERIAL_FILES, type RegistriesConfig, createCertificateAuthority } from '../lib';
+import {
+  type Credentials,
+  MATERIAL_FILES,
+  type RegistriesConfig,
+  createCertificateAuthority,
+  createServerCertificate,
+  readMaterial,
+} from '../lib';
 import { containerdHostsFiles } from '../lib/containerd-hosts';
 import { NODE_MATERIAL_MOUNT_PATH } from '../lib/defaults';
-import { CONTAINERD_HOSTS_DIR, nodeCredentialsOf } from '../lib/material';
+import { k3dClusterConfig } from '../lib/k3d-config';
+import { CONTAINERD_HOSTS_DIR, NODE_CA_FILE, NODE_DIR, nodeCredentialsOf } from '../lib/material';
 import { parseRegistriesYaml } from '../lib/registries-yaml';
 import { busyboxBinary, busyboxPath } from './support/busybox';
 import { findObject } from './support/fixture-material';
@@ -34,6 +43,8 @@ import { type SynthesizedApp, synthApp } from './support/synth-app';
  */
 const TOOLS = ['ip', 'ss', 'containerd', 'ctr', 'docker-registry', 'skopeo', 'busybox', 'flock', 'socat'];
 const SERVICE_IP = '10.43.0.50';
+/** Where a registry with a certificate for another name (signed by our CA's key) listens. */
+const ROGUE_IP = '10.43.0.60';
 const MOVED_SERVICE_IP = '10.43.0.77';
 const GREETING = 'hello world\n';
 
@@ -50,8 +61,13 @@ describeReal('a k3d node pulls the pushed image through the synthesized registri
   let nodeName: string; // container-registry.local:5000
   let pushedName: string; // localhost:31113
   const materialDir = () => join(work, 'registry');
-  /** Node paths under /registry → the material directory (the k3d volume). */
-  const mapPath = (path: string) => path.replace(`${NODE_MATERIAL_MOUNT_PATH}/`, `${materialDir()}/`);
+  /** The k3d volume's source and target, from the generated k3d config: what a node really mounts. */
+  const nodeVolume = () => {
+    const [source, target, mode] = k3dClusterConfig({ materialDir: materialDir() }).volumes[0].volume.split(':');
+    return { source, target, mode };
+  };
+  /** Node paths under /registry → the directory the k3d volume mounts there. */
+  const mapPath = (path: string) => path.replace(`${nodeVolume().target}/`, `${nodeVolume().source}/`);
 
   const ok = (result: RunResult) => {
     expect(result.code, `stdout: ${result.stdout}\nstderr: ${result.stderr}`).toBe(0);
@@ -84,7 +100,7 @@ describeReal('a k3d node pulls the pushed image through the synthesized registri
     pushedName = `localhost:${nodePort}`;
 
     node = await startNodeSandbox({
-      addresses: [`${SERVICE_IP}/32`, `${MOVED_SERVICE_IP}/32`],
+      addresses: [`${SERVICE_IP}/32`, `${MOVED_SERVICE_IP}/32`, `${ROGUE_IP}/32`],
       dns: { records: { [serviceDnsName]: SERVICE_IP } },
     });
     writeFileSync(join(work, 'registry.yml'), 'version: 0.1\n');
@@ -159,6 +175,75 @@ describeReal('a k3d node pulls the pushed image through the synthesized registri
     expect(ok(await node.execInNode('getent', ['hosts', 'host.k3d.internal'])).stdout).toMatch(/^172\.18\.0\.1\s/);
   });
 
+  it('mounts only the node directory, read-only: it holds no key, htpasswd or password but the pull credential', () => {
+    const volume = nodeVolume();
+    expect(volume).toEqual({ source: join(materialDir(), NODE_DIR), target: NODE_MATERIAL_MOUNT_PATH, mode: 'ro' });
+    const files: string[] = [];
+    const walk = (dir: string): void => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        if (entry.isDirectory()) walk(join(dir, entry.name));
+        else files.push(join(dir, entry.name));
+      }
+    };
+    walk(volume.source);
+    expect(files.map((file) => file.slice(volume.source.length + 1)).sort()).toEqual([
+      `certs.d/${nodeName}/hosts.toml`,
+      `certs.d/${pushedName}/hosts.toml`,
+      'certs/ca.crt',
+      'certs/registries.yaml',
+    ]);
+    const htpasswd = readFileSync(join(materialDir(), MATERIAL_FILES.htpasswd), 'utf8');
+    for (const file of files) {
+      const content = readFileSync(file, 'utf8');
+      expect(content, file).not.toContain('PRIVATE KEY');
+      expect(content, file).not.toMatch(/\$2[aby]\$/); // no bcrypt hash, so no htpasswd line
+      for (const line of htpasswd.trim().split('\n')) expect(content, file).not.toContain(line);
+      // The nodes' own pull credential is the one secret a node needs, in registries.yaml only.
+      if (!file.endsWith('registries.yaml')) expect(content, file).not.toContain(credentials.password);
+    }
+    // ...and nothing of the desktop's: the keys and the password file stay outside the mount.
+    for (const relativePath of [MATERIAL_FILES.caKey, MATERIAL_FILES.tlsKey, MATERIAL_FILES.password])
+      expect(join(materialDir(), relativePath).startsWith(`${volume.source}/`)).toBe(false);
+  });
+
+  it('containerd refuses a registry whose certificate is for another name, though signed by our CA key', async () => {
+    const port = Number(nodeName.split(':')[1]);
+    const material = readMaterial(materialDir());
+    const rogue = createServerCertificate({
+      ca: material.ca,
+      subjectAltNames: { dnsNames: ['evil.example'], ipAddresses: [] },
+    });
+    const rogueDir = join(work, 'rogue');
+    mkdirSync(rogueDir, { recursive: true });
+    writeFileSync(join(rogueDir, 'tls.crt'), rogue.certificatePem);
+    writeFileSync(join(rogueDir, 'tls.key'), rogue.privateKeyPem, { mode: 0o600 });
+    writeFileSync(join(rogueDir, 'registry.yml'), 'version: 0.1\n');
+    const registry = await node.spawnInNode('docker-registry', ['serve', join(rogueDir, 'registry.yml')], {
+      env: {
+        REGISTRY_HTTP_ADDR: `${ROGUE_IP}:${port}`,
+        REGISTRY_HTTP_TLS_CERTIFICATE: join(rogueDir, 'tls.crt'),
+        REGISTRY_HTTP_TLS_KEY: join(rogueDir, 'tls.key'),
+        REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: join(rogueDir, 'storage'),
+      },
+      readyListen: { host: ROGUE_IP, port },
+    });
+    try {
+      node.writeHosts(`${K3D_NODE_HOSTS}${ROGUE_IP} evil.example\n`);
+      const rogueHost = `evil.example:${port}`;
+      const config: RegistriesConfig = {
+        mirrors: {},
+        configs: { [rogueHost]: { tls: { ca_file: NODE_CA_FILE } } },
+      };
+      expect(
+        await pullFails(`${rogueHost}/hello-world-example:latest`, credentials, hostsDirFor(config, 'certs.d-rogue')),
+      ).toContain(
+        'x509: a root or intermediate certificate is not authorized to sign for this name: DNS name "evil.example" is not permitted by any constraint',
+      );
+    } finally {
+      await registry.stop();
+    }
+  });
+
   it('emits the containerd hosts directory k3s would write (for kind and plain containerd)', () => {
     for (const file of containerdHostsFiles(registries)) {
       expect(readFileSync(join(materialDir(), CONTAINERD_HOSTS_DIR, file.host, 'hosts.toml'), 'utf8')).toBe(
@@ -203,7 +288,7 @@ describeReal('a k3d node pulls the pushed image through the synthesized registri
   });
 
   it('fails TLS when registries.yaml names a CA that is not ours', async () => {
-    const otherCa = join(materialDir(), 'certs', 'other-ca.crt');
+    const otherCa = join(nodeVolume().source, 'certs', 'other-ca.crt');
     writeFileSync(otherCa, createCertificateAuthority().certificatePem);
     const config: RegistriesConfig = {
       ...registries,
@@ -215,14 +300,18 @@ describeReal('a k3d node pulls the pushed image through the synthesized registri
       },
     };
     // Go adds why: the foreign CA has our CA's name, but its signature does not verify.
-    expect(
-      await pullFails(`${nodeName}/hello-world-example:latest`, credentials, hostsDirFor(config, 'certs.d-ca')),
-    ).toContain(
-      `ctr: failed to resolve reference "${nodeName}/hello-world-example:latest": failed to do request: Head "https://${nodeName}/v2/hello-world-example/manifests/latest": x509: certificate signed by unknown authority`,
-    );
+    try {
+      expect(
+        await pullFails(`${nodeName}/hello-world-example:latest`, credentials, hostsDirFor(config, 'certs.d-ca')),
+      ).toContain(
+        `ctr: failed to resolve reference "${nodeName}/hello-world-example:latest": failed to do request: Head "https://${nodeName}/v2/hello-world-example/manifests/latest": x509: certificate signed by unknown authority`,
+      );
+    } finally {
+      rmSync(otherCa);
+    }
   });
 
-  it('fails TLS when configs are keyed by the mirror name instead of the endpoint (k3s#9839)', async () => {
+  it('fails TLS when configs are keyed by the mirror name instead of the endpoint', async () => {
     const config: RegistriesConfig = {
       mirrors: registries.mirrors,
       configs: { [pushedName]: registries.configs![nodeName] },
@@ -314,6 +403,46 @@ describeReal('a k3d node pulls the pushed image through the synthesized registri
           hostsDir: hostsDirFor(registries, 'certs.d-moved'),
         }),
       );
+    } finally {
+      await loop?.stop();
+    }
+  });
+
+  it('puts the line back within one period after Docker rebuilds /etc/hosts or k3d re-sorts it', async () => {
+    let loop: NodeProcess | undefined;
+    const ours = `${SERVICE_IP} container-registry.local\n`;
+    /** Waits for our line, at most one period (1 s) plus 1 s for a loaded machine; returns how long it took. */
+    const lineBack = async (since: number): Promise<number> => {
+      while (!node.readHosts().includes(ours)) {
+        if (Date.now() - since > 2_000)
+          throw new Error(
+            `the line did not come back within one period (1 s) + 1 s:\n${node.readHosts()}\n${loop?.output()}`,
+          );
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      return Date.now() - since;
+    };
+    try {
+      loop = await node.spawnInNode(busyboxBinary(), ['sh', hostsScript], {
+        env: { ...scriptEnv, INTERVAL_SECONDS: '1' },
+        readyOutput: /keeping/,
+      });
+      // Docker, on a node container's restart: the file is written anew, without our line.
+      node.writeHosts(K3D_NODE_HOSTS);
+      const afterRestart = await lineBack(Date.now());
+      // k3d cluster start: every line re-sorted and de-duplicated, in place.
+      const resorted = [...new Set(node.readHosts().trimEnd().split('\n'))].sort().join('\n');
+      node.writeHosts(`${resorted}\n`);
+      await new Promise((resolve) => setTimeout(resolve, 1_500)); // one period: the loop leaves it be
+      expect(node.readHosts()).toBe(`${resorted}\n`);
+      expect(node.readHosts().match(/container-registry\.local/g)).toHaveLength(1);
+      // k3d's de-duplication after a restart that lost the line: the same.
+      node.writeHosts(`${[...new Set(K3D_NODE_HOSTS.trimEnd().split('\n'))].sort().join('\n')}\n`);
+      const afterStart = await lineBack(Date.now());
+      expect(ok(await node.execInNode('getent', ['hosts', 'container-registry.local'])).stdout).toMatch(
+        /^10\.43\.0\.50\s+container-registry\.local/,
+      );
+      console.log(`hosts line back after a rebuild in ${afterRestart} ms and ${afterStart} ms (period 1 s)`);
     } finally {
       await loop?.stop();
     }

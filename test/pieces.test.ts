@@ -5,6 +5,7 @@ import { Chart, Testing } from 'cdk8s';
 import * as yaml from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  MATERIAL_FILES,
   NodeHostsDaemonSet,
   PrivateApp,
   RegistryAuth,
@@ -57,7 +58,7 @@ describe("the README's pieces, used on their own", () => {
     const tls = findObject(manifests, 'Secret', 'container-registry-tls');
     const certificate = describeCertificate(Buffer.from(tls.data['tls.crt'], 'base64').toString('utf8'));
     expect(certificate.dnsNames).toContain('container-registry.platform.svc');
-    const registriesYaml = readFileSync(join(work, 'registry-platform', 'certs', 'registries.yaml'), 'utf8');
+    const registriesYaml = readFileSync(join(work, 'registry-platform', MATERIAL_FILES.registriesYaml), 'utf8');
     expect(yaml.load(registriesYaml)).toMatchObject({
       mirrors: { 'localhost:31113': { endpoint: ['https://container-registry.local:5000'] } },
     });

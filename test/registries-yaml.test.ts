@@ -1,12 +1,14 @@
 import * as yaml from 'js-yaml';
 import { describe, expect, it } from 'vitest';
 import {
+  MAX_REGISTRIES_YAML_BYTES,
   endpointHost,
   misplacedConfigKeys,
   nodeRegistriesConfig,
   parseRegistriesYaml,
   renderRegistriesYaml,
 } from '../lib/registries-yaml';
+import { containerdHostsFiles } from '../lib/containerd-hosts';
 
 const options = {
   hostname: 'container-registry.local',
@@ -47,26 +49,96 @@ describe('renderRegistriesYaml / parseRegistriesYaml', () => {
   });
 
   it('names the file and the problem for bad input', () => {
-    expect(() => parseRegistriesYaml('mirrors: [', 'certs/registries.yaml')).toThrow(
-      /^certs\/registries.yaml is not valid YAML \(.*\): fix the syntax or recreate it$/,
+    expect(() => parseRegistriesYaml('mirrors: [', 'node/certs/registries.yaml')).toThrow(
+      /^node\/certs\/registries.yaml is not valid YAML \(.*\): fix the syntax or recreate it$/,
     );
-    expect(() => parseRegistriesYaml('configs: {}\n')).toThrow(
-      'registries.yaml must have a \'mirrors\' map, got {"configs":{}}: see the k3s private-registry docs',
+    expect(() => parseRegistriesYaml('- a\n')).toThrow(
+      "registries.yaml must be a map with 'mirrors' and/or 'configs', got a list: see the k3s private-registry docs",
     );
     expect(() =>
       parseRegistriesYaml('mirrors: {}\nconfigs:\n  "a:1":\n    auth: {username: iris, password: 12345}\n'),
-    ).toThrow('registries.yaml: configs."a:1".auth.password must be a string, got 12345: write it as "12345"');
+    ).toThrow(
+      'registries.yaml: configs."a:1".auth.password must be a string, got a number: write it as a quoted string',
+    );
     expect(() =>
       parseRegistriesYaml('mirrors: {}\nconfigs:\n  "a:1":\n    tls: {insecure_skip_verify: "yes"}\n'),
-    ).toThrow('registries.yaml: configs."a:1".tls.insecure_skip_verify must be a boolean, got "yes": write it as true');
+    ).toThrow(
+      'registries.yaml: configs."a:1".tls.insecure_skip_verify must be a boolean, got a string: write it as true or false',
+    );
     expect(() => parseRegistriesYaml('mirrors:\n  a:\n    endpoint: https://x\n')).toThrow(
       'registries.yaml: mirrors.a.endpoint must be a list of URLs: write endpoint: ["https://host:port"]',
     );
   });
 });
 
+describe('parseRegistriesYaml reads what k3s accepts', () => {
+  it('takes YAML null as absent: an empty tls: or auth: is none, and certs.d renders', () => {
+    const config = parseRegistriesYaml(
+      'mirrors:\n  r.example:\n    endpoint:\n      - https://m.example:5000\nconfigs:\n  m.example:5000:\n    tls:\n    auth:\n',
+    );
+    expect(config).toEqual({
+      mirrors: { 'r.example': { endpoint: ['https://m.example:5000'] } },
+      configs: { 'm.example:5000': {} },
+    });
+    expect(containerdHostsFiles(config).map((file) => file.host)).toEqual(['r.example']);
+    expect(parseRegistriesYaml('mirrors:\nconfigs:\n')).toEqual({ mirrors: {} });
+    expect(parseRegistriesYaml('configs:\n  a:1:\n    tls:\n      ca_file:\n')).toEqual({
+      mirrors: {},
+      configs: { 'a:1': { tls: {} } },
+    });
+  });
+
+  it('accepts a file with only configs, a mirror with no endpoint, and an empty file', () => {
+    expect(parseRegistriesYaml('configs:\n  a:1:\n    tls: {ca_file: /ca.crt}\n')).toEqual({
+      mirrors: {},
+      configs: { 'a:1': { tls: { ca_file: '/ca.crt' } } },
+    });
+    expect(parseRegistriesYaml('mirrors:\n  docker.io:\n')).toEqual({ mirrors: { 'docker.io': { endpoint: [] } } });
+    expect(parseRegistriesYaml('mirrors:\n  docker.io: {}\n')).toEqual({ mirrors: { 'docker.io': { endpoint: [] } } });
+    expect(parseRegistriesYaml('')).toEqual({ mirrors: {} });
+    expect(parseRegistriesYaml('# only a comment\n')).toEqual({ mirrors: {} });
+  });
+
+  it('refuses an alias bomb without expanding it', () => {
+    const lines = ['a0: &a0 ["x", "x", "x", "x", "x", "x", "x", "x", "x", "x"]'];
+    for (let i = 1; i < 12; i++)
+      lines.push(
+        `a${i}: &a${i} [${Array(10)
+          .fill(`*a${i - 1}`)
+          .join(', ')}]`,
+      );
+    lines.push('mirrors: {}', 'configs: {x: {auth: {username: *a11}}}');
+    const started = performance.now();
+    expect(() => parseRegistriesYaml(`${lines.join('\n')}\n`)).toThrow(
+      'registries.yaml expands to over 100000 YAML nodes (aliases repeating aliases): it is not a registries.yaml; recreate it',
+    );
+    console.log(`alias bomb (10^12 nodes expanded) refused in ${(performance.now() - started).toFixed(1)} ms`);
+  });
+
+  it('refuses an oversized file before parsing it', () => {
+    expect(() => parseRegistriesYaml(`# ${'x'.repeat(MAX_REGISTRIES_YAML_BYTES)}\n`)).toThrow(
+      `registries.yaml is ${MAX_REGISTRIES_YAML_BYTES + 3} bytes, over the ${MAX_REGISTRIES_YAML_BYTES} a registries.yaml could need: it is not one; recreate it`,
+    );
+  });
+
+  it('never echoes a wrong-typed password', () => {
+    for (const value of ['12345', '[s3cr3t, x]', '{p: s3cr3t}', 'true']) {
+      let message = '';
+      try {
+        parseRegistriesYaml(`configs:\n  a:1:\n    auth: {username: u, password: ${value}}\n`);
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      expect(message).toMatch(
+        /^registries.yaml: configs."a:1".auth.password must be a string, got a (number|list|map|boolean)/,
+      );
+      expect(message).not.toMatch(/12345|s3cr3t|true/);
+    }
+  });
+});
+
 describe('misplacedConfigKeys', () => {
-  it('finds configs keyed by a mirror name instead of its endpoint (k3s#9839)', () => {
+  it('finds configs keyed by a mirror name instead of its endpoint', () => {
     const config = {
       mirrors: { 'localhost:31113': { endpoint: ['https://container-registry.local:5000'] } },
       configs: { 'localhost:31113': { auth: { username: 'a', password: 'b' } }, 'docker.io': {} },

@@ -1,6 +1,7 @@
 import { Testing } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
-import { RegistryChart } from '../lib';
+import { RegistryChart, createCertificateAuthority, createServerCertificate, registrySubjectAltNames } from '../lib';
+import { podSecurityLabels } from '../lib/pod-security';
 import { CUSTOM_MATERIAL_OPTIONS } from './fixtures/make-material-fixture';
 import { customFixtureMaterial, findObject, fixtureMaterial } from './support/fixture-material';
 
@@ -32,15 +33,24 @@ describe('RegistryChart', () => {
     expect(manifests).toMatchSnapshot();
   });
 
-  it('puts the Namespace first, cluster-scoped, so `kubectl apply -f dist` works on an empty cluster', () => {
+  it('puts the Namespaces first, cluster-scoped, so `kubectl apply -f dist` works on an empty cluster', () => {
     const { manifests } = synth();
-    expect(manifests[0]).toEqual({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'container-registry' } });
+    expect(manifests[0]).toEqual({
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: 'container-registry', labels: podSecurityLabels('restricted') },
+    });
+    expect(manifests[1]).toEqual({
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: 'container-registry-node-hosts', labels: podSecurityLabels('privileged') },
+    });
   });
 
-  it('places every namespaced object in the chart namespace except the KEP-1755 ConfigMap', () => {
+  it('places every namespaced object in the chart namespace except the hosts DaemonSet and KEP-1755 ConfigMap', () => {
     const { manifests } = synth({ material: customMaterial, namespace: 'registry', serviceName: 'images' });
     const placement = manifests
-      .slice(1)
+      .slice(2)
       .map((object) => `${object.kind}/${object.metadata.name} ${object.metadata.namespace}`);
     expect(placement).toEqual([
       'Secret/images-htpasswd registry',
@@ -49,15 +59,15 @@ describe('RegistryChart', () => {
       'PersistentVolumeClaim/images registry',
       'Deployment/images registry',
       'Service/images registry',
-      'ConfigMap/images-node-hosts registry',
-      'DaemonSet/images-node-hosts registry',
+      'ConfigMap/images-node-hosts registry-node-hosts',
+      'DaemonSet/images-node-hosts registry-node-hosts',
       'ServiceAccount/images-gc registry',
       'Role/images-gc registry',
       'RoleBinding/images-gc registry',
       'CronJob/images-gc registry',
       'ConfigMap/local-registry-hosting kube-public',
     ]);
-    // The hosts DaemonSet follows the Service into the namespace.
+    // The hosts DaemonSet, in its own namespace, finds the Service by its DNS name.
     const env = findObject(manifests, 'DaemonSet').spec.template.spec.containers[0].env;
     expect(env).toContainEqual({ name: 'SERVICE_DNS_NAME', value: 'images.registry.svc.cluster.local' });
   });
@@ -90,8 +100,29 @@ describe('RegistryChart', () => {
     );
   });
 
-  it('refuses a certificate that does not name the Service it would serve', () => {
+  it('refuses a hostname its name-constrained CA may not vouch for, with the fix: a new CA', () => {
+    // registries.yaml now names images.local (as after a hand edit); the CA was made for container-registry.local.
+    const registries = JSON.parse(
+      JSON.stringify(material.registries).replaceAll('container-registry.local', 'images.local'),
+    );
+    expect(() => synth({ material: { ...material, registries } })).toThrow(
+      "'material.tls' does not name images.local: clients using those names would fail TLS; 'material.ca' may not vouch for them (its name constraints): a new hostname needs a new CA: private-registry certs renew --rotate-ca, then give the nodes and desktops the new ca.crt",
+    );
+  });
+
+  it('refuses another namespace with the fix for it: material made for that namespace', () => {
     expect(() => synth({ namespace: 'elsewhere' })).toThrow(
+      `'material.tls' does not name container-registry.elsewhere, container-registry.elsewhere.svc, container-registry.elsewhere.svc.cluster.local: clients using those names would fail TLS; make material for this Service and namespace on a new directory (loadOrCreateMaterial(dir, { hostname: "container-registry.local", serviceName: "container-registry", namespace: "elsewhere" }))`,
+    );
+  });
+
+  it('refuses a certificate that does not name the Service it would serve (a CA made before name constraints)', () => {
+    const ca = createCertificateAuthority();
+    const tls = createServerCertificate({
+      ca,
+      subjectAltNames: registrySubjectAltNames('container-registry.local', 'container-registry', 'container-registry'),
+    });
+    expect(() => synth({ namespace: 'elsewhere', material: { ...material, ca, tls } })).toThrow(
       `'material.tls' does not name container-registry.elsewhere, container-registry.elsewhere.svc, container-registry.elsewhere.svc.cluster.local: clients using those names would fail TLS; make material for this Service and namespace on a new directory (loadOrCreateMaterial(dir, { hostname: "container-registry.local", serviceName: "container-registry", namespace: "elsewhere" }))`,
     );
   });

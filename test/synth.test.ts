@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MATERIAL_FILES, generateMaterial, writeNewMaterial } from '../lib';
+import { podSecurityViolations, podSpecOf } from './support/pod-security';
 import { type SynthesizedApp, synthApp } from './support/synth-app';
 
 /** Every file under `dir` with its SHA-256, mode and mtime: what "changes nothing" must keep. */
@@ -40,16 +41,17 @@ describe('the synth app (cdk8s synth)', () => {
     expect(Object.keys(firstMaterial).sort()).toEqual(
       [
         ...Object.values(MATERIAL_FILES),
-        'certs.d/container-registry.local:5000/hosts.toml',
-        'certs.d/localhost:31113/hosts.toml',
+        'node/certs.d/container-registry.local:5000/hosts.toml',
+        'node/certs.d/localhost:31113/hosts.toml',
       ].sort(),
     );
     expect(first.stderr).toContain('created');
   });
 
-  it('writes the registry objects to dist/ with the Namespace first', () => {
+  it('writes the registry objects to dist/ with the Namespaces first', () => {
     expect(first.manifests.map((object) => `${object.kind}/${object.metadata.name}`)).toEqual([
       'Namespace/container-registry',
+      'Namespace/container-registry-node-hosts',
       'Secret/container-registry-htpasswd',
       'Secret/container-registry-tls',
       'Secret/container-registry-http',
@@ -64,6 +66,26 @@ describe('the synth app (cdk8s synth)', () => {
       'CronJob/container-registry-gc',
       'ConfigMap/local-registry-hosting',
     ]);
+  });
+
+  it('every pod spec synth writes meets the Pod Security level its Namespace enforces; the example pod restricted', () => {
+    const levels = new Map(
+      first.manifests
+        .filter((object) => object.kind === 'Namespace')
+        .map((object) => [object.metadata.name, object.metadata.labels['pod-security.kubernetes.io/enforce']]),
+    );
+    const checked = first.manifests.filter((object) => podSpecOf(object) !== undefined);
+    expect(
+      checked.map((object) => `${object.kind}/${object.metadata.namespace}: ${levels.get(object.metadata.namespace)}`),
+    ).toEqual([
+      'Deployment/container-registry: restricted',
+      'DaemonSet/container-registry-node-hosts: privileged',
+      'CronJob/container-registry: restricted',
+    ]);
+    for (const object of checked)
+      expect(podSecurityViolations(podSpecOf(object)!, levels.get(object.metadata.namespace))).toEqual([]);
+    // The example pod goes to the default Namespace, whose level is the cluster's: it meets the strictest.
+    expect(podSecurityViolations(podSpecOf(first.exampleManifests[0])!, 'restricted')).toEqual([]);
   });
 
   it('writes the manifests, which hold the TLS key and the htpasswd, as 0600 in a 0700 dist/ (PrivateApp)', () => {

@@ -1,6 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CONTAINERD_HOSTS_DIR, MATERIAL_FILES } from '../../lib/material';
+import * as yaml from 'js-yaml';
+import { k3dConfigProblems } from '../../lib/k3d-config';
+import { DEFAULT_K3S_IMAGE, k3sVersionProblem } from '../../lib/k3s-version';
+import { CONTAINERD_HOSTS_DIR, MATERIAL_FILES, NODE_DIR } from '../../lib/material';
+import { MIGRATE_COMMAND, oldLayoutMessage, oldLayoutPaths } from '../../lib/material-layout';
 import {
   type Check,
   checkDist,
@@ -23,6 +27,10 @@ export interface DoctorArgs {
   readonly url?: string;
   readonly json: boolean;
   readonly fixHostsDir?: boolean;
+  /** A k3d config file to check (k3s image, volume, k3d registries: settings). */
+  readonly k3dConfig?: string;
+  /** The cluster's k3s version, e.g. v1.29.3+k3s1 (kubectl get nodes shows it). */
+  readonly k3sVersion?: string;
 }
 
 /** Every check on the material (and dist/, and with --live the running registry): exit 1 if any fails. */
@@ -30,6 +38,7 @@ export async function doctor(args: DoctorArgs, io: CliIo): Promise<ExitCode> {
   return withFlagNames({ url: '--url' }, async () => {
     // Usage errors first, before any line of the report.
     const url = args.url === undefined ? undefined : registryApiUrl(args.url);
+    if (oldLayoutPaths(args.dir).length > 0) return report([oldLayoutCheck(args.dir)], args.json, io);
     if (args.fixHostsDir === true) rewriteHostsDir(args.dir, io);
     const snapshot = readMaterialSnapshot(args.dir);
     const checks: Check[] = checkMaterial(snapshot, { now: io.now() });
@@ -41,26 +50,78 @@ export async function doctor(args: DoctorArgs, io: CliIo): Promise<ExitCode> {
         ...checkDist(snapshot, manifests, { distDir: args.dist, materialDir: materialDirForSynth(args.dir, io) }),
       );
     if (args.live === true) checks.push(await probeMaterialRegistry(snapshot, { url }));
-
-    const failed = checks.filter((check) => !check.ok);
-    if (args.json) {
-      io.stdout.write(`${JSON.stringify({ ok: failed.length === 0, checks }, null, 2)}\n`);
-    } else {
-      for (const check of checks) {
-        io.stdout.write(
-          check.ok
-            ? `ok    ${check.name}: ${check.detail}\n`
-            : `FAIL  ${check.name}: ${check.detail}; fix: ${check.fix ?? '-'}\n`,
-        );
-      }
-    }
-    io.stderr.write(
-      failed.length === 0
-        ? `all ${checks.length} checks passed\n`
-        : `${failed.length} of ${checks.length} checks failed\n`,
-    );
-    return failed.length === 0 ? EXIT_OK : EXIT_CHECK_FAILED;
+    if (args.k3sVersion !== undefined) checks.push(k3sVersionCheck(args.k3sVersion));
+    if (args.k3dConfig !== undefined) checks.push(k3dConfigCheck(args.k3dConfig));
+    return report(checks, args.json, io);
   });
+}
+
+/** Prints the checks (text or JSON) and the tally: exit 1 if any failed. */
+function report(checks: readonly Check[], json: boolean, io: CliIo): ExitCode {
+  const failed = checks.filter((check) => !check.ok);
+  if (json) {
+    io.stdout.write(`${JSON.stringify({ ok: failed.length === 0, checks }, null, 2)}\n`);
+  } else {
+    for (const check of checks) {
+      io.stdout.write(
+        check.ok
+          ? `ok    ${check.name}: ${check.detail}\n`
+          : `FAIL  ${check.name}: ${check.detail}; fix: ${check.fix ?? '-'}\n`,
+      );
+    }
+  }
+  io.stderr.write(
+    failed.length === 0
+      ? `all ${checks.length} checks passed\n`
+      : `${failed.length} of ${checks.length} checks failed\n`,
+  );
+  return failed.length === 0 ? EXIT_OK : EXIT_CHECK_FAILED;
+}
+
+function k3sVersionCheck(version: string): Check {
+  const problem = k3sVersionProblem(version);
+  return problem === undefined
+    ? { name: 'k3s version', ok: true, detail: `k3s ${version} is not a version known to break the registry` }
+    : {
+        name: 'k3s version',
+        ok: false,
+        detail: problem,
+        fix: `recreate the cluster with a k3s from v1.29.4 on: private-registry k3d-config (pins ${DEFAULT_K3S_IMAGE})`,
+      };
+}
+
+function k3dConfigCheck(file: string): Check {
+  let config: unknown;
+  try {
+    config = yaml.load(fs.readFileSync(file, 'utf8'), { json: true });
+  } catch (error) {
+    throw new ValidationError(
+      `--k3d-config ${file} cannot be read as YAML (${(error as Error).message.split('\n')[0]}): name a k3d config file`,
+    );
+  }
+  const problems = k3dConfigProblems(config);
+  return problems.length === 0
+    ? {
+        name: 'k3d config',
+        ok: true,
+        detail: `${file} mounts only the node directory, read-only, with a known-good k3s`,
+      }
+    : {
+        name: 'k3d config',
+        ok: false,
+        detail: `${file}: ${problems.join('; ')}`,
+        fix: 'write a new one with private-registry k3d-config --out FILE and recreate the cluster from it',
+      };
+}
+
+/** Old-layout material: the only check, since every file is looked for where the new layout puts it. */
+function oldLayoutCheck(dir: string): Check {
+  return {
+    name: 'layout',
+    ok: false,
+    detail: `${oldLayoutMessage(dir).split(': move what')[0]}; the nodes now mount only ${path.join(dir, NODE_DIR)}, read-only, so no key, htpasswd or password reaches a node`,
+    fix: `${MIGRATE_COMMAND} --dir ${dir}, then recreate the cluster from "private-registry k3d-config"`,
+  };
 }
 
 /** The one repair doctor makes itself: certs.d is generated from registries.yaml, so it can be made again. */
@@ -99,6 +160,16 @@ export const doctorCommand: CommandFactory = (context) => ({
         type: 'string',
         requiresArg: true,
         describe: 'Registry URL for --live (default https://localhost:<nodePort>)',
+      })
+      .option('k3d-config', {
+        type: 'string',
+        requiresArg: true,
+        describe: 'Also check this k3d config file (k3s version, node volume, k3d registries: settings)',
+      })
+      .option('k3s-version', {
+        type: 'string',
+        requiresArg: true,
+        describe: "Also check the cluster's k3s version (kubectl get nodes), e.g. v1.29.3+k3s1",
       })
       .option('json', { type: 'boolean', default: false, describe: 'Print the checks as JSON' })
       .option('fix-hosts-dir', {

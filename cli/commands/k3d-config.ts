@@ -1,9 +1,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PUBLIC_FILE_MODE, writeFileAtomic } from '../../lib/atomic-file';
+import * as yaml from 'js-yaml';
+import { DEFAULT_K3S_IMAGE } from '../../lib/k3s-version';
 import {
   DEFAULT_K3D_CLUSTER_NAME,
   k3dClusterConfig,
+  k3dConfigProblems,
   k3dCreateArgs,
   renderK3dConfig,
   shellCommandLine,
@@ -20,11 +23,12 @@ export interface K3dConfigArgs {
   readonly name: string;
   readonly servers: number;
   readonly agents: number;
+  readonly k3sImage?: string;
   readonly out?: string;
   readonly printCommand: boolean;
 }
 
-const FLAGS = { name: '--name', servers: '--servers', agents: '--agents', materialDir: '--dir' };
+const FLAGS = { name: '--name', servers: '--servers', agents: '--agents', materialDir: '--dir', image: '--k3s-image' };
 
 /** The k3d cluster config for this material (stdout or --out), or with --print-command the same as one command line. */
 export async function k3dConfig(args: K3dConfigArgs, io: CliIo): Promise<ExitCode> {
@@ -39,8 +43,11 @@ export async function k3dConfig(args: K3dConfigArgs, io: CliIo): Promise<ExitCod
       name: args.name,
       servers: args.servers,
       agents: args.agents,
+      image: args.k3sImage,
     });
     if (args.out !== undefined) {
+      for (const problem of existingConfigProblems(args.out))
+        io.stderr.write(`warning: ${args.out} (being replaced): ${problem}\n`);
       writeOut(args.out, renderK3dConfig(config));
       io.stderr.write(`wrote ${args.out}: k3d cluster create --config ${args.out}\n`);
     } else if (!args.printCommand) {
@@ -49,6 +56,15 @@ export async function k3dConfig(args: K3dConfigArgs, io: CliIo): Promise<ExitCod
     if (args.printCommand) io.stdout.write(`${shellCommandLine(k3dCreateArgs(config))}\n`);
     return EXIT_OK;
   });
+}
+
+/** What was wrong with the config --out replaces (k3d registries: settings above all), so the user hears of it. */
+function existingConfigProblems(out: string): string[] {
+  try {
+    return k3dConfigProblems(yaml.load(fs.readFileSync(out, 'utf8')));
+  } catch {
+    return []; // absent or not YAML: nothing of it survives anyway
+  }
 }
 
 /** Writes --out atomically; every way the path can be wrong is bad input that names --out and the fix. */
@@ -83,6 +99,11 @@ export const k3dConfigCommand: CommandFactory = (context) => ({
       })
       .option('servers', { type: 'number', default: 1, requiresArg: true, describe: 'Server nodes' })
       .option('agents', { type: 'number', default: 0, requiresArg: true, describe: 'Agent nodes' })
+      .option('k3s-image', {
+        type: 'string',
+        requiresArg: true,
+        describe: `k3s image of every node (default ${DEFAULT_K3S_IMAGE}); versions known to break the registry are refused`,
+      })
       .option('out', { type: 'string', requiresArg: true, describe: 'Write the config to this file instead of stdout' })
       .option('print-command', {
         type: 'boolean',

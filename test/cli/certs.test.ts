@@ -4,10 +4,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { certsRenew, certsShow } from '../../cli/commands/certs';
 import { main } from '../../cli/main';
 import {
+  createCertificateAuthority,
   createServerCertificate,
   describeCertificate,
   isIssuedBy,
   keyMatchesCertificate,
+  namesOutsideConstraints,
+  permittedNamesOf,
 } from '../../lib/certificates';
 import { checkMaterial, readMaterialSnapshot } from '../../lib/material-checks';
 import { NOW, captureIo, materialTemplate, read, treeHashes, write } from './helpers';
@@ -24,11 +27,11 @@ describe('certs', () => {
     it('prints subject, names, validity, days left and the SHA-256 fingerprint of both certificates', async () => {
       const io = captureIo();
       expect(await certsShow({ dir: template.dir, json: false }, io)).toBe(0);
-      const ca = describeCertificate(read(template.dir, 'certs/ca.crt'), NOW);
+      const ca = describeCertificate(read(template.dir, 'node/certs/ca.crt'), NOW);
       const tls = describeCertificate(read(template.dir, 'certs/tls.crt'), NOW);
       expect(io.out()).toBe(
         [
-          `ca.crt  ${template.dir}/certs/ca.crt`,
+          `ca.crt  ${template.dir}/node/certs/ca.crt`,
           '  subject     CN=cdk8s-private-registry CA',
           '  issuer      CN=cdk8s-private-registry CA',
           '  names       -',
@@ -52,7 +55,7 @@ describe('certs', () => {
       const [ca, tls] = JSON.parse(io.out()) as Record<string, unknown>[];
       expect(ca).toMatchObject({
         name: 'ca.crt',
-        file: `${template.dir}/certs/ca.crt`,
+        file: `${template.dir}/node/certs/ca.crt`,
         isCertificateAuthority: true,
         daysLeft: 3650,
       });
@@ -74,7 +77,7 @@ describe('certs', () => {
       const expired = captureIo({ now: new Date(NOW.getTime() + 3651 * DAY_MS) });
       await certsShow({ dir: template.dir, json: false }, expired);
       expect(expired.err()).toContain(
-        `warning: ${template.dir}/certs/ca.crt expired on 2034-12-31T03:04:05Z: private-registry certs renew --rotate-ca\n`,
+        `warning: ${template.dir}/node/certs/ca.crt expired on 2034-12-31T03:04:05Z: private-registry certs renew --rotate-ca\n`,
       );
     });
   });
@@ -92,8 +95,8 @@ describe('certs', () => {
       expect(tls.dnsNames).toEqual(oldTls.dnsNames);
       expect(tls.ipAddresses).toEqual(oldTls.ipAddresses);
       expect(tls.notAfter.toISOString()).toBe('2025-06-02T05:06:07.000Z');
-      expect(read(dir, 'certs/ca.crt')).toBe(read(template.dir, 'certs/ca.crt'));
-      expect(isIssuedBy(read(dir, 'certs/tls.crt'), read(dir, 'certs/ca.crt'))).toBe(true);
+      expect(read(dir, 'node/certs/ca.crt')).toBe(read(template.dir, 'node/certs/ca.crt'));
+      expect(isIssuedBy(read(dir, 'certs/tls.crt'), read(dir, 'node/certs/ca.crt'))).toBe(true);
       expect(keyMatchesCertificate(read(dir, 'certs/tls.crt'), read(dir, 'certs/tls.key'))).toBe(true);
       expect(fs.statSync(path.join(dir, 'certs/tls.key')).mode & 0o777).toBe(0o600);
       expect(read(dir, 'certs/tls.key')).not.toBe(read(template.dir, 'certs/tls.key'));
@@ -109,10 +112,13 @@ describe('certs', () => {
       expect(checkMaterial(readMaterialSnapshot(dir), { now: NOW }).filter((check) => !check.ok)).toEqual([]);
     });
 
-    it("adds the names a hand-made certificate lacks (the guide's CN-only certificate)", async () => {
+    it("adds the names a hand-made certificate lacks (the guide's CN-only certificate and unconstrained CA)", async () => {
       const dir = template.copy();
+      const guideCa = createCertificateAuthority({ now: NOW });
+      write(dir, 'node/certs/ca.crt', guideCa.certificatePem);
+      write(dir, 'certs/ca.key', guideCa.privateKeyPem);
       const guideStyle = createServerCertificate({
-        ca: { certificatePem: read(dir, 'certs/ca.crt'), privateKeyPem: read(dir, 'certs/ca.key') },
+        ca: guideCa,
         subjectAltNames: { dnsNames: ['docker-registry'], ipAddresses: [] },
         now: NOW,
       });
@@ -134,6 +140,42 @@ describe('certs', () => {
       );
     });
 
+    it('drops an old name its name-constrained CA may not vouch for: a certificate naming it would be rejected', async () => {
+      const dir = template.copy();
+      const ca = { certificatePem: read(dir, 'node/certs/ca.crt'), privateKeyPem: read(dir, 'certs/ca.key') };
+      const withStrayName = createServerCertificate({
+        ca,
+        subjectAltNames: { dnsNames: ['docker-registry', 'container-registry.local'], ipAddresses: ['10.0.0.1'] },
+        now: NOW,
+      });
+      write(dir, 'certs/tls.crt', withStrayName.certificatePem);
+      write(dir, 'certs/tls.key', withStrayName.privateKeyPem);
+      expect(await certsRenew({ dir, rotateCa: false, certDays: 825 }, captureIo())).toBe(0);
+      const renewed = describeCertificate(read(dir, 'certs/tls.crt'), NOW);
+      expect(renewed.dnsNames).not.toContain('docker-registry');
+      expect(renewed.ipAddresses).toEqual(['127.0.0.1']);
+      expect(namesOutsideConstraints(renewed, permittedNamesOf(ca.certificatePem)!)).toEqual([]);
+    });
+
+    it('refuses a new hostname the CA may not vouch for, naming --rotate-ca; --rotate-ca then works', async () => {
+      const dir = template.copy();
+      write(
+        dir,
+        'node/certs/registries.yaml',
+        read(dir, 'node/certs/registries.yaml').replaceAll('container-registry.local', 'images.local'),
+      );
+      const before = treeHashes(dir);
+      const io = captureIo();
+      expect(await main(['certs', 'renew', '--dir', dir], io)).toBe(2);
+      expect(io.err()).toBe(
+        `error: ${dir}/node/certs/ca.crt may vouch only for container-registry.local, localhost, container-registry, container-registry.container-registry, container-registry.container-registry.svc, container-registry.container-registry.svc.cluster.local, 127.0.0.1 (its name constraints), not for images.local: a new hostname or namespace needs a new CA: private-registry certs renew --rotate-ca, then give the nodes and desktops the new ca.crt\n`,
+      );
+      expect(treeHashes(dir)).toEqual(before);
+      expect(await main(['certs', 'renew', '--dir', dir, '--rotate-ca'], captureIo())).toBe(0);
+      expect(permittedNamesOf(read(dir, 'node/certs/ca.crt'))?.dnsNames[0]).toBe('images.local');
+      expect(describeCertificate(read(dir, 'certs/tls.crt'), NOW).dnsNames).toContain('images.local');
+    });
+
     it('repairs a server key that does not match (what doctor tells you to run)', async () => {
       const dir = template.copy();
       write(dir, 'certs/tls.key', read(dir, 'certs/ca.key'));
@@ -145,10 +187,10 @@ describe('certs', () => {
       const dir = template.copy();
       const io = captureIo();
       expect(await main(['certs', 'renew', '--rotate-ca', '--ca-days', '400', '--dir', dir], io)).toBe(0);
-      expect(read(dir, 'certs/ca.crt')).not.toBe(read(template.dir, 'certs/ca.crt'));
-      expect(isIssuedBy(read(dir, 'certs/tls.crt'), read(dir, 'certs/ca.crt'))).toBe(true);
-      expect(keyMatchesCertificate(read(dir, 'certs/ca.crt'), read(dir, 'certs/ca.key'))).toBe(true);
-      expect(describeCertificate(read(dir, 'certs/ca.crt'), NOW).daysLeft).toBe(400);
+      expect(read(dir, 'node/certs/ca.crt')).not.toBe(read(template.dir, 'node/certs/ca.crt'));
+      expect(isIssuedBy(read(dir, 'certs/tls.crt'), read(dir, 'node/certs/ca.crt'))).toBe(true);
+      expect(keyMatchesCertificate(read(dir, 'node/certs/ca.crt'), read(dir, 'certs/ca.key'))).toBe(true);
+      expect(describeCertificate(read(dir, 'node/certs/ca.crt'), NOW).daysLeft).toBe(400);
       expect(io.err()).toContain(
         'warning: the CA changed, so everything that trusted the old one rejects the registry until it has the new one:\n' +
           '  - the nodes read /registry/certs/ca.crt through k3s at start: restart them (k3d cluster stop NAME && k3d cluster start NAME)\n' +
@@ -176,7 +218,7 @@ describe('certs', () => {
             args: [],
             prepare: (dir) => write(dir, 'certs/ca.key', read(dir, 'certs/tls.key')),
             error: (dir) =>
-              `${dir}/certs/ca.key does not belong to ${dir}/certs/ca.crt: restore the matching pair from a backup, or make a new CA with --rotate-ca`,
+              `${dir}/certs/ca.key does not belong to ${dir}/node/certs/ca.crt: restore the matching pair from a backup, or make a new CA with --rotate-ca`,
           },
           {
             name: 'a corrupted server certificate (its names are needed)',

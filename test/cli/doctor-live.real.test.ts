@@ -66,7 +66,7 @@ describeReal('doctor --live against the real registry', ['docker-registry'], () 
     const { registries } = readMaterial(dir);
     write(
       dir,
-      'certs/registries.yaml',
+      'node/certs/registries.yaml',
       renderRegistriesYaml(withNodeCredentials(registries, { username: 'registry', password: 'not-the-password' })),
     );
     const result = await doctorLive(dir);

@@ -31,10 +31,10 @@ describe('doctor', () => {
     const io = captureIo();
     expect(await doctor({ dir: template.dir, dist: noDist, json: false }, io)).toBe(0);
     const lines = io.out().trimEnd().split('\n');
-    expect(lines).toHaveLength(15);
+    expect(lines).toHaveLength(16);
     expect(lines.every((line) => line.startsWith('ok    '))).toBe(true);
     expect(lines[0]).toBe(`ok    files: all 7 material files are in ${template.dir}`);
-    expect(io.err()).toBe(`no ${noDist}/ directory: the synthesized manifests are not checked\nall 15 checks passed\n`);
+    expect(io.err()).toBe(`no ${noDist}/ directory: the synthesized manifests are not checked\nall 16 checks passed\n`);
   });
 
   it('exits 1 with FAIL lines that carry the fix', async () => {
@@ -45,7 +45,7 @@ describe('doctor', () => {
     expect(io.out()).toContain(
       `FAIL  file modes: certs/tls.key is 0644: keys and credentials must be readable by their owner only; fix: chmod 600 ${dir}/certs/tls.key\n`,
     );
-    expect(io.err()).toContain('1 of 15 checks failed\n');
+    expect(io.err()).toContain('1 of 16 checks failed\n');
   });
 
   it('--json prints the checks as data', async () => {
@@ -79,16 +79,16 @@ describe('doctor', () => {
     );
   });
 
-  describe('certs.d', () => {
+  describe('node/certs.d', () => {
     it('fails when it is stale, and --fix-hosts-dir rewrites it from registries.yaml', async () => {
       const dir = template.copy();
-      const hostsToml = 'certs.d/localhost:31113/hosts.toml';
+      const hostsToml = 'node/certs.d/localhost:31113/hosts.toml';
       const rendered = read(dir, hostsToml);
       write(dir, hostsToml, 'server = "http://localhost:31113"\n');
       const stale = captureIo();
       expect(await main(['doctor', '--dir', dir, '--dist', noDist], stale)).toBe(1);
       expect(stale.out()).toContain(
-        `FAIL  certs.d: ${dir}/certs.d does not match registries.yaml: stale hosts.toml for localhost:31113: ` +
+        `FAIL  certs.d: ${dir}/node/certs.d does not match registries.yaml: stale hosts.toml for localhost:31113: ` +
           "containerd outside k3s (kind, nerdctl --hosts-dir) would not use the registry's endpoint and CA from registries.yaml; " +
           'fix: rewrite it from registries.yaml: private-registry doctor --fix-hosts-dir\n',
       );
@@ -97,21 +97,21 @@ describe('doctor', () => {
       expect(await main(['doctor', '--fix-hosts-dir', '--dir', dir, '--dist', noDist], fixed)).toBe(0);
       expect(read(dir, hostsToml)).toBe(rendered);
       expect(fixed.err()).toBe(
-        `rewrote ${dir}/certs.d from ${dir}/certs/registries.yaml (container-registry.local:5000, localhost:31113)\n` +
-          `no ${noDist}/ directory: the synthesized manifests are not checked\nall 15 checks passed\n`,
+        `rewrote ${dir}/node/certs.d from ${dir}/node/certs/registries.yaml (container-registry.local:5000, localhost:31113)\n` +
+          `no ${noDist}/ directory: the synthesized manifests are not checked\nall 16 checks passed\n`,
       );
       expect(fixed.out()).toContain(
-        `ok    certs.d: ${dir}/certs.d matches registries.yaml (container-registry.local:5000, localhost:31113)\n`,
+        `ok    certs.d: ${dir}/node/certs.d matches registries.yaml (container-registry.local:5000, localhost:31113)\n`,
       );
     });
 
     it('--fix-hosts-dir with a broken registries.yaml exits 2 and writes nothing', async () => {
       const dir = template.copy();
-      write(dir, 'certs/registries.yaml', 'mirrors: [');
+      write(dir, 'node/certs/registries.yaml', 'mirrors: [');
       const before = treeHashes(dir);
       const io = captureIo();
       expect(await main(['doctor', '--fix-hosts-dir', '--dir', dir, '--dist', noDist], io)).toBe(2);
-      expect(io.err()).toMatch(new RegExp(`^error: ${dir}/certs/registries.yaml is not valid YAML`));
+      expect(io.err()).toMatch(new RegExp(`^error: ${dir}/node/certs/registries.yaml is not valid YAML`));
       expect(io.out()).toBe('');
       expect(treeHashes(dir)).toEqual(before);
     });
@@ -156,6 +156,59 @@ describe('doctor', () => {
       expect(io.err()).toBe(
         `error: no material directory at ${dir}: create it with "private-registry init" (or npx cdk8s synth), or point --dir at it\n`,
       );
+    });
+  });
+
+  describe('the k3s a cluster runs', () => {
+    it('--k3s-version fails a version known to break the registry, with the fix', async () => {
+      const noDist = path.join(tempDir(), 'dist');
+      const broken = captureIo();
+      expect(
+        await main(['doctor', '--dir', template.dir, '--dist', noDist, '--k3s-version', 'v1.29.3+k3s1'], broken),
+      ).toBe(1);
+      expect(broken.out()).toContain(
+        'FAIL  k3s version: k3s v1.29.3 writes hosts.toml without a [host] table, which containerd 1.7 rejects',
+      );
+      expect(broken.out()).toContain(
+        'fix: recreate the cluster with a k3s from v1.29.4 on: private-registry k3d-config (pins rancher/k3s:',
+      );
+      const fine = captureIo();
+      expect(
+        await main(['doctor', '--dir', template.dir, '--dist', noDist, '--k3s-version', 'v1.32.5+k3s1'], fine),
+      ).toBe(0);
+      expect(fine.out()).toContain(
+        'ok    k3s version: k3s v1.32.5+k3s1 is not a version known to break the registry\n',
+      );
+    });
+
+    it('--k3d-config checks the image, the volume and k3d registries: settings', async () => {
+      const noDist = path.join(tempDir(), 'dist');
+      const ours = path.join(tempDir(), 'k3d.yaml');
+      expect(await main(['k3d-config', '--dir', template.dir, '--out', ours], captureIo())).toBe(0);
+      const fine = captureIo();
+      expect(await main(['doctor', '--dir', template.dir, '--dist', noDist, '--k3d-config', ours], fine)).toBe(0);
+      expect(fine.out()).toContain(
+        `ok    k3d config: ${ours} mounts only the node directory, read-only, with a known-good k3s\n`,
+      );
+      const old = path.join(tempDir(), 'old-k3d.yaml');
+      fs.writeFileSync(
+        old,
+        read(path.dirname(ours), 'k3d.yaml')
+          .replace(/image: .*/, 'image: rancher/k3s:v1.27.12-k3s1')
+          .replace('/node:/registry:ro', ':/registry')
+          .concat('registries:\n  create:\n    name: registry.localhost\n'),
+      );
+      const bad = captureIo();
+      expect(await main(['doctor', '--dir', template.dir, '--dist', noDist, '--k3d-config', old], bad)).toBe(1);
+      const line = bad
+        .out()
+        .split('\n')
+        .find((text) => text.startsWith('FAIL  k3d config'));
+      expect(line).toContain("k3d's registries (create, use, config) are silently ignored");
+      expect(line).toContain(
+        'its image rancher/k3s:v1.27.12-k3s1: k3s v1.27.12 writes hosts.toml without a [host] table',
+      );
+      expect(line).toContain(`its volume ${template.dir}:/registry mounts ${template.dir} on every node`);
     });
   });
 });

@@ -42,7 +42,7 @@ describe('the built private-registry bin', () => {
     const doctor = await cli(cwd, ['doctor']);
     expect(doctor.code, doctor.stdout).toBe(0);
     expect(doctor.stdout).toContain('ok    htpasswd: 2 user(s) (registry, bob), all bcrypt, cost 5\n');
-    expect(doctor.stderr).toContain('all 15 checks passed');
+    expect(doctor.stderr).toContain('all 16 checks passed');
 
     const oldCertificate = fs.readFileSync(path.join(cwd, 'registry/certs/tls.crt'), 'utf8');
     const renew = await cli(cwd, ['certs', 'renew']);
@@ -82,7 +82,7 @@ describe('the built private-registry bin', () => {
     expect((await cli(cwd, ['init'])).code).toBe(0);
     const command = await cli(cwd, ['k3d-config', '--print-command']);
     expect(command.stdout).toBe(
-      `k3d cluster create k3s-default --servers 1 --agents 0 --volume '${fs.realpathSync(cwd)}/registry:/registry@server:*;agent:*' --port 127.0.0.1:31113:31113@loadbalancer --k3s-arg '--private-registry=/registry/certs/registries.yaml@server:*;agent:*'\n`,
+      `k3d cluster create k3s-default --servers 1 --agents 0 --image rancher/k3s:v1.32.5-k3s1 --volume '${fs.realpathSync(cwd)}/registry/node:/registry:ro@server:*;agent:*' --port 127.0.0.1:31113:31113@loadbalancer --k3s-arg '--private-registry=/registry/certs/registries.yaml@server:*;agent:*'\n`,
     );
   });
 });

@@ -3,7 +3,7 @@ import { copyFileSync, mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { main } from '../../cli/main';
-import { readMaterial } from '../../lib/material';
+import { MATERIAL_FILES, readMaterial } from '../../lib/material';
 import { withNodeCredentials } from '../../lib/material-users';
 import { renderRegistriesYaml } from '../../lib/registries-yaml';
 import type { DiskUsage, RepositoryImages } from '../../lib/registry-images';
@@ -50,7 +50,7 @@ describeReal('private-registry images against the real registry', ['docker-regis
     const work = tempDir('images-real-');
     trustDir = path.join(work, 'trust');
     mkdirSync(trustDir);
-    copyFileSync(path.join(served.dir, 'certs/ca.crt'), path.join(trustDir, 'ca.crt'));
+    copyFileSync(path.join(served.dir, MATERIAL_FILES.caCertificate), path.join(trustDir, 'ca.crt'));
     registry = await startRegistry({
       workDir: work,
       env: materialRegistryEnv(served.dir, path.join(work, 'storage'), await freeLoopbackPort()),
@@ -239,7 +239,7 @@ describeReal('private-registry images against the real registry', ['docker-regis
     const { registries } = readMaterial(dir);
     write(
       dir,
-      'certs/registries.yaml',
+      MATERIAL_FILES.registriesYaml,
       renderRegistriesYaml(withNodeCredentials(registries, { ...FIXTURE_USER, password: 'wrong' })),
     );
     const hashes = treeHashes(dir);

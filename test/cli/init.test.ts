@@ -35,21 +35,21 @@ describe('init', () => {
     expect(verifyPassword(parseHtpasswd(material.htpasswd), 'registry', material.nodeCredentials.password)).toBe(true);
     const modes = Object.fromEntries(
       [
-        'certs/ca.crt',
+        'node/certs/ca.crt',
         'certs/ca.key',
         'certs/tls.crt',
         'certs/tls.key',
-        'certs/registries.yaml',
+        'node/certs/registries.yaml',
         'auth/htpasswd',
         'auth/password',
       ].map((file) => [file, (fs.statSync(path.join(dir, file)).mode & 0o777).toString(8)]),
     );
     expect(modes).toEqual({
-      'certs/ca.crt': '644',
+      'node/certs/ca.crt': '644',
       'certs/ca.key': '600',
       'certs/tls.crt': '644',
       'certs/tls.key': '600',
-      'certs/registries.yaml': '600',
+      'node/certs/registries.yaml': '600',
       'auth/htpasswd': '600',
       'auth/password': '600',
     });

@@ -43,7 +43,8 @@ describe('k3d-config', () => {
       metadata: { name: 'k3s-default' },
       servers: 1,
       agents: 0,
-      volumes: [{ volume: `${template.dir}:/registry`, nodeFilters: ['server:*', 'agent:*'] }],
+      image: 'rancher/k3s:v1.32.5-k3s1',
+      volumes: [{ volume: `${template.dir}/node:/registry:ro`, nodeFilters: ['server:*', 'agent:*'] }],
       ports: [{ port: '127.0.0.1:31113:31113', nodeFilters: ['loadbalancer'] }],
       options: {
         k3s: {
@@ -68,7 +69,7 @@ describe('k3d-config', () => {
       metadata: { name: 'dev' },
       servers: 3,
       agents: 2,
-      volumes: [{ volume: `${custom.dir}:/registry`, nodeFilters: ['server:*', 'agent:*'] }],
+      volumes: [{ volume: `${custom.dir}/node:/registry:ro`, nodeFilters: ['server:*', 'agent:*'] }],
       ports: [{ port: '127.0.0.1:30999:30999', nodeFilters: ['loadbalancer'] }],
       options: {
         k3s: {
@@ -85,7 +86,7 @@ describe('k3d-config', () => {
     const relative = path.relative(process.cwd(), template.dir);
     expect(await main(['k3d-config', '--dir', relative], io)).toBe(0);
     expect((yaml.load(io.out()) as { volumes: { volume: string }[] }).volumes[0].volume).toBe(
-      `${template.dir}:/registry`,
+      `${template.dir}/node:/registry:ro`,
     );
   });
 
@@ -99,11 +100,38 @@ describe('k3d-config', () => {
     expect(fs.statSync(out).mode & 0o777).toBe(0o644);
   });
 
+  it('--out warns when the config it replaces had k3d registries: settings, which k3s would ignore', async () => {
+    const out = path.join(tempDir(), 'k3d.yaml');
+    fs.writeFileSync(
+      out,
+      'apiVersion: k3d.io/v1alpha5\nkind: Simple\nregistries:\n  use: [k3d-myregistry:5000]\noptions:\n  k3s:\n    extraArgs:\n      - arg: --private-registry=/registry/certs/registries.yaml\n',
+    );
+    const io = captureIo();
+    expect(await main(['k3d-config', '--dir', template.dir, '--out', out], io)).toBe(0);
+    expect(io.err()).toContain(
+      `warning: ${out} (being replaced): it has k3d "registries:" settings and --private-registry: k3s reads only --private-registry, so k3d's registries (create, use, config) are silently ignored`,
+    );
+    expect(fs.readFileSync(out, 'utf8')).not.toMatch(/^registries:/m);
+  });
+
+  it('--k3s-image overrides the pinned image and refuses a broken one', async () => {
+    const io = captureIo();
+    expect(await main(['k3d-config', '--dir', template.dir, '--k3s-image', 'rancher/k3s:v1.31.4-k3s1'], io)).toBe(0);
+    expect((yaml.load(io.out()) as { image: string }).image).toBe('rancher/k3s:v1.31.4-k3s1');
+    const broken = captureIo();
+    expect(await main(['k3d-config', '--dir', template.dir, '--k3s-image', 'rancher/k3s:v1.26.15-k3s1'], broken)).toBe(
+      2,
+    );
+    expect(broken.err()).toMatch(
+      /^error: --k3s-image is "rancher\/k3s:v1\.26\.15-k3s1": k3s v1\.26 .*: use rancher\/k3s:v1\.32\.5-k3s1 or any k3s from v1\.29\.4 on\n$/,
+    );
+  });
+
   it('--print-command prints the same cluster as one quoted k3d command line', async () => {
     const io = captureIo();
     expect(await main(['k3d-config', '--dir', template.dir, '--agents', '1', '--print-command'], io)).toBe(0);
     expect(io.out()).toBe(
-      `k3d cluster create k3s-default --servers 1 --agents 1 --volume '${template.dir}:/registry@server:*;agent:*' ` +
+      `k3d cluster create k3s-default --servers 1 --agents 1 --image rancher/k3s:v1.32.5-k3s1 --volume '${template.dir}/node:/registry:ro@server:*;agent:*' ` +
         `--port 127.0.0.1:31113:31113@loadbalancer --k3s-arg '--private-registry=/registry/certs/registries.yaml@server:*;agent:*'\n`,
     );
   });
@@ -113,7 +141,7 @@ describe('k3d-config', () => {
     fs.cpSync(template.dir, dir, { recursive: true });
     const io = captureIo();
     expect(await main(['k3d-config', '--dir', dir, '--print-command'], io)).toBe(0);
-    expect(io.out()).toContain(`--volume '${dir.replace(/'/g, `'\\''`)}:/registry@server:*;agent:*'`);
+    expect(io.out()).toContain(`--volume '${dir.replace(/'/g, `'\\''`)}/node:/registry:ro@server:*;agent:*'`);
   });
 
   describe('bad input exits 2 and names the flag', () => {

@@ -46,7 +46,11 @@ describe('main', () => {
 
   describe('usage errors exit 2 and point at the right --help', () => {
     it.each([
-      [[], 'name a command: init, user, certs, storage, k3d-config, trust, doctor, images', 'private-registry --help'],
+      [
+        [],
+        'name a command: init, user, certs, storage, k3d-config, trust, doctor, images, migrate',
+        'private-registry --help',
+      ],
       [['instal'], 'unknown argument "instal"', 'private-registry --help'],
       [['user'], 'name a user command: add, remove, list or verify', 'private-registry user --help'],
       [['storage'], 'name a storage command: s3, show or clear', 'private-registry storage --help'],

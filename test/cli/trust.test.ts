@@ -16,14 +16,14 @@ describe('trust', () => {
     expect(await trust({ dir: template.dir, write: false, root: '/' }, io)).toBe(0);
     const out = io.out();
     expect(out).toContain(
-      `The registry at localhost:31113 has a certificate from this material's CA (${template.dir}/certs/ca.crt)`,
+      `The registry at localhost:31113 has a certificate from this material's CA (${template.dir}/node/certs/ca.crt)`,
     );
     expect(out).toContain('Docker: /etc/docker/certs.d/localhost:31113/ca.crt\n');
     expect(out).toContain('Docker treats 127.0.0.0/8 as an insecure registry by default');
     expect(out).toContain('Podman, Skopeo, Buildah: /etc/containers/certs.d/localhost:31113/ca.crt\n');
     expect(out).toContain('containerd (ctr, nerdctl): /etc/containerd/certs.d/localhost:31113/hosts.toml\n');
     expect(out).toContain(
-      `curl: curl --cacert ${template.dir}/certs/ca.crt -u ${FIXTURE_USER.username}:"$(cat ${template.dir}/auth/password)" https://localhost:31113/v2/_catalog\n`,
+      `curl: curl --cacert ${template.dir}/node/certs/ca.crt -u ${FIXTURE_USER.username}:"$(cat ${template.dir}/auth/password)" https://localhost:31113/v2/_catalog\n`,
     );
     expect(out).toContain(`Write the files (as root): private-registry trust --dir ${template.dir} --write\n`);
     expect(io.err()).toBe('');
@@ -45,7 +45,7 @@ describe('trust', () => {
     const root = tempDir();
     const io = captureIo();
     expect(await main(['trust', '--write', '--root', root, '--dir', template.dir], io)).toBe(0);
-    const ca = read(template.dir, 'certs/ca.crt');
+    const ca = read(template.dir, 'node/certs/ca.crt');
     const files = [
       'etc/docker/certs.d/localhost:31113/ca.crt',
       'etc/containers/certs.d/localhost:31113/ca.crt',
@@ -82,11 +82,11 @@ describe('trust', () => {
     expect(await main(['trust', '--write', '--root', root, '--dir', template.dir], io)).toBe(1);
     expect(io.err()).toMatch(
       new RegExp(
-        `^could not write ${root}/etc/docker/certs.d/localhost:31113/ca.crt: .*\\(run as root, or copy ${template.dir}/certs/ca.crt there\\)$`,
+        `^could not write ${root}/etc/docker/certs.d/localhost:31113/ca.crt: .*\\(run as root, or copy ${template.dir}/node/certs/ca.crt there\\)$`,
         'm',
       ),
     );
-    expect(read(root, 'etc/containers/certs.d/localhost:31113/ca.crt')).toBe(read(template.dir, 'certs/ca.crt'));
+    expect(read(root, 'etc/containers/certs.d/localhost:31113/ca.crt')).toBe(read(template.dir, 'node/certs/ca.crt'));
   });
 
   it('missing material exits 2', async () => {

@@ -23,13 +23,13 @@ describe('user', () => {
   describe('add', () => {
     it('prints a generated password once on stdout and adds only that line', async () => {
       const dir = template.copy();
-      const registriesYaml = read(dir, 'certs/registries.yaml');
+      const registriesYaml = read(dir, 'node/certs/registries.yaml');
       const io = captureIo();
       expect(await userAdd({ dir, name: 'bob', passwordStdin: false }, io)).toBe(0);
       expect(io.out()).toMatch(/^[a-zA-Z0-9]{24}\n$/);
       expect(passes(dir, 'bob', io.out().trim())).toBe(true);
       expect(users(dir)).toEqual(['registry', 'bob']);
-      expect(read(dir, 'certs/registries.yaml')).toBe(registriesYaml);
+      expect(read(dir, 'node/certs/registries.yaml')).toBe(registriesYaml);
       expect(io.err()).toBe(
         `added "bob" to ${dir}/auth/htpasswd; its password (above) is shown only this once\nthe registry learns it from its Secret: REGISTRY_MATERIAL_DIR=${dir} npx cdk8s synth && kubectl apply -f dist\n`,
       );
@@ -65,7 +65,7 @@ describe('user', () => {
     const io = captureIo();
     expect(await userList({ dir }, io)).toBe(0);
     expect(io.out()).toBe('registry\nbob\n');
-    expect(io.err()).toBe(`the nodes pull as "registry" (${dir}/certs/registries.yaml)\n`);
+    expect(io.err()).toBe(`the nodes pull as "registry" (${dir}/node/certs/registries.yaml)\n`);
   });
 
   it('verify exits 0 for the right password and 1 for a wrong one', async () => {
@@ -85,10 +85,10 @@ describe('user', () => {
     it('removes a user the nodes do not use', async () => {
       const dir = template.copy();
       await userAdd({ dir, name: 'bob', passwordStdin: false }, captureIo());
-      const registriesYaml = read(dir, 'certs/registries.yaml');
+      const registriesYaml = read(dir, 'node/certs/registries.yaml');
       expect(await userRemove({ dir, name: 'bob' }, captureIo())).toBe(0);
       expect(users(dir)).toEqual(['registry']);
-      expect(read(dir, 'certs/registries.yaml')).toBe(registriesYaml);
+      expect(read(dir, 'node/certs/registries.yaml')).toBe(registriesYaml);
     });
 
     it('switches the nodes to --node-user first, keeping registries.yaml and auth/password consistent', async () => {
@@ -106,7 +106,7 @@ describe('user', () => {
       });
       expect(read(dir, 'auth/password')).toBe('iris-password\n');
       expect(io.err()).toContain(
-        `the nodes now pull as "iris" (${dir}/certs/registries.yaml); k3s reads it at start: restart the nodes`,
+        `the nodes now pull as "iris" (${dir}/node/certs/registries.yaml); k3s reads it at start: restart the nodes`,
       );
       expect(checkMaterial(readMaterialSnapshot(dir), { now: NOW }).filter((check) => !check.ok)).toEqual([]);
     });
@@ -114,12 +114,12 @@ describe('user', () => {
     it('--node-user rewrites certs.d with registries.yaml', async () => {
       const dir = template.copy();
       await userAdd({ dir, name: 'iris', passwordStdin: true }, captureIo({ stdin: 'iris-password\n' }));
-      fs.rmSync(path.join(dir, 'certs.d'), { recursive: true });
+      fs.rmSync(path.join(dir, 'node/certs.d'), { recursive: true });
       expect(
         await userRemove({ dir, name: 'registry', nodeUser: 'iris' }, captureIo({ stdin: 'iris-password\n' })),
       ).toBe(0);
       for (const file of containerdHostsFiles(readMaterial(dir).registries))
-        expect(read(dir, `certs.d/${file.host}/hosts.toml`)).toBe(file.content);
+        expect(read(dir, `node/certs.d/${file.host}/hosts.toml`)).toBe(file.content);
     });
   });
 
@@ -160,7 +160,7 @@ describe('user', () => {
         name: "remove the nodes' user without --node-user",
         args: ['user', 'remove', 'registry'],
         error: (dir) =>
-          `cannot remove "registry": the nodes pull with it (${dir}/certs/registries.yaml); switch them to another existing user first: give --node-user OTHER and OTHER's password on stdin (--password-stdin)`,
+          `cannot remove "registry": the nodes pull with it (${dir}/node/certs/registries.yaml); switch them to another existing user first: give --node-user OTHER and OTHER's password on stdin (--password-stdin)`,
       },
       {
         name: 'remove with a --node-user password that does not match',
@@ -253,7 +253,7 @@ describe('user', () => {
     const dir = template.copy();
     const other = materialTemplate();
     const foreign = createServerCertificate({
-      ca: { certificatePem: read(other.dir, 'certs/ca.crt'), privateKeyPem: read(other.dir, 'certs/ca.key') },
+      ca: { certificatePem: read(other.dir, 'node/certs/ca.crt'), privateKeyPem: read(other.dir, 'certs/ca.key') },
       subjectAltNames: { dnsNames: ['localhost'], ipAddresses: [] },
     });
     write(dir, 'certs/tls.crt', foreign.certificatePem);
@@ -261,7 +261,7 @@ describe('user', () => {
     const io = captureIo();
     expect(await main(['user', 'add', 'bob', '--dir', dir], io)).toBe(2);
     expect(io.err()).toBe(
-      `error: ${dir}/certs/tls.crt is not signed by ${dir}/certs/ca.crt: renew the server certificate from this CA\n`,
+      `error: ${dir}/certs/tls.crt is not signed by ${dir}/node/certs/ca.crt: renew the server certificate from this CA\n`,
     );
   });
 });
