@@ -1,9 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { PUBLIC_FILE_MODE, writeFileAtomic } from './atomic-file';
+import { PUBLIC_FILE_MODE } from './atomic-file';
 import { type HostsTomlFile, containerdHostsFiles } from './containerd-hosts';
 import { shellQuote } from './k3d-config';
 import { CONTAINERD_HOSTS_DIR, MATERIAL_FILES } from './material';
+import { type MaterialChange, commitMaterialChange } from './material-transaction';
 import type { RegistriesConfig } from './registries-yaml';
 import { ValidationError } from './validate';
 
@@ -51,13 +52,6 @@ export function backupPathFor(dir: string, now: Date): string {
   return candidate;
 }
 
-/** Renames `dir` to a timestamped backup and returns the backup's path. */
-export function moveToBackup(dir: string, now: Date): string {
-  const backup = backupPathFor(dir, now);
-  fs.renameSync(dir, backup);
-  return backup;
-}
-
 /** Copies `dir` (modes kept, so keys stay 0600) to a timestamped backup, whole or not at all. */
 export function copyToBackup(dir: string, now: Date): string {
   const backup = backupPathFor(dir, now);
@@ -74,28 +68,38 @@ export function copyToBackup(dir: string, now: Date): string {
 }
 
 /**
- * Rewrites `<dir>/certs.d` from `registries`, as the material was first written: each hosts.toml is
- * replaced atomically, and the hosts.toml of a host registries.yaml no longer names is removed (with its
- * directory, when nothing else is in it). Returns the hosts written.
+ * The change that rewrites `<dir>/certs.d` from `registries`, as the material was first written: each
+ * hosts.toml, and the removal of the hosts.toml of a host registries.yaml no longer names (its directory
+ * goes with it when nothing else is in it). Part of every change that rewrites registries.yaml.
  */
-export function writeContainerdHostsDir(dir: string, registries: RegistriesConfig): string[] {
-  const hostsDir = path.join(dir, CONTAINERD_HOSTS_DIR);
+export function containerdHostsChange(dir: string, registries: RegistriesConfig): Required<MaterialChange> {
   let files: HostsTomlFile[];
   try {
     files = containerdHostsFiles(registries);
   } catch (error) {
     throw new ValidationError(`${path.join(dir, MATERIAL_FILES.registriesYaml)}: ${(error as Error).message}`);
   }
-  fs.mkdirSync(hostsDir, { recursive: true, mode: 0o700 });
-  for (const file of files) {
-    fs.mkdirSync(path.join(hostsDir, file.host), { recursive: true, mode: 0o700 });
-    writeFileAtomic(path.join(hostsDir, file.host, 'hosts.toml'), file.content, PUBLIC_FILE_MODE);
-  }
   const hosts = new Set(files.map((file) => file.host));
-  for (const entry of fs.readdirSync(hostsDir, { withFileTypes: true })) {
-    if (!entry.isDirectory() || hosts.has(entry.name)) continue;
-    fs.rmSync(path.join(hostsDir, entry.name, 'hosts.toml'), { force: true });
-    if (fs.readdirSync(path.join(hostsDir, entry.name)).length === 0) fs.rmdirSync(path.join(hostsDir, entry.name));
-  }
-  return [...hosts];
+  const hostsDir = path.join(dir, CONTAINERD_HOSTS_DIR);
+  const stale = fs.existsSync(hostsDir)
+    ? fs
+        .readdirSync(hostsDir, { withFileTypes: true })
+        .filter((entry) => entry.isDirectory() && !hosts.has(entry.name))
+        .map((entry) => `${CONTAINERD_HOSTS_DIR}/${entry.name}/hosts.toml`)
+    : [];
+  return {
+    write: files.map((file) => ({
+      relativePath: `${CONTAINERD_HOSTS_DIR}/${file.host}/hosts.toml`,
+      content: file.content,
+      mode: PUBLIC_FILE_MODE,
+    })),
+    remove: stale,
+  };
+}
+
+/** Rewrites `<dir>/certs.d` from `registries` in one transaction (see containerdHostsChange). Returns the hosts. */
+export function writeContainerdHostsDir(dir: string, registries: RegistriesConfig): string[] {
+  const change = containerdHostsChange(dir, registries);
+  commitMaterialChange(dir, change);
+  return change.write.map((file) => path.basename(path.dirname(file.relativePath)));
 }

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { type FileToWrite, PUBLIC_FILE_MODE, SECRET_FILE_MODE, createDirectoryAtomic } from './atomic-file';
+import { type FileToWrite, PUBLIC_FILE_MODE, SECRET_FILE_MODE } from './atomic-file';
 import {
   type CertificateAndKey,
   createCertificateAuthority,
@@ -24,6 +24,7 @@ import {
 import { containerdHostsFiles } from './containerd-hosts';
 import { type Credentials, createHtpasswd, parseHtpasswd, validatePassword, validateUsername } from './htpasswd';
 import { type RandomSource, generatePassword, secureRandom } from './random';
+import { createMaterialDirectory, underMaterialLock } from './material-transaction';
 import {
   type RegistriesConfig,
   endpointHost,
@@ -186,18 +187,27 @@ export function materialFiles(material: RegistryMaterial): FileToWrite[] {
   ];
 }
 
-/** Writes new material into `dir`, which must not exist: all files or none. */
-export function writeNewMaterial(dir: string, material: RegistryMaterial): void {
-  if (fs.existsSync(dir)) {
-    throw new ValidationError(
-      `${dir} already exists: material is never overwritten; move it away first or use it as it is`,
-    );
-  }
-  createDirectoryAtomic(dir, materialFiles(material));
+/**
+ * Writes new material into `dir`: all files or none (see createMaterialDirectory). `dir` must not exist,
+ * unless `backupPath` is given: then the old directory is moved there in the same transaction.
+ */
+export function writeNewMaterial(
+  dir: string,
+  material: RegistryMaterial,
+  backupPath?: (dir: string) => string,
+): string | undefined {
+  return createMaterialDirectory(dir, materialFiles(material), backupPath);
 }
 
-/** Reads and cross-checks the material in `dir`; every error names the file and the fix. */
+/**
+ * Reads and cross-checks the material in `dir`; every error names the file and the fix. Reads under the
+ * material lock, so a command changing the material is seen before or after, never halfway.
+ */
 export function readMaterial(dir: string): RegistryMaterial {
+  return underMaterialLock(dir, () => readMaterialFiles(dir), { reader: true });
+}
+
+function readMaterialFiles(dir: string): RegistryMaterial {
   const read = (relativePath: string): string => {
     const file = path.join(dir, relativePath);
     try {
@@ -246,15 +256,24 @@ export function readMaterial(dir: string): RegistryMaterial {
   };
 }
 
-/** Reads the material in `dir`, or creates it there when `dir` does not exist. Never overwrites. */
+/**
+ * Reads the material in `dir`, or creates it there when `dir` does not exist. Never overwrites. `recovered`
+ * says what a killed command had left and this call finished or removed first (see recoverMaterial).
+ */
 export function loadOrCreateMaterial(
   dir: string,
   options: MaterialOptions = {},
-): { material: RegistryMaterial; created: boolean } {
-  if (fs.existsSync(dir)) return { material: readMaterial(dir), created: false };
-  const material = generateMaterial(options);
-  writeNewMaterial(dir, material);
-  return { material, created: true };
+): { material: RegistryMaterial; created: boolean; recovered: string[] } {
+  return underMaterialLock(
+    dir,
+    (recovered) => {
+      if (fs.existsSync(dir)) return { material: readMaterialFiles(dir), created: false, recovered };
+      const material = generateMaterial(options);
+      writeNewMaterial(dir, material);
+      return { material, created: true, recovered };
+    },
+    { createParent: true },
+  );
 }
 
 /**
