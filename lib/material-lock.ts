@@ -79,6 +79,7 @@ function acquire(lock: string, options: LockOptions): boolean {
   for (;;) {
     try {
       create(lock);
+      removeDeadPidFiles(lock);
       return true;
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
@@ -118,11 +119,7 @@ function create(lock: string): void {
  * process does not hold was left by an earlier process that had the same pid.
  */
 function removeIfStale(lock: string): boolean {
-  for (const name of fs.readdirSync(path.dirname(lock))) {
-    const pid = name.startsWith(`${path.basename(lock)}.`) ? Number(name.slice(path.basename(lock).length + 1)) : NaN;
-    if (Number.isInteger(pid) && pid !== process.pid && !isAlive(pid))
-      fs.rmSync(path.join(path.dirname(lock), name), { force: true });
-  }
+  removeDeadPidFiles(lock);
   let before: fs.Stats;
   try {
     before = fs.statSync(lock);
@@ -135,6 +132,16 @@ function removeIfStale(lock: string): boolean {
   const now = fs.statSync(lock, { throwIfNoEntry: false });
   if (now?.ino === before.ino) fs.rmSync(lock, { force: true });
   return true;
+}
+
+/** `<lock>.<pid>` files of processes killed between writing their pid and linking it to the lock. */
+function removeDeadPidFiles(lock: string): void {
+  const prefix = `${path.basename(lock)}.`;
+  for (const name of fs.readdirSync(path.dirname(lock))) {
+    const pid = name.startsWith(prefix) ? Number(name.slice(prefix.length)) : Number.NaN;
+    if (Number.isInteger(pid) && pid !== process.pid && !isAlive(pid))
+      fs.rmSync(path.join(path.dirname(lock), name), { force: true });
+  }
 }
 
 function release(lock: string): void {
