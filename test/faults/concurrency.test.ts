@@ -69,6 +69,7 @@ describe('one writer at a time', () => {
     const reads = { old: 0, new: 0 };
     const failures: string[] = [];
     let renewMs = 1000;
+    let synthMs = 1000;
     for (let round = 0; round < ROUNDS; round++) {
       const cwd = trialDir();
       template.copyTo(cwd);
@@ -79,12 +80,16 @@ describe('one writer at a time', () => {
         key: read(MATERIAL_FILES.tlsKey),
         ca: read(MATERIAL_FILES.caCertificate),
       };
-      // The synth starts anywhere within the renewal, so it meets it in every phase.
-      const renewal = cli(cwd, ['certs', 'renew', ...(round % 2 === 1 ? ['--rotate-ca'] : [])]);
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * renewMs));
-      const synth = await runNode(cwd, [SYNTH_APP]);
-      const renewed = await renewal;
+      // Either starts first, the other anywhere within it, so they meet in every phase.
+      const synthFirst = round % 4 < 2;
+      const later = () =>
+        new Promise((resolve) => setTimeout(resolve, Math.random() * (synthFirst ? synthMs : renewMs)));
+      const renewArgs = ['certs', 'renew', ...(round % 2 === 1 ? ['--rotate-ca'] : [])];
+      const [synth, renewed] = synthFirst
+        ? await Promise.all([runNode(cwd, [SYNTH_APP]), later().then(() => cli(cwd, renewArgs))])
+        : await Promise.all([later().then(() => runNode(cwd, [SYNTH_APP])), cli(cwd, renewArgs)]);
       renewMs = renewed.ms;
+      synthMs = synth.ms;
       const fresh = {
         crt: read(MATERIAL_FILES.tlsCertificate),
         key: read(MATERIAL_FILES.tlsKey),

@@ -7,8 +7,8 @@ import { reportFigures } from './report';
 import { SCENARIOS, judge, runNextCommand } from './scenarios';
 import { MATERIAL, exposedSecrets, materialTemplate, runNode, trialDir } from './support';
 
-/** Kills per scenario; 8 scenarios make 104. */
-const ROUNDS_PER_SCENARIO = 13;
+/** Kills per scenario; 8 scenarios make 104. A run that ends before its kill is judged too, and not counted. */
+const KILLS_PER_SCENARIO = 13;
 
 /** A small seeded generator, so a failing run can be repeated with FAULTS_SEED. */
 function seededRandom(seed: number): () => number {
@@ -41,7 +41,8 @@ describe('SIGKILL at random instants', () => {
       const full = await runNode(timing, scenario.args, { input: scenario.input });
       expect(full.code, full.stderr).toBe(0);
       fs.rmSync(timing, { recursive: true, force: true });
-      for (let round = 0; round < ROUNDS_PER_SCENARIO; round++) {
+      for (let round = 0, killed = 0; killed < KILLS_PER_SCENARIO; round++) {
+        expect(round, `${scenario.name}: too few runs were killed`).toBeLessThan(4 * KILLS_PER_SCENARIO);
         const cwd = trialDir();
         if (scenario.materialBefore) template.copyTo(cwd);
         const delay = Math.round(random() * full.ms);
@@ -50,6 +51,7 @@ describe('SIGKILL at random instants', () => {
         const exposed = exposedSecrets(cwd);
         if (run.signal === 'SIGKILL') {
           kills++;
+          killed++;
           if (crashLeftovers(dir).length > 0 || fs.existsSync(lockPathFor(dir))) leftBehind++;
         }
         const next = await runNextCommand(scenario, cwd);
