@@ -62,7 +62,6 @@ export function runNode(cwd: string, args: readonly string[], options: RunOption
     command = 'strace';
     argv = [
       '-f',
-      '--seccomp-bpf',
       '-qq',
       '-o',
       '/dev/null',
@@ -74,18 +73,7 @@ export function runNode(cwd: string, args: readonly string[], options: RunOption
     argv.push(process.execPath, ...args);
   } else if (options.count !== undefined) {
     command = 'strace';
-    argv = [
-      '-f',
-      '--seccomp-bpf',
-      '-qq',
-      '-c',
-      '-U',
-      'calls,name',
-      '-o',
-      countFile,
-      '-e',
-      `trace=${options.count.join(',')}`,
-    ];
+    argv = ['-f', '-qq', '-c', '-U', 'calls,name', '-o', countFile, '-e', `trace=${options.count.join(',')}`];
     argv.push(process.execPath, ...args);
   }
   const started = Date.now();
