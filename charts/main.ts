@@ -13,7 +13,8 @@ function main(): void {
   // The material directory is created on the first synth and only read after that, so every synth
   // from the same material writes byte-identical manifests.
   const materialDir = process.env.REGISTRY_MATERIAL_DIR ?? DEFAULT_MATERIAL_DIR;
-  const { material, created } = loadOrCreateMaterial(materialDir);
+  const { material, created, recovered } = loadOrCreateMaterial(materialDir);
+  for (const line of recovered) process.stderr.write(`recovered: ${line}\n`);
   if (created) {
     process.stderr.write(
       `created ${materialDir}/ (CA, server certificate, htpasswd, registries.yaml); password for user "${material.nodeCredentials.username}" is in ${materialDir}/auth/password\n`,

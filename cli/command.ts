@@ -1,6 +1,8 @@
 import type { CommandModule } from 'yargs';
 import { DEFAULT_MATERIAL_DIR } from '../lib/defaults';
-import type { CliIo, ExitCode } from './io';
+import type { LockOptions } from '../lib/material-lock';
+import { underMaterialLock } from '../lib/material-transaction';
+import { type CliIo, type ExitCode, reportRecovered } from './io';
 
 /** What main() hands every command module: the io, and where a handler's outcome goes. */
 export interface CommandContext {
@@ -32,4 +34,19 @@ export function handler<A>(
       context.settle({ error });
     }
   };
+}
+
+/**
+ * Runs `fn` under the material lock of `dir` (one writer at a time, readers see a whole snapshot), after
+ * saying on stderr what an interrupted command had left and was finished or removed first.
+ */
+export function withMaterial<T>(dir: string, io: CliIo, fn: () => T, options: LockOptions = {}): T {
+  return underMaterialLock(
+    dir,
+    (recovered) => {
+      reportRecovered(recovered, io);
+      return fn();
+    },
+    options,
+  );
 }

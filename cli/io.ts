@@ -43,3 +43,8 @@ export function processIo(): CliIo {
 export async function readPasswordFromStdin(io: CliIo): Promise<string> {
   return (await io.readStdin()).replace(/\r?\n$/, '');
 }
+
+/** What the command first finished or removed after an interrupted one (see recoverMaterial). */
+export function reportRecovered(recovered: readonly string[], io: CliIo): void {
+  for (const line of recovered) io.stderr.write(`recovered: ${line}\n`);
+}

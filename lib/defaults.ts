@@ -32,3 +32,13 @@ export const CLUSTER_DOMAIN = 'cluster.local';
  * push is ~55 requests), so the cost multiplies straight into push time; see bench/ and the README.
  */
 export const DEFAULT_BCRYPT_COST = 5;
+
+/**
+ * The node directory: the only part of the material a node mounts (read-only, at /registry). It holds
+ * what the nodes read (registries.yaml, ca.crt, certs.d) and nothing else: the keys, the htpasswd and the
+ * password stay on the desktop, outside it.
+ */
+export const NODE_DIR = 'node';
+
+/** Directories of the node directory are 0755 (what a node reads is not secret, except registries.yaml). */
+export const NODE_DIRECTORY_MODE = 0o755;

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { PUBLIC_FILE_MODE, SECRET_FILE_MODE, writeFileAtomic } from './atomic-file';
+import { PUBLIC_FILE_MODE, SECRET_FILE_MODE } from './atomic-file';
 import {
   type CertificateAndKey,
   type CertificateSummary,
@@ -20,6 +20,7 @@ import {
 import { DEFAULT_NAMESPACE, DEFAULT_SERVICE_NAME } from './defaults';
 import { MATERIAL_FILES, materialAddressesOf } from './material';
 import { assertMaterialDir, copyToBackup } from './material-dir';
+import { commitMaterialChange, underMaterialLock } from './material-transaction';
 import { parseRegistriesYaml } from './registries-yaml';
 import { ValidationError } from './validate';
 
@@ -60,6 +61,10 @@ export interface RenewResult {
 
 /** The CA and the server certificate of the material in `dir`. */
 export function describeMaterialCertificates(dir: string, now: Date = new Date()): MaterialCertificate[] {
+  return underMaterialLock(dir, () => describeUnderLock(dir, now), { reader: true });
+}
+
+function describeUnderLock(dir: string, now: Date): MaterialCertificate[] {
   assertMaterialDir(dir);
   return [MATERIAL_FILES.caCertificate, MATERIAL_FILES.tlsCertificate].map((relativePath) => {
     const file = path.join(dir, relativePath);
@@ -74,10 +79,14 @@ export function describeMaterialCertificates(dir: string, now: Date = new Date()
 /**
  * A new server certificate (and key) from the same CA, so nodes keep trusting it; with `rotateCa`, a new CA
  * as well. The names are the old certificate's plus any the registry needs and it lacked (a certificate
- * made by hand from the guide has no SANs at all). The directory is copied to a backup first; each file
- * is then replaced atomically.
+ * made by hand from the guide has no SANs at all). The directory is copied to a backup first; the new files
+ * then replace the old ones in one transaction.
  */
 export function renewCertificates(dir: string, options: RenewOptions = {}): RenewResult {
+  return underMaterialLock(dir, () => renewUnderLock(dir, options));
+}
+
+function renewUnderLock(dir: string, options: RenewOptions): RenewResult {
   assertMaterialDir(dir);
   const now = options.now ?? new Date();
   const rotateCa = options.rotateCa ?? false;
@@ -131,11 +140,17 @@ export function renewCertificates(dir: string, options: RenewOptions = {}): Rene
   });
 
   const backupDir = copyToBackup(dir, now);
-  // Keys before certificates: a reader between two writes sees a key whose certificate is on its way.
-  if (rotateCa) writeFileAtomic(file(MATERIAL_FILES.caKey), ca.privateKeyPem, SECRET_FILE_MODE);
-  writeFileAtomic(file(MATERIAL_FILES.tlsKey), tls.privateKeyPem, SECRET_FILE_MODE);
-  if (rotateCa) writeFileAtomic(file(MATERIAL_FILES.caCertificate), ca.certificatePem, PUBLIC_FILE_MODE);
-  writeFileAtomic(file(MATERIAL_FILES.tlsCertificate), tls.certificatePem, PUBLIC_FILE_MODE);
+  const secret = (relativePath: string, content: string) => ({ relativePath, content, mode: SECRET_FILE_MODE });
+  const open = (relativePath: string, content: string) => ({ relativePath, content, mode: PUBLIC_FILE_MODE });
+  commitMaterialChange(dir, {
+    write: [
+      ...(rotateCa
+        ? [secret(MATERIAL_FILES.caKey, ca.privateKeyPem), open(MATERIAL_FILES.caCertificate, ca.certificatePem)]
+        : []),
+      secret(MATERIAL_FILES.tlsKey, tls.privateKeyPem),
+      open(MATERIAL_FILES.tlsCertificate, tls.certificatePem),
+    ],
+  });
 
   const oldNames = new Set([...old.dnsNames, ...old.ipAddresses]);
   return {

@@ -26,6 +26,7 @@ import {
 } from './material';
 import { EXPIRY_WARNING_DAYS } from './material-certs';
 import { applyCommand, assertMaterialDir } from './material-dir';
+import { underMaterialLock } from './material-transaction';
 import { type RegistriesConfig, misplacedConfigKeys, parseRegistriesYaml } from './registries-yaml';
 
 /**
@@ -77,8 +78,15 @@ export interface DistManifest {
  */
 const { tls: TLS_SECRET_NAME, htpasswd: HTPASSWD_SECRET_NAME } = registrySecretNames();
 
-/** Reads every material file (content and mode) and certs.d's hosts.toml files; missing files are left out. */
+/**
+ * Reads every material file (content and mode) and certs.d's hosts.toml files; missing files are left out.
+ * Reads under the material lock, so it sees a change before or after, never halfway.
+ */
 export function readMaterialSnapshot(dir: string): MaterialSnapshot {
+  return underMaterialLock(dir, () => readSnapshotUnderLock(dir), { reader: true });
+}
+
+function readSnapshotUnderLock(dir: string): MaterialSnapshot {
   assertMaterialDir(dir);
   const files: Partial<Record<MaterialFile, SnapshotFile>> = {};
   for (const relativePath of Object.values(MATERIAL_FILES)) {

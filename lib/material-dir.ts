@@ -4,8 +4,8 @@ import { PUBLIC_FILE_MODE } from './atomic-file';
 import { type HostsTomlFile, containerdHostsFiles } from './containerd-hosts';
 import { shellQuote } from './k3d-config';
 import { CONTAINERD_HOSTS_DIR, MATERIAL_FILES } from './material';
-import { commitMaterialChange } from './material-change';
 import { assertCurrentLayout } from './material-layout';
+import { type MaterialChange, commitMaterialChange } from './material-transaction';
 import type { RegistriesConfig } from './registries-yaml';
 import { ValidationError } from './validate';
 
@@ -54,13 +54,6 @@ export function backupPathFor(dir: string, now: Date): string {
   return candidate;
 }
 
-/** Renames `dir` to a timestamped backup and returns the backup's path. */
-export function moveToBackup(dir: string, now: Date): string {
-  const backup = backupPathFor(dir, now);
-  fs.renameSync(dir, backup);
-  return backup;
-}
-
 /** Copies `dir` (modes kept, so keys stay 0600) to a timestamped backup, whole or not at all. */
 export function copyToBackup(dir: string, now: Date): string {
   const backup = backupPathFor(dir, now);
@@ -77,12 +70,11 @@ export function copyToBackup(dir: string, now: Date): string {
 }
 
 /**
- * Rewrites `<dir>/certs.d` from `registries`, as the material was first written: each hosts.toml is
- * replaced atomically, and the hosts.toml of a host registries.yaml no longer names is removed (with its
- * directory, when nothing else is in it). Returns the hosts written.
+ * The change that rewrites `<dir>/certs.d` from `registries`, as the material was first written: each
+ * hosts.toml, and the removal of the hosts.toml of a host registries.yaml no longer names (its directory
+ * goes with it when nothing else is in it). Part of every change that rewrites registries.yaml.
  */
-export function writeContainerdHostsDir(dir: string, registries: RegistriesConfig): string[] {
-  const hostsDir = path.join(dir, CONTAINERD_HOSTS_DIR);
+export function containerdHostsChange(dir: string, registries: RegistriesConfig): Required<MaterialChange> {
   let files: HostsTomlFile[];
   try {
     files = containerdHostsFiles(registries);
@@ -90,19 +82,26 @@ export function writeContainerdHostsDir(dir: string, registries: RegistriesConfi
     throw new ValidationError(`${path.join(dir, MATERIAL_FILES.registriesYaml)}: ${(error as Error).message}`);
   }
   const hosts = new Set(files.map((file) => file.host));
+  const hostsDir = path.join(dir, CONTAINERD_HOSTS_DIR);
   const stale = fs.existsSync(hostsDir)
     ? fs
         .readdirSync(hostsDir, { withFileTypes: true })
         .filter((entry) => entry.isDirectory() && !hosts.has(entry.name))
         .map((entry) => `${CONTAINERD_HOSTS_DIR}/${entry.name}/hosts.toml`)
     : [];
-  commitMaterialChange(dir, {
+  return {
     write: files.map((file) => ({
       relativePath: `${CONTAINERD_HOSTS_DIR}/${file.host}/hosts.toml`,
       content: file.content,
       mode: PUBLIC_FILE_MODE,
     })),
     remove: stale,
-  });
-  return [...hosts];
+  };
+}
+
+/** Rewrites `<dir>/certs.d` from `registries` in one transaction (see containerdHostsChange). Returns the hosts. */
+export function writeContainerdHostsDir(dir: string, registries: RegistriesConfig): string[] {
+  const change = containerdHostsChange(dir, registries);
+  commitMaterialChange(dir, change);
+  return change.write.map((file) => path.basename(path.dirname(file.relativePath)));
 }

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SECRET_FILE_MODE } from './atomic-file';
-import { commitMaterialChange } from './material-change';
+import { commitMaterialChange } from './material-transaction';
 import { RegistryStorage, type S3Storage, type S3StorageOptions, checkS3Options } from './registry-storage';
 import { ValidationError } from './validate';
 

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { SECRET_FILE_MODE, writeFileAtomic } from './atomic-file';
+import { SECRET_FILE_MODE } from './atomic-file';
 import { DEFAULT_BCRYPT_COST } from './defaults';
 import {
   type Credentials,
@@ -13,7 +13,8 @@ import {
   verifyPassword,
 } from './htpasswd';
 import { MATERIAL_FILES, type RegistryMaterial, nodeConfigKey, readMaterial } from './material';
-import { assertMaterialDir, writeContainerdHostsDir } from './material-dir';
+import { assertMaterialDir, containerdHostsChange } from './material-dir';
+import { commitMaterialChange, underMaterialLock } from './material-transaction';
 import { type RandomSource, generatePassword, secureRandom } from './random';
 import { type RegistriesConfig, renderRegistriesYaml } from './registries-yaml';
 import { ValidationError } from './validate';
@@ -52,7 +53,7 @@ export interface RemoveUserOptions {
 
 /** The users of the material's htpasswd, and which one the nodes pull as. */
 export function listMaterialUsers(dir: string): MaterialUser[] {
-  const { material, entries } = readUsers(dir);
+  const { material, entries } = underMaterialLock(dir, () => readUsers(dir), { reader: true });
   return entries.map((entry) => ({
     username: entry.username,
     bcryptCost: bcryptCostOf(entry.hash),
@@ -68,6 +69,15 @@ export function addMaterialUser(
 ): { password: string; generated: boolean } {
   validateUsername(username);
   if (options.password !== undefined) validatePassword(options.password, username);
+  // Read, check and write under one lock: two concurrent adds both land.
+  return underMaterialLock(dir, () => addUnderLock(dir, username, options));
+}
+
+function addUnderLock(
+  dir: string,
+  username: string,
+  options: AddUserOptions,
+): { password: string; generated: boolean } {
   const { entries, htpasswdFile } = readUsers(dir);
   if (entries.some((entry) => entry.username === username)) {
     throw new ValidationError(
@@ -77,20 +87,31 @@ export function addMaterialUser(
   const random = options.random ?? secureRandom;
   const password = options.password ?? generatePassword(random);
   const hash = hashPassword(password, options.bcryptCost ?? DEFAULT_BCRYPT_COST, random);
-  writeFileAtomic(htpasswdFile, formatHtpasswd([...entries, { username, hash }]), SECRET_FILE_MODE);
+  commitMaterialChange(dir, {
+    write: [
+      {
+        relativePath: MATERIAL_FILES.htpasswd,
+        content: formatHtpasswd([...entries, { username, hash }]),
+        mode: SECRET_FILE_MODE,
+      },
+    ],
+  });
   return { password, generated: options.password === undefined };
 }
 
 /**
- * Removes `username` from the htpasswd. Switching the nodes to `nodeUser` happens first (certs.d and
- * registries.yaml, then auth/password, then the htpasswd), so an interrupted run never leaves the nodes a
- * removed user.
+ * Removes `username` from the htpasswd; with `nodeUser`, switches the nodes to that user (registries.yaml,
+ * auth/password, certs.d) in the same transaction, so an interrupted run leaves all of it or none.
  */
 export function removeMaterialUser(
   dir: string,
   username: string,
   options: RemoveUserOptions = {},
 ): { nodeUserChanged: boolean } {
+  return underMaterialLock(dir, () => removeUnderLock(dir, username, options));
+}
+
+function removeUnderLock(dir: string, username: string, options: RemoveUserOptions): { nodeUserChanged: boolean } {
   const { material, entries, htpasswdFile } = readUsers(dir);
   assertUser(entries, username, htpasswdFile);
   const registriesFile = path.join(dir, MATERIAL_FILES.registriesYaml);
@@ -116,25 +137,35 @@ export function removeMaterialUser(
     }
   }
   const nodeUserChanged = nodeUser !== undefined && nodeUser.username !== material.nodeCredentials.username;
+  const htpasswd = {
+    relativePath: MATERIAL_FILES.htpasswd,
+    content: formatHtpasswd(entries.filter((entry) => entry.username !== username)),
+    mode: SECRET_FILE_MODE,
+  };
   if (nodeUser !== undefined && nodeUserChanged) {
     const registries = withNodeCredentials(material.registries, nodeUser);
-    // Whatever rewrites registries.yaml rewrites what is rendered from it. Credentials are not rendered
-    // into certs.d, so writing it first leaves nothing inconsistent if the run stops there.
-    writeContainerdHostsDir(dir, registries);
-    writeFileAtomic(registriesFile, renderRegistriesYaml(registries), SECRET_FILE_MODE);
-    writeFileAtomic(path.join(dir, MATERIAL_FILES.password), `${nodeUser.password}\n`, SECRET_FILE_MODE);
-  }
-  writeFileAtomic(
-    htpasswdFile,
-    formatHtpasswd(entries.filter((entry) => entry.username !== username)),
-    SECRET_FILE_MODE,
-  );
+    // Whatever rewrites registries.yaml rewrites what is rendered from it.
+    const hosts = containerdHostsChange(dir, registries);
+    commitMaterialChange(dir, {
+      write: [
+        {
+          relativePath: MATERIAL_FILES.registriesYaml,
+          content: renderRegistriesYaml(registries),
+          mode: SECRET_FILE_MODE,
+        },
+        { relativePath: MATERIAL_FILES.password, content: `${nodeUser.password}\n`, mode: SECRET_FILE_MODE },
+        htpasswd,
+        ...hosts.write,
+      ],
+      remove: hosts.remove,
+    });
+  } else commitMaterialChange(dir, { write: [htpasswd] });
   return { nodeUserChanged };
 }
 
 /** True when `password` is `username`'s in the htpasswd. */
 export function verifyMaterialUser(dir: string, username: string, password: string): boolean {
-  const { entries, htpasswdFile } = readUsers(dir);
+  const { entries, htpasswdFile } = underMaterialLock(dir, () => readUsers(dir), { reader: true });
   assertUser(entries, username, htpasswdFile);
   validatePassword(password, username);
   return verifyPassword(entries, username, password);

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { type FileToWrite, PUBLIC_FILE_MODE, SECRET_FILE_MODE, createDirectoryAtomic } from './atomic-file';
+import { type FileToWrite, PUBLIC_FILE_MODE, SECRET_FILE_MODE } from './atomic-file';
 import {
   type CertificateAndKey,
   createCertificateAuthority,
@@ -20,12 +20,14 @@ import {
   DEFAULT_REGISTRY_PORT,
   DEFAULT_SERVICE_NAME,
   DEFAULT_USERNAME,
+  NODE_DIR,
   NODE_MATERIAL_MOUNT_PATH,
 } from './defaults';
 import { containerdHostsFiles } from './containerd-hosts';
 import { assertCurrentLayout } from './material-layout';
 import { type Credentials, createHtpasswd, parseHtpasswd, validatePassword, validateUsername } from './htpasswd';
 import { type RandomSource, generatePassword, secureRandom } from './random';
+import { createMaterialDirectory, underMaterialLock } from './material-transaction';
 import {
   type RegistriesConfig,
   endpointHost,
@@ -83,12 +85,7 @@ export interface MaterialOptions {
   readonly now?: Date;
 }
 
-/**
- * The node directory: the only part of the material a node mounts (read-only, at /registry). It holds
- * what the nodes read (registries.yaml, ca.crt, certs.d) and nothing else: the keys, the htpasswd and the
- * password stay on the desktop, outside it.
- */
-export const NODE_DIR = 'node';
+export { NODE_DIR, NODE_DIRECTORY_MODE } from './defaults';
 
 /** Paths inside the material directory. */
 export const MATERIAL_FILES = {
@@ -117,9 +114,6 @@ const modeOf = (relativePath: MaterialFile): number =>
 
 /** The containerd hosts directory (`config_path`) inside the material directory. */
 export const CONTAINERD_HOSTS_DIR = `${NODE_DIR}/certs.d`;
-
-/** Directories of the node directory are 0755 (what a node reads is not secret, except registries.yaml). */
-export const NODE_DIRECTORY_MODE = 0o755;
 
 /**
  * Where a node sees a path of the node directory, given the volume `<material>/node:/registry:ro`:
@@ -214,30 +208,27 @@ export function materialFiles(material: RegistryMaterial): FileToWrite[] {
   ];
 }
 
-/** Writes new material into `dir`, which must not exist: all files or none. */
-export function writeNewMaterial(dir: string, material: RegistryMaterial): void {
-  if (fs.existsSync(dir)) {
-    throw new ValidationError(
-      `${dir} already exists: material is never overwritten; move it away first or use it as it is`,
-    );
-  }
-  createDirectoryAtomic(dir, materialFiles(material));
-  widenNodeDirectories(dir);
+/**
+ * Writes new material into `dir`: all files or none (see createMaterialDirectory). `dir` must not exist,
+ * unless `backupPath` is given: then the old directory is moved there in the same transaction.
+ */
+export function writeNewMaterial(
+  dir: string,
+  material: RegistryMaterial,
+  backupPath?: (dir: string) => string,
+): string | undefined {
+  return createMaterialDirectory(dir, materialFiles(material), backupPath);
 }
 
-/** createDirectoryAtomic makes every directory 0700; the node directory's are 0755 (see NODE_DIRECTORY_MODE). */
-function widenNodeDirectories(dir: string): void {
-  const widen = (directory: string): void => {
-    fs.chmodSync(directory, NODE_DIRECTORY_MODE);
-    for (const entry of fs.readdirSync(directory, { withFileTypes: true })) {
-      if (entry.isDirectory()) widen(path.join(directory, entry.name));
-    }
-  };
-  widen(path.join(dir, NODE_DIR));
-}
-
-/** Reads and cross-checks the material in `dir`; every error names the file and the fix. */
+/**
+ * Reads and cross-checks the material in `dir`; every error names the file and the fix. Reads under the
+ * material lock, so a command changing the material is seen before or after, never halfway.
+ */
 export function readMaterial(dir: string): RegistryMaterial {
+  return underMaterialLock(dir, () => readMaterialFiles(dir), { reader: true });
+}
+
+function readMaterialFiles(dir: string): RegistryMaterial {
   assertCurrentLayout(dir);
   const read = (relativePath: string): string => {
     const file = path.join(dir, relativePath);
@@ -287,15 +278,24 @@ export function readMaterial(dir: string): RegistryMaterial {
   };
 }
 
-/** Reads the material in `dir`, or creates it there when `dir` does not exist. Never overwrites. */
+/**
+ * Reads the material in `dir`, or creates it there when `dir` does not exist. Never overwrites. `recovered`
+ * says what a killed command had left and this call finished or removed first (see recoverMaterial).
+ */
 export function loadOrCreateMaterial(
   dir: string,
   options: MaterialOptions = {},
-): { material: RegistryMaterial; created: boolean } {
-  if (fs.existsSync(dir)) return { material: readMaterial(dir), created: false };
-  const material = generateMaterial(options);
-  writeNewMaterial(dir, material);
-  return { material, created: true };
+): { material: RegistryMaterial; created: boolean; recovered: string[] } {
+  return underMaterialLock(
+    dir,
+    (recovered) => {
+      if (fs.existsSync(dir)) return { material: readMaterialFiles(dir), created: false, recovered };
+      const material = generateMaterial(options);
+      writeNewMaterial(dir, material);
+      return { material, created: true, recovered };
+    },
+    { createParent: true },
+  );
 }
 
 /**

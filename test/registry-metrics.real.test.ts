@@ -33,12 +33,20 @@ describeReal('the synthesized registry serves Prometheus metrics on its own port
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'registry-metrics-'));
     app = await synthApp(join(work, 'registry'), join(work, 'dist'));
-    env = registryEnvFromManifests(app.manifests, join(work, 'pod'), `127.0.0.1:${await freeLoopbackPort()}`);
     const metricsPort = await freeLoopbackPort();
     metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
     // Only the address moves onto loopback, as REGISTRY_HTTP_ADDR does; the rest is the Deployment's env.
-    expect(env.REGISTRY_HTTP_DEBUG_ADDR).toBe('0.0.0.0:5001');
-    env.REGISTRY_HTTP_DEBUG_ADDR = `127.0.0.1:${metricsPort}`;
+    const deployment = app.manifests.find((object) => object.kind === 'Deployment');
+    expect(deployment.spec.template.spec.containers[0].env).toContainEqual({
+      name: 'REGISTRY_HTTP_DEBUG_ADDR',
+      value: '0.0.0.0:5001',
+    });
+    env = registryEnvFromManifests(
+      app.manifests,
+      join(work, 'pod'),
+      `127.0.0.1:${await freeLoopbackPort()}`,
+      `127.0.0.1:${metricsPort}`,
+    );
     registry = await startRegistry({ env, workDir: work });
   });
 

@@ -1,6 +1,6 @@
 import { type CertificateSummary, DEFAULT_CA_VALIDITY_DAYS, DEFAULT_CERT_VALIDITY_DAYS } from '../../lib/certificates';
 import { EXPIRY_WARNING_DAYS, describeMaterialCertificates, renewCertificates } from '../../lib/material-certs';
-import { type CommandFactory, handler } from '../command';
+import { type CommandFactory, handler, withMaterial } from '../command';
 import { applyCommandFor, withFlagNames } from '../flags';
 import { type CliIo, EXIT_OK, type ExitCode } from '../io';
 
@@ -20,7 +20,9 @@ const FLAGS = { certValidityDays: '--cert-days', caValidityDays: '--ca-days', ro
 
 export async function certsShow(args: CertsShowArgs, io: CliIo): Promise<ExitCode> {
   return withFlagNames(FLAGS, async () => {
-    const certificates = describeMaterialCertificates(args.dir, io.now());
+    const certificates = withMaterial(args.dir, io, () => describeMaterialCertificates(args.dir, io.now()), {
+      reader: true,
+    });
     if (args.json) {
       io.stdout.write(
         `${JSON.stringify(
@@ -58,12 +60,14 @@ export async function certsShow(args: CertsShowArgs, io: CliIo): Promise<ExitCod
 /** A new server certificate from the same CA (nodes keep trusting it), or with --rotate-ca a new CA too. */
 export async function certsRenew(args: CertsRenewArgs, io: CliIo): Promise<ExitCode> {
   return withFlagNames(FLAGS, async () => {
-    const result = renewCertificates(args.dir, {
-      rotateCa: args.rotateCa,
-      certValidityDays: args.certDays,
-      caValidityDays: args.caDays,
-      now: io.now(),
-    });
+    const result = withMaterial(args.dir, io, () =>
+      renewCertificates(args.dir, {
+        rotateCa: args.rotateCa,
+        certValidityDays: args.certDays,
+        caValidityDays: args.caDays,
+        now: io.now(),
+      }),
+    );
     io.stderr.write(`kept the old files in ${result.backupDir}\n`);
     if (result.rotatedCa)
       io.stderr.write(

@@ -13,11 +13,12 @@ import {
   readMaterialSnapshot,
 } from '../../lib/material-checks';
 import { DEFAULT_DIST_DIR, assertMaterialDir, writeContainerdHostsDir } from '../../lib/material-dir';
+import { crashLeftovers, underMaterialLock } from '../../lib/material-transaction';
 import { parseRegistriesYaml } from '../../lib/registries-yaml';
 import { probeMaterialRegistry, registryApiUrl } from '../../lib/registry-probe';
 import { ValidationError } from '../../lib/validate';
 import { type CommandFactory, handler } from '../command';
-import { materialDirForSynth, withFlagNames } from '../flags';
+import { applyCommandFor, dirFlag, materialDirForSynth, withFlagNames } from '../flags';
 import { type CliIo, EXIT_CHECK_FAILED, EXIT_OK, type ExitCode } from '../io';
 
 export interface DoctorArgs {
@@ -39,9 +40,17 @@ export async function doctor(args: DoctorArgs, io: CliIo): Promise<ExitCode> {
     // Usage errors first, before any line of the report.
     const url = args.url === undefined ? undefined : registryApiUrl(args.url);
     if (oldLayoutPaths(args.dir).length > 0) return report([oldLayoutCheck(args.dir)], args.json, io);
-    if (args.fixHostsDir === true) rewriteHostsDir(args.dir, io);
-    const snapshot = readMaterialSnapshot(args.dir);
-    const checks: Check[] = checkMaterial(snapshot, { now: io.now() });
+    // One lock for the repair and the read: what the checks see is whole. The lock first finishes or
+    // removes what an interrupted command left, and the report says so.
+    const { snapshot, recovered } = underMaterialLock(
+      args.dir,
+      (recovered) => {
+        if (args.fixHostsDir === true) rewriteHostsDir(args.dir, io);
+        return { snapshot: readMaterialSnapshot(args.dir), recovered };
+      },
+      { reader: args.fixHostsDir !== true },
+    );
+    const checks: Check[] = [...leftoverChecks(args.dir, recovered, io), ...checkMaterial(snapshot, { now: io.now() })];
     const manifests = readDistManifests(args.dist);
     if (manifests === undefined)
       io.stderr.write(`no ${args.dist}/ directory: the synthesized manifests are not checked\n`);
@@ -122,6 +131,33 @@ function oldLayoutCheck(dir: string): Check {
     detail: `${oldLayoutMessage(dir).split(': move what')[0]}; the nodes now mount only ${path.join(dir, NODE_DIR)}, read-only, so no key, htpasswd or password reaches a node`,
     fix: `${MIGRATE_COMMAND} --dir ${dir}, then recreate the cluster from "private-registry k3d-config"`,
   };
+}
+
+/**
+ * A line only when an interrupted command left something: what this run finished or removed (the cluster
+ * may not have the material it now holds), or what it could not, without the lock.
+ */
+function leftoverChecks(dir: string, recovered: readonly string[], io: CliIo): Check[] {
+  const name = 'interrupted command';
+  if (recovered.length > 0)
+    return [
+      {
+        name,
+        ok: false,
+        detail: `an interrupted command had left its work half done; now: ${recovered.join('; ')}`,
+        fix: `apply the material as it now is: ${applyCommandFor(dir, io)}`,
+      },
+    ];
+  const leftovers = crashLeftovers(dir);
+  if (leftovers.length === 0) return [];
+  return [
+    {
+      name,
+      ok: false,
+      detail: `an interrupted command left ${leftovers.join(', ')}`,
+      fix: `run private-registry doctor${dirFlag(dir, io)} as a user who can write in ${path.dirname(path.resolve(dir))}: it finishes or removes them (so does any command that changes the material)`,
+    },
+  ];
 }
 
 /** The one repair doctor makes itself: certs.d is generated from registries.yaml, so it can be made again. */

@@ -2,11 +2,12 @@ import * as fs from 'node:fs';
 import { DEFAULT_CA_VALIDITY_DAYS, DEFAULT_CERT_VALIDITY_DAYS } from '../../lib/certificates';
 import { DEFAULT_NODE_PORT, DEFAULT_REGISTRY_HOSTNAME, DEFAULT_USERNAME } from '../../lib/defaults';
 import { MATERIAL_FILES, generateMaterial, writeNewMaterial } from '../../lib/material';
-import { moveToBackup } from '../../lib/material-dir';
+import { backupPathFor } from '../../lib/material-dir';
+import { underMaterialLock } from '../../lib/material-transaction';
 import { ValidationError } from '../../lib/validate';
 import { type CommandFactory, handler } from '../command';
 import { applyCommandFor, dirFlag, withFlagNames } from '../flags';
-import { type CliIo, EXIT_OK, type ExitCode, readPasswordFromStdin } from '../io';
+import { type CliIo, EXIT_OK, type ExitCode, readPasswordFromStdin, reportRecovered } from '../io';
 
 export interface InitArgs {
   readonly dir: string;
@@ -31,25 +32,30 @@ const FLAGS = {
 /** Creates the material directory exactly as the first synth would; --force keeps the old one as a backup. */
 export async function init(args: InitArgs, io: CliIo): Promise<ExitCode> {
   return withFlagNames(FLAGS, async () => {
-    const exists = fs.existsSync(args.dir);
-    if (exists && !args.force) {
-      throw new ValidationError(
-        `${args.dir} already exists: keep it (private-registry doctor checks it), or pass --force to move it to a timestamped backup and create new material`,
-      );
-    }
+    if (fs.existsSync(args.dir) && !args.force) throw alreadyExists(args.dir);
     const password = args.passwordStdin ? await readPasswordFromStdin(io) : undefined;
-    // Everything is validated and generated before the old material is touched.
-    const material = generateMaterial({
-      hostname: args.hostname,
-      nodePort: args.nodePort,
-      username: args.user,
-      password,
-      caValidityDays: args.caDays,
-      certValidityDays: args.certDays,
-      now: io.now(),
-    });
-    if (exists) io.stderr.write(`moved the old material to ${moveToBackup(args.dir, io.now())}\n`);
-    writeNewMaterial(args.dir, material);
+    // One writer at a time: another init, or a synth creating the material, may have come first.
+    underMaterialLock(
+      args.dir,
+      (recovered) => {
+        reportRecovered(recovered, io);
+        if (fs.existsSync(args.dir) && !args.force) throw alreadyExists(args.dir);
+        // Everything is validated and generated before the old material is touched.
+        const material = generateMaterial({
+          hostname: args.hostname,
+          nodePort: args.nodePort,
+          username: args.user,
+          password,
+          caValidityDays: args.caDays,
+          certValidityDays: args.certDays,
+          now: io.now(),
+        });
+        // The old directory goes to the backup and the new one in its place as one transaction.
+        const backup = writeNewMaterial(args.dir, material, (dir) => backupPathFor(dir, io.now()));
+        if (backup !== undefined) io.stderr.write(`moved the old material to ${backup}\n`);
+      },
+      { createParent: true },
+    );
 
     const dir = dirFlag(args.dir, io);
     const user = args.user;
@@ -69,6 +75,12 @@ export async function init(args: InitArgs, io: CliIo): Promise<ExitCode> {
     );
     return EXIT_OK;
   });
+}
+
+function alreadyExists(dir: string): ValidationError {
+  return new ValidationError(
+    `${dir} already exists: keep it (private-registry doctor checks it), or pass --force to move it to a timestamped backup and create new material`,
+  );
 }
 
 export const initCommand: CommandFactory = (context) => ({

@@ -14,7 +14,7 @@ import {
 import { MATERIAL_FILES, materialAddressesOf, readMaterial } from '../../lib/material';
 import { assertMaterialDir } from '../../lib/material-dir';
 import { ValidationError } from '../../lib/validate';
-import { type CommandFactory, handler } from '../command';
+import { type CommandFactory, handler, withMaterial } from '../command';
 import { withFlagNames } from '../flags';
 import { type CliIo, EXIT_OK, type ExitCode } from '../io';
 
@@ -35,7 +35,7 @@ export async function k3dConfig(args: K3dConfigArgs, io: CliIo): Promise<ExitCod
   return withFlagNames(FLAGS, async () => {
     assertMaterialDir(args.dir);
     // The nodes will read this material: refuse to wire up a cluster to a broken one.
-    const material = readMaterial(args.dir);
+    const material = withMaterial(args.dir, io, () => readMaterial(args.dir), { reader: true });
     const { nodePort } = materialAddressesOf(material.registries, path.join(args.dir, MATERIAL_FILES.registriesYaml));
     const config = k3dClusterConfig({
       materialDir: path.resolve(args.dir),

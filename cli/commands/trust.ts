@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { MATERIAL_FILES, materialAddressesOf, readMaterial } from '../../lib/material';
 import { assertMaterialDir } from '../../lib/material-dir';
 import { desktopTrustFiles, writeTrustFiles } from '../../lib/trust';
-import { type CommandFactory, handler } from '../command';
+import { type CommandFactory, handler, withMaterial } from '../command';
 import { dirFlag, withFlagNames } from '../flags';
 import { type CliIo, EXIT_CHECK_FAILED, EXIT_OK, type ExitCode } from '../io';
 
@@ -16,7 +16,7 @@ export interface TrustArgs {
 export async function trust(args: TrustArgs, io: CliIo): Promise<ExitCode> {
   return withFlagNames({}, async () => {
     assertMaterialDir(args.dir);
-    const material = readMaterial(args.dir);
+    const material = withMaterial(args.dir, io, () => readMaterial(args.dir), { reader: true });
     const { nodePort } = materialAddressesOf(material.registries, path.join(args.dir, MATERIAL_FILES.registriesYaml));
     const host = `localhost:${nodePort}`;
     const files = desktopTrustFiles(material.ca.certificatePem, host);

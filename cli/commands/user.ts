@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { MATERIAL_FILES } from '../../lib/material';
 import { addMaterialUser, listMaterialUsers, removeMaterialUser, verifyMaterialUser } from '../../lib/material-users';
-import { type CommandFactory, handler } from '../command';
+import { type CommandFactory, handler, withMaterial } from '../command';
 import { applyCommandFor, withFlagNames } from '../flags';
 import { type CliIo, EXIT_CHECK_FAILED, EXIT_OK, type ExitCode, readPasswordFromStdin } from '../io';
 
@@ -38,7 +38,7 @@ const FLAGS = {
 export async function userAdd(args: UserAddArgs, io: CliIo): Promise<ExitCode> {
   return withFlagNames(FLAGS, async () => {
     const password = args.passwordStdin ? await readPasswordFromStdin(io) : undefined;
-    const added = addMaterialUser(args.dir, args.name, { password });
+    const added = withMaterial(args.dir, io, () => addMaterialUser(args.dir, args.name, { password }));
     if (added.generated) io.stdout.write(`${added.password}\n`);
     io.stderr.write(
       `added "${args.name}" to ${path.join(args.dir, MATERIAL_FILES.htpasswd)}${added.generated ? '; its password (above) is shown only this once' : ''}\n` +
@@ -53,7 +53,7 @@ export async function userRemove(args: UserRemoveArgs, io: CliIo): Promise<ExitC
   return withFlagNames(FLAGS, async () => {
     const nodeUser =
       args.nodeUser === undefined ? undefined : { username: args.nodeUser, password: await readPasswordFromStdin(io) };
-    const { nodeUserChanged } = removeMaterialUser(args.dir, args.name, { nodeUser });
+    const { nodeUserChanged } = withMaterial(args.dir, io, () => removeMaterialUser(args.dir, args.name, { nodeUser }));
     io.stderr.write(
       `removed "${args.name}" from ${path.join(args.dir, MATERIAL_FILES.htpasswd)}; the registry forgets it once you apply: ${applyCommandFor(args.dir, io)}\n`,
     );
@@ -69,7 +69,7 @@ export async function userRemove(args: UserRemoveArgs, io: CliIo): Promise<ExitC
 /** One user name per line on stdout; which one the nodes use goes to stderr. */
 export async function userList(args: UserListArgs, io: CliIo): Promise<ExitCode> {
   return withFlagNames(FLAGS, async () => {
-    const users = listMaterialUsers(args.dir);
+    const users = withMaterial(args.dir, io, () => listMaterialUsers(args.dir), { reader: true });
     for (const user of users) io.stdout.write(`${user.username}\n`);
     const nodeUser = users.find((user) => user.isNodeUser);
     if (nodeUser !== undefined)
@@ -84,7 +84,7 @@ export async function userList(args: UserListArgs, io: CliIo): Promise<ExitCode>
 export async function userVerify(args: UserVerifyArgs, io: CliIo): Promise<ExitCode> {
   return withFlagNames(FLAGS, async () => {
     const password = await readPasswordFromStdin(io);
-    if (verifyMaterialUser(args.dir, args.name, password)) {
+    if (withMaterial(args.dir, io, () => verifyMaterialUser(args.dir, args.name, password), { reader: true })) {
       io.stderr.write(`the password matches "${args.name}" in ${path.join(args.dir, MATERIAL_FILES.htpasswd)}\n`);
       return EXIT_OK;
     }

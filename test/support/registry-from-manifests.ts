@@ -5,12 +5,15 @@ import { join } from 'node:path';
  * Turns the synthesized registry Deployment into what `docker-registry serve` needs on this machine,
  * the way the kubelet would: every Secret volume is written out to a directory standing in for its
  * mount path, `secretKeyRef` variables are read from the synthesized Secrets, and container paths in
- * the environment are mapped onto those directories. Only the listen address is changed.
+ * the environment are mapped onto those directories. Only the listen addresses are changed: the metrics
+ * listener, 0.0.0.0 in the pod, moves to `debugAddress`, or is left off (here it would leave loopback and
+ * two registries would fight over its port).
  */
 export function registryEnvFromManifests(
   manifests: any[],
   rootDir: string,
   listenAddress: string,
+  debugAddress?: string,
 ): Record<string, string> {
   const deployment = manifests.find((object) => object.kind === 'Deployment');
   if (deployment === undefined) throw new Error('no Deployment in the synthesized manifests');
@@ -51,5 +54,7 @@ export function registryEnvFromManifests(
     }
   }
   env.REGISTRY_HTTP_ADDR = listenAddress;
+  if (debugAddress === undefined) delete env.REGISTRY_HTTP_DEBUG_ADDR;
+  else env.REGISTRY_HTTP_DEBUG_ADDR = debugAddress;
   return env;
 }
