@@ -2,14 +2,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PUBLIC_FILE_MODE, SECRET_FILE_MODE, writeFileAtomic } from './atomic-file';
 import {
+  assertCertificatePem,
+  assertPrivateKeyPem,
   type CertificateAndKey,
   type CertificateSummary,
   createCertificateAuthority,
   createServerCertificate,
   describeCertificate,
   keyMatchesCertificate,
-  parseCertificate,
-  parsePrivateKey,
   registrySubjectAltNames,
 } from './certificates';
 import { DEFAULT_NAMESPACE, DEFAULT_SERVICE_NAME } from './defaults';
@@ -121,8 +121,8 @@ function readCertificateAuthority(dir: string): CertificateAndKey {
   const certFile = path.join(dir, MATERIAL_FILES.caCertificate);
   const keyFile = path.join(dir, MATERIAL_FILES.caKey);
   const ca = { certificatePem: readMaterialFile(certFile, dir), privateKeyPem: readMaterialFile(keyFile, dir) };
-  parseCertificate(ca.certificatePem, certFile);
-  parsePrivateKey(ca.privateKeyPem, keyFile);
+  assertCertificatePem(ca.certificatePem, certFile);
+  assertPrivateKeyPem(ca.privateKeyPem, keyFile);
   if (!keyMatchesCertificate(ca.certificatePem, ca.privateKeyPem)) {
     throw new ValidationError(
       `${keyFile} does not belong to ${certFile}: restore the matching pair from a backup, or make a new CA with 'rotateCa'`,

@@ -150,7 +150,8 @@ export class RegistryChart extends Chart {
         host: `localhost:${nodePort}`,
         hostFromContainerRuntime: `${this.hostname}:${port}`,
         hostFromClusterNetwork: `${serviceDnsName(this.registry)}:${port}`,
-        help: 'https://www.npmjs.com/package/cdk8s-private-registry',
+        // The KEP's own document: this package has no web page of its own to point at.
+        help: 'https://github.com/kubernetes/enhancements/tree/master/keps/sig-cluster-lifecycle/generic/1755-communicating-a-local-registry',
       });
     }
   }
