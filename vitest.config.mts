@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // npm run test:consumer (vitest.consumer.config.mts): it installs packages, so it is a script of its own.
+    exclude: ['test/consumer/**', '**/node_modules/**'],
     globalSetup: ['test/global-setup.ts'],
     reporters: ['default', './test/summary-reporter.ts'],
     testTimeout: 60_000,
