@@ -140,12 +140,12 @@ describe('the README examples, in a consumer app', () => {
       for (const runner of ['jest', 'vitest']) {
         mkdirSync(join(app, runner), { recursive: true });
         writeFileSync(join(app, runner, 'registry.test.ts'), source);
-        const types = runner === 'jest' ? ['node', 'jest'] : ['node', 'vitest/globals'];
-        const tsconfig = {
-          ...base,
-          compilerOptions: { ...base.compilerOptions, types },
-          include: [`${runner}/**/*.ts`],
-        };
+        // vitest's own declarations need a module resolution that reads package exports (not CommonJS's node10).
+        const compilerOptions =
+          runner === 'jest'
+            ? { ...base.compilerOptions, types: ['node', 'jest'] }
+            : { ...base.compilerOptions, types: ['node', 'vitest/globals'], module: 'nodenext' };
+        const tsconfig = { ...base, compilerOptions, include: [`${runner}/**/*.ts`] };
         writeFileSync(join(app, `tsconfig.${runner}.json`), JSON.stringify(tsconfig));
       }
       writeFileSync(
