@@ -90,10 +90,13 @@ export function installedVersion(dir: string, name: string): string {
   return JSON.parse(readFileSync(join(dir, 'node_modules', name, 'package.json'), 'utf8')).version;
 }
 
-/** The environment of a test runner started inside the app: none of this vitest run's own variables. */
+/**
+ * The environment of a test runner started inside the app: none of this vitest run's own variables, and not
+ * CI's `CI=true` (under which jest and vitest refuse to write a new snapshot): the caller says when it is CI.
+ */
 export function runnerEnv(): NodeJS.ProcessEnv {
   return Object.fromEntries(
-    Object.entries(process.env).filter(([name]) => !/^(VITEST|NODE_ENV$|TEST$|JEST)/.test(name)),
+    Object.entries(process.env).filter(([name]) => !/^(VITEST|NODE_ENV$|TEST$|JEST|CI$)/.test(name)),
   );
 }
 
