@@ -3,8 +3,9 @@ import { configDefaults, defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // The kill and concurrency trials run apart: npm run test:faults (vitest.faults.config.mts).
-    exclude: [...configDefaults.exclude, 'test/faults/**'],
+    // Run apart: npm run test:faults (the kill and concurrency trials, vitest.faults.config.mts) and
+    // npm run test:consumer (it installs packages, vitest.consumer.config.mts).
+    exclude: [...configDefaults.exclude, 'test/faults/**', 'test/consumer/**'],
     globalSetup: ['test/global-setup.ts'],
     reporters: ['default', './test/summary-reporter.ts'],
     testTimeout: 60_000,

@@ -282,8 +282,19 @@ export function keyMatchesCertificate(certificatePem: string, privateKeyPem: str
   return publicKey.n.equals(privateKey.n) && publicKey.e.equals(privateKey.e);
 }
 
-/** The certificate in `pem`, or a ValidationError naming `source` and the fix. */
-export function parseCertificate(pem: string, source: string): forge.pki.Certificate {
+/** Throws a ValidationError naming `source` unless `pem` is a PEM X.509 RSA certificate. */
+export function assertCertificatePem(pem: string, source: string): void {
+  parseCertificate(pem, source);
+}
+
+/** Throws a ValidationError naming `source` unless `pem` is a PEM RSA private key. */
+export function assertPrivateKeyPem(pem: string, source: string): void {
+  parsePrivateKey(pem, source);
+}
+
+// node-forge's types stay out of every exported signature: its @types package is only a devDependency, and a
+// declaration file importing 'node-forge' fails a consumer's tsc (TS7016) unless it skips library checks.
+function parseCertificate(pem: string, source: string): forge.pki.Certificate {
   try {
     return forge.pki.certificateFromPem(pem);
   } catch (error) {
@@ -293,8 +304,7 @@ export function parseCertificate(pem: string, source: string): forge.pki.Certifi
   }
 }
 
-/** The RSA private key in `pem`, or a ValidationError naming `source` and the fix. */
-export function parsePrivateKey(pem: string, source: string): forge.pki.rsa.PrivateKey {
+function parsePrivateKey(pem: string, source: string): forge.pki.rsa.PrivateKey {
   try {
     return forge.pki.privateKeyFromPem(pem) as forge.pki.rsa.PrivateKey;
   } catch (error) {

@@ -2,17 +2,17 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PUBLIC_FILE_MODE, SECRET_FILE_MODE } from './atomic-file';
 import {
+  assertCertificatePem,
+  assertPrivateKeyPem,
   type CertificateAndKey,
   type CertificateSummary,
   createCertificateAuthority,
   createServerCertificate,
   describeCertificate,
   keyMatchesCertificate,
-  parseCertificate,
   type SubjectAltNames,
   caConstraintProblem,
   namesOutsideConstraints,
-  parsePrivateKey,
   permittedNamesOf,
   registryNameConstraints,
   registrySubjectAltNames,
@@ -168,8 +168,8 @@ function readCertificateAuthority(dir: string): CertificateAndKey {
   const certFile = path.join(dir, MATERIAL_FILES.caCertificate);
   const keyFile = path.join(dir, MATERIAL_FILES.caKey);
   const ca = { certificatePem: readMaterialFile(certFile, dir), privateKeyPem: readMaterialFile(keyFile, dir) };
-  parseCertificate(ca.certificatePem, certFile);
-  parsePrivateKey(ca.privateKeyPem, keyFile);
+  assertCertificatePem(ca.certificatePem, certFile);
+  assertPrivateKeyPem(ca.privateKeyPem, keyFile);
   if (!keyMatchesCertificate(ca.certificatePem, ca.privateKeyPem)) {
     throw new ValidationError(
       `${keyFile} does not belong to ${certFile}: restore the matching pair from a backup, or make a new CA with 'rotateCa'`,

@@ -2,13 +2,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type FileToWrite, PUBLIC_FILE_MODE, SECRET_FILE_MODE } from './atomic-file';
 import {
+  assertCertificatePem,
+  assertPrivateKeyPem,
   type CertificateAndKey,
   createCertificateAuthority,
   createServerCertificate,
   isIssuedBy,
   keyMatchesCertificate,
-  parseCertificate,
-  parsePrivateKey,
   registryNameConstraints,
   registrySubjectAltNames,
 } from './certificates';
@@ -247,10 +247,10 @@ function readMaterialFiles(dir: string): RegistryMaterial {
     [MATERIAL_FILES.caCertificate, ca.certificatePem],
     [MATERIAL_FILES.tlsCertificate, tls.certificatePem],
   ]) {
-    parseCertificate(pem, file(relativePath));
+    assertCertificatePem(pem, file(relativePath));
   }
-  parsePrivateKey(ca.privateKeyPem, file(MATERIAL_FILES.caKey));
-  parsePrivateKey(tls.privateKeyPem, file(MATERIAL_FILES.tlsKey));
+  assertPrivateKeyPem(ca.privateKeyPem, file(MATERIAL_FILES.caKey));
+  assertPrivateKeyPem(tls.privateKeyPem, file(MATERIAL_FILES.tlsKey));
   if (!keyMatchesCertificate(ca.certificatePem, ca.privateKeyPem)) {
     throw new ValidationError(
       `${file(MATERIAL_FILES.caKey)} does not belong to ${file(MATERIAL_FILES.caCertificate)}: restore the matching pair`,

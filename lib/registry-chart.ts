@@ -178,7 +178,8 @@ export class RegistryChart extends Chart {
         host: `localhost:${this.registry.nodePort}`,
         hostFromContainerRuntime: `${this.hostname}:${this.registry.port}`,
         hostFromClusterNetwork: `${serviceDnsName(this.registry)}:${this.registry.port}`,
-        help: 'https://www.npmjs.com/package/cdk8s-private-registry',
+        // The KEP's own document: this package has no web page of its own to point at.
+        help: 'https://github.com/kubernetes/enhancements/tree/master/keps/sig-cluster-lifecycle/generic/1755-communicating-a-local-registry',
       });
     }
   }

@@ -156,7 +156,7 @@ describe('RegistryChart', () => {
         'host: localhost:31113',
         'hostFromContainerRuntime: container-registry.local:5000',
         'hostFromClusterNetwork: container-registry.container-registry.svc.cluster.local:5000',
-        'help: https://www.npmjs.com/package/cdk8s-private-registry',
+        'help: https://github.com/kubernetes/enhancements/tree/master/keps/sig-cluster-lifecycle/generic/1755-communicating-a-local-registry',
         '',
       ].join('\n'),
     );

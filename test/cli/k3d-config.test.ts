@@ -7,8 +7,8 @@ import { type K3dConfigArgs, k3dConfig } from '../../cli/commands/k3d-config';
 import { main } from '../../cli/main';
 import { materialTemplate, captureIo, tempDir, treeHashes } from './helpers';
 
-// k3d's own schema for its config file, kept beside the project (../shared), not in the repository.
-const SCHEMA_FILE = path.resolve(__dirname, '../../..', 'shared/schemas/k3d-v1alpha5.schema.json');
+// k3d's own schema for its config file, vendored with its source and license (see that directory's README).
+const SCHEMA_FILE = path.resolve(__dirname, '../fixtures/vendor/k3d/k3d-v1alpha5.schema.json');
 
 /** The schema is draft-07, which is what Ajv's default class speaks; its two formats are added by hand. */
 function k3dSchemaValidator(): (data: unknown) => string[] {
