@@ -4,6 +4,8 @@ import { PUBLIC_FILE_MODE, SECRET_FILE_MODE, writeFileAtomic } from './atomic-fi
 import {
   type CertificateAndKey,
   type CertificateSummary,
+  ROTATE_CA_FIX,
+  assertCertificateCurrent,
   createCertificateAuthority,
   createServerCertificate,
   describeCertificate,
@@ -18,7 +20,7 @@ import { assertMaterialDir, copyToBackup } from './material-dir';
 import { parseRegistriesYaml } from './registries-yaml';
 import { ValidationError } from './validate';
 
-/** Fewer days left than this and `certs show` warns and `doctor` fails. */
+/** Fewer days left than this and `certs show` and `doctor` warn; an expired certificate fails. */
 export const EXPIRY_WARNING_DAYS = 30;
 
 export interface MaterialCertificate {
@@ -86,7 +88,7 @@ export function renewCertificates(dir: string, options: RenewOptions = {}): Rene
   const { hostname } = materialAddressesOf(registries, file(MATERIAL_FILES.registriesYaml));
   const ca = rotateCa
     ? createCertificateAuthority({ validityDays: options.caValidityDays, now })
-    : readCertificateAuthority(dir);
+    : readCertificateAuthority(dir, now);
   // The Service names synth gives the registry (charts/main.ts keeps RegistryChart's defaults).
   const required = registrySubjectAltNames(hostname, DEFAULT_SERVICE_NAME, DEFAULT_NAMESPACE);
   const dnsNames = [...new Set([...old.dnsNames, ...required.dnsNames])];
@@ -117,7 +119,7 @@ export function renewCertificates(dir: string, options: RenewOptions = {}): Rene
 
 // Not readMaterial: renewing is the repair doctor prescribes for a server certificate or key that readMaterial
 // rejects (another CA's, a mismatched key), so only the files a renewal needs are read and checked.
-function readCertificateAuthority(dir: string): CertificateAndKey {
+function readCertificateAuthority(dir: string, now: Date): CertificateAndKey {
   const certFile = path.join(dir, MATERIAL_FILES.caCertificate);
   const keyFile = path.join(dir, MATERIAL_FILES.caKey);
   const ca = { certificatePem: readMaterialFile(certFile, dir), privateKeyPem: readMaterialFile(keyFile, dir) };
@@ -128,6 +130,8 @@ function readCertificateAuthority(dir: string): CertificateAndKey {
       `${keyFile} does not belong to ${certFile}: restore the matching pair from a backup, or make a new CA with 'rotateCa'`,
     );
   }
+  // A certificate from an expired CA verifies nowhere: only a new CA helps.
+  assertCertificateCurrent(ca.certificatePem, certFile, ROTATE_CA_FIX, now);
   return ca;
 }
 

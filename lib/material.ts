@@ -3,6 +3,9 @@ import * as path from 'node:path';
 import { type FileToWrite, PUBLIC_FILE_MODE, SECRET_FILE_MODE, createDirectoryAtomic } from './atomic-file';
 import {
   type CertificateAndKey,
+  RENEW_CERTIFICATE_FIX,
+  ROTATE_CA_FIX,
+  assertCertificateCurrent,
   createCertificateAuthority,
   createServerCertificate,
   isIssuedBy,
@@ -196,8 +199,19 @@ export function writeNewMaterial(dir: string, material: RegistryMaterial): void 
   createDirectoryAtomic(dir, materialFiles(material));
 }
 
+export interface ReadMaterialOptions {
+  /**
+   * Refuse a CA or server certificate that is expired or not yet valid: what is deployed from it would not
+   * verify. Off only for commands that manage users, which must work while a renewal is due.
+   * @default true
+   */
+  readonly requireCurrentCertificates?: boolean;
+  /** @default - the current time */
+  readonly now?: Date;
+}
+
 /** Reads and cross-checks the material in `dir`; every error names the file and the fix. */
-export function readMaterial(dir: string): RegistryMaterial {
+export function readMaterial(dir: string, options: ReadMaterialOptions = {}): RegistryMaterial {
   const read = (relativePath: string): string => {
     const file = path.join(dir, relativePath);
     try {
@@ -233,6 +247,11 @@ export function readMaterial(dir: string): RegistryMaterial {
     throw new ValidationError(
       `${file(MATERIAL_FILES.tlsCertificate)} is not signed by ${file(MATERIAL_FILES.caCertificate)}: renew the server certificate from this CA`,
     );
+  }
+  if (options.requireCurrentCertificates ?? true) {
+    const now = options.now ?? new Date();
+    assertCertificateCurrent(ca.certificatePem, file(MATERIAL_FILES.caCertificate), ROTATE_CA_FIX, now);
+    assertCertificateCurrent(tls.certificatePem, file(MATERIAL_FILES.tlsCertificate), RENEW_CERTIFICATE_FIX, now);
   }
   const htpasswd = read(MATERIAL_FILES.htpasswd);
   parseHtpasswd(htpasswd, file(MATERIAL_FILES.htpasswd));

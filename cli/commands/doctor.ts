@@ -48,16 +48,20 @@ export async function doctor(args: DoctorArgs, io: CliIo): Promise<ExitCode> {
     } else {
       for (const check of checks) {
         io.stdout.write(
-          check.ok
-            ? `ok    ${check.name}: ${check.detail}\n`
-            : `FAIL  ${check.name}: ${check.detail}; fix: ${check.fix ?? '-'}\n`,
+          !check.ok
+            ? `FAIL  ${check.name}: ${check.detail}; fix: ${check.fix ?? '-'}\n`
+            : check.warning === true
+              ? `WARN  ${check.name}: ${check.detail}; fix: ${check.fix ?? '-'}\n`
+              : `ok    ${check.name}: ${check.detail}\n`,
         );
       }
     }
+    const warnings = checks.filter((check) => check.ok && check.warning === true).length;
+    const warned = warnings === 0 ? '' : ` (${warnings} with a warning: act before it fails)`;
     io.stderr.write(
       failed.length === 0
-        ? `all ${checks.length} checks passed\n`
-        : `${failed.length} of ${checks.length} checks failed\n`,
+        ? `all ${checks.length} checks passed${warned}\n`
+        : `${failed.length} of ${checks.length} checks failed${warned}\n`,
     );
     return failed.length === 0 ? EXIT_OK : EXIT_CHECK_FAILED;
   });

@@ -15,7 +15,7 @@ export interface InitArgs {
   readonly user: string;
   readonly passwordStdin: boolean;
   readonly caDays: number;
-  readonly certDays: number;
+  readonly certDays?: number;
   readonly force: boolean;
 }
 
@@ -107,9 +107,8 @@ export const initCommand: CommandFactory = (context) => ({
       })
       .option('cert-days', {
         type: 'number',
-        default: DEFAULT_CERT_VALIDITY_DAYS,
         requiresArg: true,
-        describe: 'Server certificate lifetime in days',
+        describe: `Server certificate lifetime in days (default ${DEFAULT_CERT_VALIDITY_DAYS}, or up to the CA's end if sooner; never past it)`,
       })
       .option('force', {
         type: 'boolean',

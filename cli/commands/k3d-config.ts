@@ -31,7 +31,7 @@ export async function k3dConfig(args: K3dConfigArgs, io: CliIo): Promise<ExitCod
   return withFlagNames(FLAGS, async () => {
     assertMaterialDir(args.dir);
     // The nodes will read this material: refuse to wire up a cluster to a broken one.
-    const material = readMaterial(args.dir);
+    const material = readMaterial(args.dir, { now: io.now() });
     const { nodePort } = materialAddressesOf(material.registries, path.join(args.dir, MATERIAL_FILES.registriesYaml));
     const config = k3dClusterConfig({
       materialDir: path.resolve(args.dir),

@@ -16,7 +16,7 @@ export interface TrustArgs {
 export async function trust(args: TrustArgs, io: CliIo): Promise<ExitCode> {
   return withFlagNames({}, async () => {
     assertMaterialDir(args.dir);
-    const material = readMaterial(args.dir);
+    const material = readMaterial(args.dir, { now: io.now() });
     const { nodePort } = materialAddressesOf(material.registries, path.join(args.dir, MATERIAL_FILES.registriesYaml));
     const host = `localhost:${nodePort}`;
     const files = desktopTrustFiles(material.ca.certificatePem, host);
