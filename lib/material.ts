@@ -191,6 +191,7 @@ export function materialFiles(material: RegistryMaterial): FileToWrite[] {
 
 /** Writes new material into `dir`, which must not exist: all files or none. */
 export function writeNewMaterial(dir: string, material: RegistryMaterial): void {
+  assertMaterialPath(dir);
   if (fs.existsSync(dir)) {
     throw new ValidationError(
       `${dir} already exists: material is never overwritten; move it away first or use it as it is`,
@@ -212,6 +213,7 @@ export interface ReadMaterialOptions {
 
 /** Reads and cross-checks the material in `dir`; every error names the file and the fix. */
 export function readMaterial(dir: string, options: ReadMaterialOptions = {}): RegistryMaterial {
+  assertMaterialPath(dir);
   const read = (relativePath: string): string => {
     const file = path.join(dir, relativePath);
     try {
@@ -254,8 +256,13 @@ export function readMaterial(dir: string, options: ReadMaterialOptions = {}): Re
     assertCertificateCurrent(tls.certificatePem, file(MATERIAL_FILES.tlsCertificate), RENEW_CERTIFICATE_FIX, now);
   }
   const htpasswd = read(MATERIAL_FILES.htpasswd);
-  parseHtpasswd(htpasswd, file(MATERIAL_FILES.htpasswd));
+  if (parseHtpasswd(htpasswd, file(MATERIAL_FILES.htpasswd)).length === 0) {
+    throw new ValidationError(
+      `${file(MATERIAL_FILES.htpasswd)} has no users: nobody could log in to the registry; restore it from a backup, or add a user (private-registry user add NAME)`,
+    );
+  }
   const registries = parseRegistriesYaml(read(MATERIAL_FILES.registriesYaml), file(MATERIAL_FILES.registriesYaml));
+  materialAddressesOf(registries, file(MATERIAL_FILES.registriesYaml));
   return {
     ca,
     tls,
@@ -265,11 +272,40 @@ export function readMaterial(dir: string, options: ReadMaterialOptions = {}): Re
   };
 }
 
+/**
+ * Refuses a material path that can only lead somewhere wrong: an empty one, a symbolic link to nothing
+ * (creating material there would replace the link), or something that is not a directory.
+ */
+export function assertMaterialPath(dir: string): void {
+  if (dir === '') {
+    throw new ValidationError(
+      `'dir' must name the material directory, got "": give a path like "registry" (an empty REGISTRY_MATERIAL_DIR counts too: unset it)`,
+    );
+  }
+  let stat: fs.Stats;
+  try {
+    stat = fs.lstatSync(dir);
+  } catch {
+    return; // Nothing there yet: it may be created.
+  }
+  if (stat.isSymbolicLink() && !fs.existsSync(dir)) {
+    throw new ValidationError(
+      `${dir} is a symbolic link to ${fs.readlinkSync(dir)}, which does not exist: restore what it points to, or remove the link to create new material there`,
+    );
+  }
+  if (!fs.statSync(dir).isDirectory()) {
+    throw new ValidationError(
+      `${dir} is not a directory: point 'dir' (REGISTRY_MATERIAL_DIR) at the material directory`,
+    );
+  }
+}
+
 /** Reads the material in `dir`, or creates it there when `dir` does not exist. Never overwrites. */
 export function loadOrCreateMaterial(
   dir: string,
   options: MaterialOptions = {},
 ): { material: RegistryMaterial; created: boolean } {
+  assertMaterialPath(dir);
   if (fs.existsSync(dir)) return { material: readMaterial(dir), created: false };
   const material = generateMaterial(options);
   writeNewMaterial(dir, material);
@@ -289,7 +325,12 @@ export function nodeConfigKey(registries: RegistriesConfig): string | undefined 
 /** The credentials the nodes pull with, as registries.yaml gives them (see nodeConfigKey). */
 export function nodeCredentialsOf(registries: RegistriesConfig, source = 'registries.yaml'): Credentials {
   const key = nodeConfigKey(registries);
-  const auth = key === undefined ? undefined : registries.configs?.[key]?.auth;
+  if (key === undefined) {
+    throw new ValidationError(
+      `${source} gives the mirror ${JSON.stringify(pushMirrorName(registries) ?? Object.keys(registries.mirrors)[0] ?? '')} no endpoint: the nodes would not know where the registry is; recreate the material (private-registry init --force)`,
+    );
+  }
+  const auth = registries.configs?.[key]?.auth;
   if (auth?.username === undefined || auth.password === undefined) {
     throw new ValidationError(
       `${source} has no configs."<endpoint host>".auth with username and password: the nodes could not pull; recreate it`,
@@ -317,11 +358,24 @@ export function materialAddressesOf(registries: RegistriesConfig, source = 'regi
       `${source} needs a mirror "localhost:<nodePort>" and an endpoint "https://<hostname>:<port>": recreate the material (private-registry init --force)`,
     );
   }
-  return {
+  const addresses = {
     hostname: endpoint[1],
     registryPort: Number(endpoint[2]),
     nodePort: Number(pushName.slice('localhost:'.length)),
   };
+  // The values come from the file, so its errors name the file, not a prop the user never gave.
+  const fix = 'recreate the material (private-registry init --force), or fix the file by hand';
+  try {
+    assertRegistryHostname('hostname', addresses.hostname);
+    assertPort('registryPort', addresses.registryPort);
+    assertNodePort('nodePort', addresses.nodePort);
+  } catch (error) {
+    const reason = (error as Error).message.replace(/: [^:]*$/, '');
+    throw new ValidationError(
+      `${source}: its mirror "${pushName}" and endpoint "${nodeConfigKey(registries)}" give ${reason}: ${fix}`,
+    );
+  }
+  return addresses;
 }
 
 /** The mirror named `localhost:<nodePort>`: the name the desktop pushes as. */

@@ -31,6 +31,11 @@ export async function doctor(args: DoctorArgs, io: CliIo): Promise<ExitCode> {
     // Usage errors first, before any line of the report.
     const url = args.url === undefined ? undefined : registryApiUrl(args.url);
     if (args.fixHostsDir === true) rewriteHostsDir(args.dir, io);
+    if (fs.existsSync(args.dist) && !fs.statSync(args.dist).isDirectory()) {
+      throw new ValidationError(
+        `--dist ${args.dist} is not a directory: point it at the directory synth writes (cdk8s.yaml "output", "dist" by default)`,
+      );
+    }
     const snapshot = readMaterialSnapshot(args.dir);
     const checks: Check[] = checkMaterial(snapshot, { now: io.now() });
     const manifests = readDistManifests(args.dist);

@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { DEFAULT_CA_VALIDITY_DAYS, DEFAULT_CERT_VALIDITY_DAYS } from '../../lib/certificates';
 import { DEFAULT_NODE_PORT, DEFAULT_REGISTRY_HOSTNAME, DEFAULT_USERNAME } from '../../lib/defaults';
-import { MATERIAL_FILES, generateMaterial, writeNewMaterial } from '../../lib/material';
+import { MATERIAL_FILES, assertMaterialPath, generateMaterial, writeNewMaterial } from '../../lib/material';
 import { moveToBackup } from '../../lib/material-dir';
 import { ValidationError } from '../../lib/validate';
 import { type CommandFactory, handler } from '../command';
@@ -31,10 +32,19 @@ const FLAGS = {
 /** Creates the material directory exactly as the first synth would; --force keeps the old one as a backup. */
 export async function init(args: InitArgs, io: CliIo): Promise<ExitCode> {
   return withFlagNames(FLAGS, async () => {
+    assertMaterialPath(args.dir);
     const exists = fs.existsSync(args.dir);
     if (exists && !args.force) {
       throw new ValidationError(
         `${args.dir} already exists: keep it (private-registry doctor checks it), or pass --force to move it to a timestamped backup and create new material`,
+      );
+    }
+    // --force moves material aside, never some other directory a mistyped --dir names.
+    const entries = exists ? fs.readdirSync(args.dir) : [];
+    const isMaterial = Object.values(MATERIAL_FILES).some((file) => fs.existsSync(path.join(args.dir, file)));
+    if (entries.length > 0 && !isMaterial) {
+      throw new ValidationError(
+        `${args.dir} holds no material (none of ${Object.values(MATERIAL_FILES).join(', ')}), so --force will not move it aside: check --dir, or remove the directory yourself`,
       );
     }
     const password = args.passwordStdin ? await readPasswordFromStdin(io) : undefined;

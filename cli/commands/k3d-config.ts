@@ -59,6 +59,12 @@ function writeOut(out: string, content: string): void {
   if (fs.existsSync(out) && fs.statSync(out).isDirectory()) {
     throw new ValidationError(`--out ${out} is a directory: name a file, e.g. --out ${path.join(out, 'k3d.yaml')}`);
   }
+  // Never overwritten: it may be a config edited by hand, or a link to one (a rename would replace the link).
+  if (fs.lstatSync(out, { throwIfNoEntry: false }) !== undefined) {
+    throw new ValidationError(
+      `--out ${out} already exists: remove it first to regenerate it, or pick another file (without --out the config goes to stdout)`,
+    );
+  }
   try {
     writeFileAtomic(out, content, PUBLIC_FILE_MODE);
   } catch (error) {

@@ -14,7 +14,7 @@ export interface TrustArgs {
 
 /** How each desktop client trusts our CA for localhost:<nodePort>; --write puts the files in place. */
 export async function trust(args: TrustArgs, io: CliIo): Promise<ExitCode> {
-  return withFlagNames({}, async () => {
+  return withFlagNames({ root: '--root' }, async () => {
     assertMaterialDir(args.dir);
     const material = readMaterial(args.dir, { now: io.now() });
     const { nodePort } = materialAddressesOf(material.registries, path.join(args.dir, MATERIAL_FILES.registriesYaml));
