@@ -26,6 +26,7 @@ const MAX_PASSWORD_BYTES = 72;
 export const MAX_USERNAME_BYTES = 255;
 
 /** C0 and C1 control characters and DEL: a terminal acts on them when `user list` prints a name. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
 const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/;
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
