@@ -52,7 +52,7 @@ export async function readPasswordFromStdin(io: CliIo): Promise<string> {
     text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
   } catch {
     throw new ValidationError(
-      `'password' on stdin is not valid UTF-8 (${firstInvalidUtf8(bytes)}): registry clients send the password as UTF-8; pipe in the password as UTF-8 text`,
+      `'password' is not valid UTF-8 (${firstInvalidUtf8(bytes)}): registry clients send the password as UTF-8; pipe in the password as UTF-8 text`,
     );
   }
   return text.replace(/\r?\n$/, '');
