@@ -262,14 +262,10 @@ export function readMaterial(dir: string, options: ReadMaterialOptions = {}): Re
     );
   }
   const registries = parseRegistriesYaml(read(MATERIAL_FILES.registriesYaml), file(MATERIAL_FILES.registriesYaml));
+  const nodeCredentials = nodeCredentialsOf(registries, file(MATERIAL_FILES.registriesYaml));
+  // Checked here so that a bad port or name is blamed on the file, not on a construct prop nobody gave.
   materialAddressesOf(registries, file(MATERIAL_FILES.registriesYaml));
-  return {
-    ca,
-    tls,
-    htpasswd,
-    registries,
-    nodeCredentials: nodeCredentialsOf(registries, file(MATERIAL_FILES.registriesYaml)),
-  };
+  return { ca, tls, htpasswd, registries, nodeCredentials };
 }
 
 /**

@@ -106,8 +106,12 @@ function assertNoLinkUnder(root: string, file: string): void {
   let current = root;
   for (const part of file.split('/').filter((segment) => segment !== '')) {
     current = path.join(current, part);
-    const stat = fs.lstatSync(current, { throwIfNoEntry: false });
-    if (stat === undefined) return;
+    let stat: fs.Stats;
+    try {
+      stat = fs.lstatSync(current);
+    } catch {
+      return; // Not there (or under a file): writing reports it, and nothing beyond can be a link.
+    }
     if (stat.isSymbolicLink()) {
       throw new ValidationError(
         `'root' ${root} holds a symbolic link, ${current} -> ${fs.readlinkSync(current)}: writing through it could put files outside ${root}; remove the link, or pick another root`,

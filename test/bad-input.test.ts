@@ -709,6 +709,16 @@ const materialCases: CliCase[] = [
     args: (ws) => ['user', 'list', '--dir', ws.dir],
     message: 'must be at most 255 bytes (it has 70000)',
   },
+  {
+    name: 'doctor on an htpasswd with a 70,000-character name (the registry would answer 400 to everyone)',
+    setup: replace(
+      MATERIAL_FILES.htpasswd,
+      (old) => `${old}${'n'.repeat(70_000)}${old.slice(old.indexOf(':')).trimEnd()}\n`,
+    ),
+    args: (ws) => ['doctor', '--dir', ws.dir, '--dist', path.join(ws.root, 'no-dist')],
+    code: 1,
+    message: 'FAIL  htpasswd:',
+  },
   // registries.yaml.
   {
     name: 'registries.yaml empty',
@@ -745,7 +755,8 @@ const materialCases: CliCase[] = [
     name: 'registries.yaml with an empty endpoint list (not blamed on configs.auth)',
     setup: yamlEdit((old) => old.replace(/endpoint:\n(\s+- .*\n)+/g, 'endpoint: []\n')),
     args: (ws) => ['k3d-config', '--dir', ws.dir],
-    message: /no endpoint|endpoint/,
+    message:
+      'registries.yaml gives the mirror "localhost:31113" no endpoint: the nodes would not know where the registry is',
   },
   {
     name: 'registries.yaml with auth: null',
@@ -935,19 +946,26 @@ const constructCases: ConstructCase[] = [
   },
 ];
 
-const counts = { cli: cliCases.length, constructs: constructCases.length };
+const counts = {
+  flags: flagCases.length,
+  dirs: dirCases.length,
+  material: materialCases.length,
+  constructs: constructCases.length,
+};
+const total = Object.values(counts).reduce((sum, count) => sum + count, 0);
 
 describe('bad input', () => {
   afterAll(() => {
     process.stderr.write(
-      `bad-input suite: ${counts.cli + counts.constructs} cases (${counts.cli} through the CLI, ${counts.constructs} construct props)\n`,
+      `bad-input suite: ${total} cases: ${counts.flags} flags and arguments, ${counts.dirs} material paths, ${counts.material} material files, ${counts.constructs} construct props\n`,
     );
   });
 
   it('has at least 150 distinct cases', () => {
     const names = [...cliCases, ...constructCases].map((row) => row.name);
     expect(new Set(names).size).toBe(names.length);
-    expect(names.length).toBeGreaterThanOrEqual(150);
+    expect(names.length).toBe(total);
+    expect(total).toBeGreaterThanOrEqual(150);
   });
 
   it.each(cliCases.map((row) => [row.name, row] as const))('%s', async (_name, row) => {

@@ -60,7 +60,7 @@ function writeOut(out: string, content: string): void {
     throw new ValidationError(`--out ${out} is a directory: name a file, e.g. --out ${path.join(out, 'k3d.yaml')}`);
   }
   // Never overwritten: it may be a config edited by hand, or a link to one (a rename would replace the link).
-  if (fs.lstatSync(out, { throwIfNoEntry: false }) !== undefined) {
+  if (isAnything(out)) {
     throw new ValidationError(
       `--out ${out} already exists: remove it first to regenerate it, or pick another file (without --out the config goes to stdout)`,
     );
@@ -73,6 +73,16 @@ function writeOut(out: string, content: string): void {
     throw new ValidationError(
       `--out ${out} cannot be written (${(error as Error).message.split(',')[0]}): pick a file in a directory you can write to`,
     );
+  }
+}
+
+/** True when something (a file, a link, even a dangling one) is at `file`. */
+function isAnything(file: string): boolean {
+  try {
+    fs.lstatSync(file);
+    return true;
+  } catch {
+    return false;
   }
 }
 
