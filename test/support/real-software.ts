@@ -15,6 +15,8 @@ const DEBIAN_PACKAGE: Readonly<Record<string, string>> = {
   ss: 'iproute2',
   flock: 'util-linux',
   unshare: 'util-linux',
+  mount: 'mount',
+  faketime: 'faketime',
 };
 
 export interface DescribeRealOptions {
