@@ -9,7 +9,8 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, bench, describe } from 'vitest';
-import { createHtpasswd, generateMaterial, materialFiles } from '../lib';
+import { createHtpasswd } from '../lib/htpasswd';
+import { generateMaterial, materialFiles } from '../lib/material';
 import { freeLoopbackPort } from '../test/support/free-port';
 import { writeOciImage } from '../test/support/oci-image';
 import { type RunningRegistry, startRegistry, stopAllRegistries } from '../test/support/registry-process';

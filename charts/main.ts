@@ -1,7 +1,5 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { App } from 'cdk8s';
-import { DEFAULT_MATERIAL_DIR, RegistryChart, ValidationError, loadOrCreateMaterial } from '../lib';
+import { DEFAULT_MATERIAL_DIR, PrivateApp, RegistryChart, ValidationError, loadOrCreateMaterial } from '../lib';
 import { ExampleChart } from './example-chart';
 
 function main(): void {
@@ -14,16 +12,15 @@ function main(): void {
       `created ${materialDir}/ (CA, server certificate, htpasswd, registries.yaml); password for user "${material.nodeCredentials.username}" is in ${materialDir}/auth/password\n`,
     );
   }
-  const app = new App();
+  // The manifests hold the TLS key and the htpasswd: private (dist/ 0700, files 0600) from their first byte.
+  const app = new PrivateApp();
   // Hostname and ports follow the material's registries.yaml (e.g. `private-registry init --node-port 30500`).
   const chart = new RegistryChart(app, 'container-registry', { material });
   app.synth();
-  // The manifests hold the TLS key and the htpasswd: as private as the material they come from.
-  for (const file of fs.readdirSync(app.outdir).filter((name) => name.endsWith('.k8s.yaml')))
-    fs.chmodSync(path.join(app.outdir, file), 0o600);
 
   // The example pod goes to a sub-directory: `kubectl apply -f dist` does not recurse, so the pod only
-  // starts when you apply dist/example after pushing its image.
+  // starts when you apply dist/example after pushing its image. It holds no secret, so a plain App (0644
+  // files) will do; inside the private dist/ only you can reach it anyway.
   const exampleApp = new App({ outdir: `${app.outdir}/example` });
   new ExampleChart(exampleApp, 'hello-world-example', {
     image: `localhost:${chart.registry.nodePort}/hello-world-example:latest`,

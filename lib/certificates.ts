@@ -10,11 +10,13 @@ export interface CertificateAndKey {
   readonly privateKeyPem: string;
 }
 
+/** The names a certificate is valid for: DNS names and IP addresses. */
 export interface SubjectAltNames {
   readonly dnsNames: readonly string[];
   readonly ipAddresses: readonly string[];
 }
 
+/** Options of createCertificateAuthority. */
 export interface CertificateAuthorityOptions {
   /** @default 'cdk8s-private-registry CA' */
   readonly commonName?: string;
@@ -26,6 +28,7 @@ export interface CertificateAuthorityOptions {
   readonly now?: Date;
 }
 
+/** Options of createServerCertificate: the CA that signs and the names the certificate carries. */
 export interface ServerCertificateOptions {
   readonly ca: CertificateAndKey;
   readonly subjectAltNames: SubjectAltNames;
@@ -42,6 +45,7 @@ export interface ServerCertificateOptions {
   readonly now?: Date;
 }
 
+/** What `certs show` and doctor report about a certificate. */
 export interface CertificateSummary {
   readonly subject: string;
   readonly issuer: string;
@@ -55,7 +59,9 @@ export interface CertificateSummary {
   readonly sha256Fingerprint: string;
 }
 
+/** The CA lives ten years: replacing it means giving every node and desktop the new one. */
 export const DEFAULT_CA_VALIDITY_DAYS = 3650;
+/** The longest validity Apple platforms accept for a TLS server certificate. */
 export const DEFAULT_CERT_VALIDITY_DAYS = 825;
 const DAY_MS = 24 * 60 * 60 * 1000;
 // Tolerate a node clock that is a little behind the desktop that made the certificate.
@@ -83,6 +89,7 @@ export function missingSubjectAltNames(certificate: SubjectAltNames, required: S
   ];
 }
 
+/** A new self-signed CA (RSA, SHA-256) that may sign server certificates only (pathLenConstraint 0). */
 export function createCertificateAuthority(options: CertificateAuthorityOptions = {}): CertificateAndKey {
   const validityDays = options.validityDays ?? DEFAULT_CA_VALIDITY_DAYS;
   assertIntegerInRange('caValidityDays', validityDays, 1, 36500, 'give the CA lifetime in days');
@@ -98,6 +105,7 @@ export function createCertificateAuthority(options: CertificateAuthorityOptions 
   return toPem(cert, keys.privateKey);
 }
 
+/** A server certificate signed by `options.ca`, carrying every name in `options.subjectAltNames`. */
 export function createServerCertificate(options: ServerCertificateOptions): CertificateAndKey {
   if (options.validityDays !== undefined)
     assertIntegerInRange(
@@ -153,20 +161,35 @@ export function createServerCertificate(options: ServerCertificateOptions): Cert
   return toPem(cert, keys.privateKey);
 }
 
-/** What makes a certificate fix: a new server certificate, or a new CA (which also issues a new server certificate). */
+/** The fix for a server certificate that is expired, not yet valid or otherwise unusable. */
 export const RENEW_CERTIFICATE_FIX = 'issue a new server certificate: private-registry certs renew';
+/** The fix for a CA that is expired or not yet valid: a new CA, which also issues a new server certificate. */
 export const ROTATE_CA_FIX =
   'make a new CA and server certificate: private-registry certs renew --rotate-ca (then give the nodes and this machine the new CA)';
+
+/** Where `now` falls in a certificate's validity: the one rule every check of it uses. */
+export function certificateValidityAt(
+  validity: { readonly notBefore: Date; readonly notAfter: Date },
+  now: Date,
+): 'current' | 'expired' | 'not yet valid' {
+  if (now.getTime() > validity.notAfter.getTime()) return 'expired';
+  if (now.getTime() < validity.notBefore.getTime()) return 'not yet valid';
+  return 'current';
+}
 
 /** Why `validity` is not usable at `now` ("expired on ...", "is not valid before ..."), or undefined when it is. */
 export function certificateValidityProblem(
   validity: { readonly notBefore: Date; readonly notAfter: Date },
   now: Date,
 ): string | undefined {
-  if (now.getTime() > validity.notAfter.getTime()) return `expired on ${isoSeconds(validity.notAfter)}`;
-  if (now.getTime() < validity.notBefore.getTime())
-    return `is not valid before ${isoSeconds(validity.notBefore)} (is this machine's clock right?)`;
-  return undefined;
+  switch (certificateValidityAt(validity, now)) {
+    case 'expired':
+      return `expired on ${isoSeconds(validity.notAfter)}`;
+    case 'not yet valid':
+      return `is not valid before ${isoSeconds(validity.notBefore)} (is this machine's clock right?)`;
+    default:
+      return undefined;
+  }
 }
 
 /**
@@ -178,6 +201,7 @@ export function assertCertificateCurrent(pem: string, source: string, fix: strin
   if (problem !== undefined) throw new ValidationError(`${source} ${problem}, it is now ${isoSeconds(now)}: ${fix}`);
 }
 
+/** Subject, issuer, names, validity and fingerprint of a PEM certificate; `source` names it in errors. */
 export function describeCertificate(pem: string, now: Date = new Date(), source = 'certificate'): CertificateSummary {
   const cert = parseCertificate(pem, source);
   const altNames =
@@ -219,6 +243,7 @@ export function keyMatchesCertificate(certificatePem: string, privateKeyPem: str
   return publicKey.n.equals(privateKey.n) && publicKey.e.equals(privateKey.e);
 }
 
+/** The certificate in `pem`, or a ValidationError naming `source` and the fix. */
 export function parseCertificate(pem: string, source: string): forge.pki.Certificate {
   try {
     return forge.pki.certificateFromPem(pem);
@@ -229,6 +254,7 @@ export function parseCertificate(pem: string, source: string): forge.pki.Certifi
   }
 }
 
+/** The RSA private key in `pem`, or a ValidationError naming `source` and the fix. */
 export function parsePrivateKey(pem: string, source: string): forge.pki.rsa.PrivateKey {
   try {
     return forge.pki.privateKeyFromPem(pem) as forge.pki.rsa.PrivateKey;

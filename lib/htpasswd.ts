@@ -9,6 +9,7 @@ export interface HtpasswdEntry {
   readonly hash: string;
 }
 
+/** A username and its password in clear text. */
 export interface Credentials {
   readonly username: string;
   readonly password: string;
@@ -57,6 +58,7 @@ function preview(value: string): string {
     : JSON.stringify(value);
 }
 
+/** Throws unless bcrypt can hash `password` whole: non-empty, at most 72 bytes. */
 export function validatePassword(password: string, username?: string): void {
   const who = username === undefined ? '' : ` for user ${JSON.stringify(username)}`;
   if (password.length === 0) {
@@ -70,6 +72,7 @@ export function validatePassword(password: string, username?: string): void {
   }
 }
 
+/** Throws unless `cost` is a bcrypt cost (4-31). */
 export function validateBcryptCost(cost: number): void {
   assertIntegerInRange('bcryptCost', cost, 4, 31, 'bcrypt costs run from 4 (fastest) to 31');
 }
@@ -86,6 +89,7 @@ export function hashPassword(
   return bcrypt.hashSync(password, salt);
 }
 
+/** The bcrypt lines of an htpasswd file; any other line is a ValidationError naming `source` and the line. */
 export function parseHtpasswd(content: string, source = 'htpasswd'): HtpasswdEntry[] {
   const entries: HtpasswdEntry[] = [];
   content.split('\n').forEach((rawLine, index) => {
@@ -115,6 +119,7 @@ export function parseHtpasswd(content: string, source = 'htpasswd'): HtpasswdEnt
   return entries;
 }
 
+/** An htpasswd file: one `user:hash` line per entry. */
 export function formatHtpasswd(entries: readonly HtpasswdEntry[]): string {
   return entries.map((entry) => `${entry.username}:${entry.hash}\n`).join('');
 }
@@ -144,6 +149,7 @@ export function verifyPassword(entries: readonly HtpasswdEntry[], username: stri
   return entry !== undefined && bcrypt.compareSync(password, entry.hash);
 }
 
+/** The cost a bcrypt hash was made with. */
 export function bcryptCostOf(hash: string): number {
   return bcrypt.getRounds(hash);
 }

@@ -23,6 +23,7 @@ import { ValidationError } from './validate';
 /** Fewer days left than this and `certs show` and `doctor` warn; an expired certificate fails. */
 export const EXPIRY_WARNING_DAYS = 30;
 
+/** One certificate of the material directory, as `certs show` reports it. */
 export interface MaterialCertificate {
   /** e.g. "ca.crt" */
   readonly name: string;
@@ -31,6 +32,7 @@ export interface MaterialCertificate {
   readonly summary: CertificateSummary;
 }
 
+/** Options of renewCertificates. */
 export interface RenewOptions {
   /** Make a new CA too. Nodes and desktops that trust the old CA must be given the new one. @default false */
   readonly rotateCa?: boolean;
@@ -42,6 +44,7 @@ export interface RenewOptions {
   readonly now?: Date;
 }
 
+/** What renewCertificates did. */
 export interface RenewResult {
   /** Where the files were before the renewal. */
   readonly backupDir: string;

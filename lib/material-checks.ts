@@ -42,12 +42,14 @@ export interface Check {
   readonly fix?: string;
 }
 
+/** One material file as read: its content and mode. */
 export interface SnapshotFile {
   readonly content: string;
   /** Permission bits, e.g. 0o600. */
   readonly mode: number;
 }
 
+/** The material directory as read, for checkMaterial. */
 export interface MaterialSnapshot {
   /** The directory as the user named it; used in details and fixes. */
   readonly dir: string;
@@ -57,11 +59,13 @@ export interface MaterialSnapshot {
   readonly hostsFiles: Readonly<Record<string, string>> | undefined;
 }
 
+/** Options of checkMaterial. */
 export interface MaterialCheckOptions {
   /** @default - the current time */
   readonly now?: Date;
 }
 
+/** One synthesized manifest file as read. */
 export interface DistManifest {
   readonly file: string;
   readonly content: string;
@@ -73,6 +77,7 @@ export interface DistManifest {
  */
 const { tls: TLS_SECRET_NAME, htpasswd: HTPASSWD_SECRET_NAME } = registrySecretNames();
 
+/** Reads every material file (content and mode) and certs.d's hosts.toml files; missing files are left out. */
 export function readMaterialSnapshot(dir: string): MaterialSnapshot {
   assertMaterialDir(dir);
   const files: Partial<Record<MaterialFile, SnapshotFile>> = {};
@@ -116,6 +121,7 @@ export function readDistManifests(distDir: string): DistManifest[] | undefined {
     .map((name) => ({ file: path.join(distDir, name), content: fs.readFileSync(path.join(distDir, name), 'utf8') }));
 }
 
+/** doctor's checks of the material: one Check per concern, each failure with its fix. */
 export function checkMaterial(snapshot: MaterialSnapshot, options: MaterialCheckOptions = {}): Check[] {
   const now = options.now ?? new Date();
   const { dir } = snapshot;
@@ -398,6 +404,7 @@ export function checkMaterial(snapshot: MaterialSnapshot, options: MaterialCheck
   }
 }
 
+/** Options of checkDist. */
 export interface DistCheckOptions {
   /** The synthesized directory, for messages. */
   readonly distDir: string;

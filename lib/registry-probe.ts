@@ -7,6 +7,7 @@ import { applyCommand } from './material-dir';
 import { parseRegistriesYaml } from './registries-yaml';
 import { ValidationError } from './validate';
 
+/** Options of probeRegistry: where the registry is, the CA to trust and the credentials to log in with. */
 export interface ProbeOptions {
   /** e.g. https://localhost:31113/v2/ */
   readonly url: string;

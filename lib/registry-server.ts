@@ -6,44 +6,86 @@ import type { CertificateAndKey } from './certificates';
 import {
   CLUSTER_DOMAIN,
   DEFAULT_NODE_PORT,
+  DEFAULT_REGISTRY_HOSTNAME,
   DEFAULT_REGISTRY_IMAGE,
   DEFAULT_REGISTRY_PORT,
   DEFAULT_SERVICE_NAME,
   registrySecretNames,
 } from './defaults';
+import { agreeWithMaterial, assertServerCertificate, materialAddresses } from './material-agreement';
+import type { RegistriesConfig } from './registries-yaml';
 import type { IRegistryAuth } from './registry-auth';
 import {
   ValidationError,
   assertNodePort,
   assertPinnedImage,
   assertPort,
+  assertRegistryHostname,
   assertServiceName,
   assertStorageSize,
 } from './validate';
 
 /** How other constructs (the hosts DaemonSet, KEP-1755) find the registry Service. */
 export interface IRegistryService {
+  /** The Service's name. */
   readonly serviceName: string;
+  /** The namespace the Service lands in. */
   readonly serviceNamespace: string;
+  /** The Service's port. */
   readonly port: number;
+  /**
+   * The name the nodes use for the registry, which its certificate names; NodeHostsDaemonSet follows it.
+   * @default - unknown: NodeHostsDaemonSet uses its own `hostname`
+   */
+  readonly hostname?: string;
 }
 
+/** How the registry's volume is mounted: ReadWriteMany lets replicas on several nodes share it. */
 export type StorageAccessMode = 'ReadWriteOnce' | 'ReadWriteMany';
 
-export interface RegistryServerProps {
-  /** The server certificate (with every client-facing name as a SAN) and its key. */
+/** What RegistryServer takes from the material; `readMaterial()` and `loadOrCreateMaterial()` give it. */
+export interface RegistryServerMaterial {
+  /** The CA that signed `tls`; its certificate goes into the TLS Secret as ca.crt. */
+  readonly ca: Pick<CertificateAndKey, 'certificatePem'>;
+  /** The server certificate and its key. */
   readonly tls: CertificateAndKey;
-  /** The CA that signed `tls`, added to the TLS Secret as ca.crt. @default - not added */
+  /**
+   * The nodes' registries.yaml. `hostname`, `port` and `nodePort` follow it and must agree with it, so the
+   * Service and what the nodes read cannot drift apart.
+   * @default - none: those props use their own defaults
+   */
+  readonly registries?: RegistriesConfig;
+}
+
+/** Props of RegistryServer: give `material` (or `tls`) and `auth`; every other prop has a default. */
+export interface RegistryServerProps {
+  /**
+   * The material the server is made from: certificate, CA and registries.yaml, all checked against the
+   * Service (names, key, issuer, validity, hostname and ports).
+   * @default - none; give `material`, or `tls`
+   */
+  readonly material?: RegistryServerMaterial;
+  /**
+   * The server certificate and its key, when there is no material: checked like the material's.
+   * @default - none; give `material`, or `tls`
+   */
+  readonly tls?: CertificateAndKey;
+  /** With `tls`: the CA that signed it, checked and added to the TLS Secret as ca.crt. @default - not added */
   readonly caCertificatePem?: string;
   /** The htpasswd Secret, usually a RegistryAuth. */
   readonly auth: IRegistryAuth;
   /** Name of the Service, Deployment and their objects. @default 'container-registry' */
   readonly name?: string;
+  /**
+   * The name the nodes use for the registry (registries.yaml's endpoint host); the certificate must name it.
+   * @default - the material's, else 'container-registry.local'
+   */
+  readonly hostname?: string;
   /** @default 'registry:3.1.1' */
   readonly image?: string;
-  /** The registry's port and the Service's. @default 5000 */
+  /** The registry's port and the Service's. @default - the material's, else 5000 */
   readonly port?: number;
-  /** The NodePort the desktop pushes to as localhost:<nodePort>. @default 31113 */
+  /** The NodePort the desktop pushes to as localhost:<nodePort>. @default - the material's, else 31113 */
   readonly nodePort?: number;
   /** @default '10Gi' */
   readonly storageSize?: string;
@@ -71,11 +113,14 @@ const RUN_AS_USER = 1000;
 
 /**
  * The CNCF registry: a Deployment on a PersistentVolumeClaim, TLS and htpasswd from Secrets, and a
- * NodePort Service. Lives in the enclosing chart's namespace.
+ * NodePort Service. Lives in the enclosing chart's namespace. Refuses a certificate that would fail
+ * clients (a foreign key or CA, expired, not naming the hostname and this Service in this namespace) and
+ * a hostname or ports that disagree with the material's registries.yaml, as RegistryChart does.
  */
 export class RegistryServer extends Construct implements IRegistryService {
   public readonly serviceName: string;
   public readonly serviceNamespace: string;
+  public readonly hostname: string;
   public readonly port: number;
   public readonly nodePort: number;
   public readonly image: string;
@@ -87,17 +132,33 @@ export class RegistryServer extends Construct implements IRegistryService {
 
   constructor(scope: Construct, id: string, props: RegistryServerProps) {
     super(scope, id);
+    const { material } = props;
+    if ((material === undefined) === (props.tls === undefined)) {
+      throw new ValidationError(
+        `RegistryServer needs exactly one of 'material' or 'tls', got ${material === undefined ? 'neither' : 'both'}: pass the material (readMaterial()), or a certificate and key`,
+      );
+    }
+    if (material !== undefined && props.caCertificatePem !== undefined) {
+      throw new ValidationError(
+        `'caCertificatePem' is given with 'material', which has its own CA: leave 'caCertificatePem' out to use 'material.ca'`,
+      );
+    }
+    const tls = material?.tls ?? (props.tls as CertificateAndKey);
+    const caCertificatePem = material?.ca.certificatePem ?? props.caCertificatePem;
     const name = props.name ?? DEFAULT_SERVICE_NAME;
     this.serviceName = name;
     this.serviceNamespace = Chart.of(this).namespace ?? 'default';
-    this.port = props.port ?? DEFAULT_REGISTRY_PORT;
-    this.nodePort = props.nodePort ?? DEFAULT_NODE_PORT;
+    const addresses = materialAddresses(material?.registries);
+    this.hostname = agreeWithMaterial('hostname', props.hostname, addresses?.hostname, DEFAULT_REGISTRY_HOSTNAME);
+    this.port = agreeWithMaterial('port', props.port, addresses?.registryPort, DEFAULT_REGISTRY_PORT);
+    this.nodePort = agreeWithMaterial('nodePort', props.nodePort, addresses?.nodePort, DEFAULT_NODE_PORT);
     this.image = props.image ?? DEFAULT_REGISTRY_IMAGE;
     this.replicas = props.replicas ?? 1;
     this.tlsSecretName = registrySecretNames(name).tls;
     const storageSize = props.storageSize ?? '10Gi';
     const accessMode = props.storageAccessMode ?? 'ReadWriteOnce';
     assertServiceName('name', name);
+    assertRegistryHostname('hostname', this.hostname);
     assertPort('port', this.port);
     assertNodePort('nodePort', this.nodePort);
     assertStorageSize('storageSize', storageSize);
@@ -112,6 +173,15 @@ export class RegistryServer extends Construct implements IRegistryService {
         `'replicas' is ${this.replicas} but 'storageAccessMode' is ReadWriteOnce: replicas on other nodes could not mount the volume; use replicas: 1, or storageAccessMode: 'ReadWriteMany' with a storage class that supports it`,
       );
     }
+    assertServerCertificate({
+      tls,
+      caCertificatePem,
+      tlsProp: material === undefined ? 'tls' : 'material.tls',
+      caProp: material === undefined ? 'caCertificatePem' : 'material.ca',
+      hostname: this.hostname,
+      serviceName: name,
+      namespace: this.serviceNamespace,
+    });
 
     const labels = { 'app.kubernetes.io/name': name, 'app.kubernetes.io/component': 'registry' };
     const httpSecretName = `${name}-http`;
@@ -120,15 +190,15 @@ export class RegistryServer extends Construct implements IRegistryService {
       metadata: { name: this.tlsSecretName },
       type: 'kubernetes.io/tls',
       data: base64Values({
-        'tls.crt': props.tls.certificatePem,
-        'tls.key': props.tls.privateKeyPem,
-        ...(props.caCertificatePem === undefined ? {} : { 'ca.crt': props.caCertificatePem }),
+        'tls.crt': tls.certificatePem,
+        'tls.key': tls.privateKeyPem,
+        ...(caCertificatePem === undefined ? {} : { 'ca.crt': caCertificatePem }),
       }),
     });
     new k8s.KubeSecret(this, 'HttpSecret', {
       metadata: { name: httpSecretName },
       type: 'Opaque',
-      data: base64Values({ 'http-secret': props.httpSecret ?? deriveHttpSecret(props.tls.privateKeyPem) }),
+      data: base64Values({ 'http-secret': props.httpSecret ?? deriveHttpSecret(tls.privateKeyPem) }),
     });
 
     this.persistentVolumeClaim = new k8s.KubePersistentVolumeClaim(this, 'Storage', {
@@ -159,7 +229,7 @@ export class RegistryServer extends Construct implements IRegistryService {
           metadata: {
             labels,
             // A renewed certificate changes this and so rolls the pod (htpasswd is re-read live).
-            annotations: { 'cdk8s-private-registry/tls-sha256': sha256(props.tls.certificatePem) },
+            annotations: { 'cdk8s-private-registry/tls-sha256': sha256(tls.certificatePem) },
           },
           spec: {
             automountServiceAccountToken: false,

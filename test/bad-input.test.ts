@@ -928,12 +928,12 @@ const constructCases: ConstructCase[] = [
       };
       new RegistryChart(Testing.app(), 'registry', { material: { ...material, registries } });
     },
-    message: 'material \'registries\': its mirror "localhost:80"',
+    message: '\'material.registries\': its mirror "localhost:80"',
   },
   {
     name: 'NodeHostsDaemonSet interval 0',
     build: () => {
-      const chart = new Chart(Testing.app(), 'c');
+      const chart = new Chart(Testing.app(), 'c', { namespace: 'container-registry' });
       const material = good();
       const auth = new RegistryAuth(chart, 'Auth', {
         htpasswd: material.htpasswd,
