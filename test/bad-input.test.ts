@@ -875,7 +875,7 @@ const constructCases: ConstructCase[] = [
   {
     name: 'RegistryAuth with an empty htpasswd',
     build: () => new RegistryAuth(Testing.chart(), 'Auth', { htpasswd: '', nodeCredentials: FIXTURE_USER }),
-    message: "'nodeCredentials'",
+    message: "'htpasswd' has no users: nobody could log in to the registry",
   },
   {
     name: 'RegistryServer nodePort 80',

@@ -199,7 +199,10 @@ describe('RegistryServer refuses what its material contradicts, as RegistryChart
   // Keys are the slow part: made once for the whole file.
   const foreignCa = createCertificateAuthority();
   const foreignTls = serverCertificate(foreignCa);
-  const expiredTls = serverCertificate(material.ca, { now: new Date(Date.now() - 40 * DAY_MS), validityDays: 30 });
+  // Certificates are only issued while the CA is current: a one-day certificate from the fixture CA's first
+  // minute, long over (the fixture is days old).
+  const caStart = describeCertificate(material.ca.certificatePem).notBefore.getTime();
+  const expiredTls = serverCertificate(material.ca, { now: new Date(caStart + 60_000), validityDays: 1 });
   const futureTls = serverCertificate(material.ca, { now: new Date(Date.now() + 2 * DAY_MS) });
   const expiredCa = createCertificateAuthority({ now: new Date(Date.now() - 40 * DAY_MS), validityDays: 30 });
   const futureCa = createCertificateAuthority({ now: new Date(Date.now() + 2 * DAY_MS) });
@@ -275,14 +278,15 @@ describe('RegistryServer refuses what its material contradicts, as RegistryChart
   });
 
   it('refuses an expired CA, naming --rotate-ca', () => {
-    const tls = serverCertificate(expiredCa);
+    // Issued while that CA was current (certificates are never issued from a CA outside its validity).
+    const tls = serverCertificate(expiredCa, { now: new Date(Date.now() - 39 * DAY_MS), validityDays: 1 });
     expect(() => synth({ material: { ...material, ca: expiredCa, tls } })).toThrow(
       `'material.ca' (CN=cdk8s-private-registry CA) expired on ${describe(expiredCa).notAfter.toISOString()}: clients reject an expired certificate; make a new CA (private-registry certs renew --rotate-ca), then give the nodes and desktops the new ca.crt`,
     );
   });
 
   it('refuses a CA that is not valid yet', () => {
-    const tls = serverCertificate(futureCa);
+    const tls = serverCertificate(futureCa, { now: new Date(Date.now() + 2 * DAY_MS) });
     expect(() => synth({ material: { ...material, ca: futureCa, tls } })).toThrow(
       `'material.ca' (CN=cdk8s-private-registry CA) is not valid until ${describe(futureCa).notBefore.toISOString()}: clients reject it until then; check this machine's clock, or make a new CA (private-registry certs renew --rotate-ca), then give the nodes and desktops the new ca.crt`,
     );
