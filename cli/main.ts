@@ -5,6 +5,7 @@ import { ValidationError } from '../lib/validate';
 import { type CommandContext, defaultMaterialDir } from './command';
 import { certsCommand } from './commands/certs';
 import { doctorCommand } from './commands/doctor';
+import { imagesCommand } from './commands/images';
 import { initCommand } from './commands/init';
 import { k3dConfigCommand } from './commands/k3d-config';
 import { trustCommand } from './commands/trust';
@@ -12,7 +13,7 @@ import { userCommand } from './commands/user';
 import { type CliIo, EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_OK, type ExitCode, processIo } from './io';
 
 const SCRIPT = 'private-registry';
-const COMMANDS = [initCommand, userCommand, certsCommand, k3dConfigCommand, trustCommand, doctorCommand];
+const COMMANDS = [initCommand, userCommand, certsCommand, k3dConfigCommand, trustCommand, doctorCommand, imagesCommand];
 
 /**
  * Runs the CLI and resolves with its exit code: 0 ok, 1 a check failed, 2 bad usage or bad input (a flag, a
@@ -192,6 +193,7 @@ function commandPath(args: readonly string[]): string {
     'k3d-config': [],
     trust: [],
     doctor: [],
+    images: ['list', 'rm', 'du'],
   };
   const [first, second] = args;
   if (first === undefined || !(first in known)) return '';

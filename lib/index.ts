@@ -18,6 +18,7 @@ export {
 export { type IRegistryAuth, RegistryAuth, type RegistryAuthMaterial, type RegistryAuthProps } from './registry-auth';
 export { NodeHostsDaemonSet, type NodeHostsDaemonSetProps, type NodeHostsMaterial } from './node-hosts-daemon-set';
 export { LocalRegistryHosting, type LocalRegistryHostingProps } from './local-registry-hosting';
+export { RegistryGarbageCollection, type RegistryGarbageCollectionProps } from './registry-garbage-collection';
 
 // The material directory.
 export {

@@ -8,6 +8,7 @@ import { LocalRegistryHosting } from './local-registry-hosting';
 import { NodeHostsDaemonSet } from './node-hosts-daemon-set';
 import type { RegistriesConfig } from './registries-yaml';
 import { RegistryAuth } from './registry-auth';
+import { RegistryGarbageCollection } from './registry-garbage-collection';
 import { RegistryServer, type StorageAccessMode, serviceDnsName } from './registry-server';
 import { assertDnsLabel, assertIntegerInRange, assertServiceName } from './validate';
 
@@ -55,6 +56,12 @@ export interface RegistryChartProps {
   readonly replicas?: number;
   /** @default 30 */
   readonly hostsUpdateIntervalSeconds?: number;
+  /**
+   * When to reclaim the disk of deleted images (a cron schedule; see RegistryGarbageCollection). Only with
+   * storageAccessMode ReadWriteOnce, whose Recreate strategy the collection relies on.
+   * @default - the CronJob `<serviceName>-gc` is created suspended (ReadWriteOnce only): run it with kubectl create job --from
+   */
+  readonly garbageCollectionSchedule?: string;
   /** Publish the KEP-1755 ConfigMap in kube-public. @default true */
   readonly localRegistryHosting?: boolean;
   /** Labels added to every object. @default - none */
@@ -72,6 +79,8 @@ export class RegistryChart extends Chart {
   public readonly auth: RegistryAuth;
   public readonly registry: RegistryServer;
   public readonly nodeHosts: NodeHostsDaemonSet;
+  /** Absent with storageAccessMode ReadWriteMany and no schedule. */
+  public readonly garbageCollection?: RegistryGarbageCollection;
 
   constructor(scope: Construct, id: string, props: RegistryChartProps) {
     const namespace = props.namespace ?? DEFAULT_NAMESPACE;
@@ -120,6 +129,12 @@ export class RegistryChart extends Chart {
       intervalSeconds: props.hostsUpdateIntervalSeconds,
       name: `${serviceName}${NODE_HOSTS_SUFFIX}`,
     });
+    if (props.garbageCollectionSchedule !== undefined || this.registry.storageAccessMode === 'ReadWriteOnce') {
+      this.garbageCollection = new RegistryGarbageCollection(this, 'GarbageCollection', {
+        registry: this.registry,
+        schedule: props.garbageCollectionSchedule,
+      });
+    }
     if (props.localRegistryHosting ?? true) {
       new LocalRegistryHosting(this, 'LocalRegistryHosting', {
         host: `localhost:${this.registry.nodePort}`,

@@ -102,6 +102,12 @@ export interface RegistryServerProps {
   readonly httpSecret?: string;
   /** @default true */
   readonly deleteEnabled?: boolean;
+  /**
+   * The registry's debug server, plain HTTP with Prometheus /metrics; reachable in the pod network only, never
+   * through the NodePort. Scrape annotations on the pod point at it.
+   * @default 5001
+   */
+  readonly metricsPort?: number;
   /** @default - requests 50m CPU / 64Mi, limits 1 CPU / 512Mi */
   readonly resources?: k8s.ResourceRequirements;
 }
@@ -110,6 +116,8 @@ const STORAGE_PATH = '/var/lib/registry';
 const CERTS_PATH = '/certs';
 const AUTH_PATH = '/auth';
 const RUN_AS_USER = 1000;
+const DEFAULT_METRICS_PORT = 5001;
+const METRICS_PATH = '/metrics';
 
 /**
  * The CNCF registry: a Deployment on a PersistentVolumeClaim, TLS and htpasswd from Secrets, and a
@@ -123,8 +131,10 @@ export class RegistryServer extends Construct implements IRegistryService {
   public readonly hostname: string;
   public readonly port: number;
   public readonly nodePort: number;
+  public readonly metricsPort: number;
   public readonly image: string;
   public readonly replicas: number;
+  public readonly storageAccessMode: StorageAccessMode;
   public readonly tlsSecretName: string;
   public readonly deployment: k8s.KubeDeployment;
   public readonly service: k8s.KubeService;
@@ -152,15 +162,23 @@ export class RegistryServer extends Construct implements IRegistryService {
     this.hostname = agreeWithMaterial('hostname', props.hostname, addresses?.hostname, DEFAULT_REGISTRY_HOSTNAME);
     this.port = agreeWithMaterial('port', props.port, addresses?.registryPort, DEFAULT_REGISTRY_PORT);
     this.nodePort = agreeWithMaterial('nodePort', props.nodePort, addresses?.nodePort, DEFAULT_NODE_PORT);
+    this.metricsPort = props.metricsPort ?? DEFAULT_METRICS_PORT;
     this.image = props.image ?? DEFAULT_REGISTRY_IMAGE;
     this.replicas = props.replicas ?? 1;
     this.tlsSecretName = registrySecretNames(name).tls;
     const storageSize = props.storageSize ?? '10Gi';
     const accessMode = props.storageAccessMode ?? 'ReadWriteOnce';
+    this.storageAccessMode = accessMode;
     assertServiceName('name', name);
     assertRegistryHostname('hostname', this.hostname);
     assertPort('port', this.port);
     assertNodePort('nodePort', this.nodePort);
+    assertPort('metricsPort', this.metricsPort);
+    if (this.metricsPort === this.port) {
+      throw new ValidationError(
+        `'metricsPort' and 'port' are both ${this.port}: the metrics server needs its own port; leave 'metricsPort' out for 5001`,
+      );
+    }
     assertStorageSize('storageSize', storageSize);
     assertPinnedImage('image', this.image);
     if (!Number.isInteger(this.replicas) || this.replicas < 1) {
@@ -229,7 +247,12 @@ export class RegistryServer extends Construct implements IRegistryService {
           metadata: {
             labels,
             // A renewed certificate changes this and so rolls the pod (htpasswd is re-read live).
-            annotations: { 'cdk8s-private-registry/tls-sha256': sha256(tls.certificatePem) },
+            annotations: {
+              'cdk8s-private-registry/tls-sha256': sha256(tls.certificatePem),
+              'prometheus.io/scrape': 'true',
+              'prometheus.io/port': String(this.metricsPort),
+              'prometheus.io/path': METRICS_PATH,
+            },
           },
           spec: {
             automountServiceAccountToken: false,
@@ -244,7 +267,10 @@ export class RegistryServer extends Construct implements IRegistryService {
               {
                 name: 'registry',
                 image: this.image,
-                ports: [{ name: 'https', containerPort: this.port }],
+                ports: [
+                  { name: 'https', containerPort: this.port },
+                  { name: 'metrics', containerPort: this.metricsPort },
+                ],
                 env: [
                   { name: 'REGISTRY_HTTP_ADDR', value: `0.0.0.0:${this.port}` },
                   { name: 'REGISTRY_HTTP_TLS_CERTIFICATE', value: `${CERTS_PATH}/tls.crt` },
@@ -258,6 +284,9 @@ export class RegistryServer extends Construct implements IRegistryService {
                   { name: 'REGISTRY_AUTH_HTPASSWD_PATH', value: `${AUTH_PATH}/${props.auth.htpasswdKey}` },
                   { name: 'REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY', value: STORAGE_PATH },
                   { name: 'REGISTRY_STORAGE_DELETE_ENABLED', value: String(props.deleteEnabled ?? true) },
+                  { name: 'REGISTRY_HTTP_DEBUG_ADDR', value: `0.0.0.0:${this.metricsPort}` },
+                  { name: 'REGISTRY_HTTP_DEBUG_PROMETHEUS_ENABLED', value: 'true' },
+                  { name: 'REGISTRY_HTTP_DEBUG_PROMETHEUS_PATH', value: METRICS_PATH },
                   // Registry 3 exports traces to localhost:4318 unless told not to (distribution#4270).
                   { name: 'OTEL_TRACES_EXPORTER', value: 'none' },
                 ],

@@ -11,6 +11,8 @@ import { customFixtureMaterial, fixtureMaterial } from './support/fixture-materi
 const MODELS: Record<string, () => Promise<Record<string, any>>> = {
   v1: () => import('kubernetes-models/v1'),
   'apps/v1': () => import('kubernetes-models/apps/v1'),
+  'batch/v1': () => import('kubernetes-models/batch/v1'),
+  'rbac.authorization.k8s.io/v1': () => import('kubernetes-models/rbac.authorization.k8s.io/v1'),
 };
 
 async function validate(object: any): Promise<void> {
@@ -32,6 +34,8 @@ const charts = {
       replicas: 2,
       storageClassName: 'nfs',
     }),
+  'scheduled garbage collection': () =>
+    new RegistryChart(Testing.app(), 'registry', { material, garbageCollectionSchedule: '30 4 * * *' }),
   example: () => new ExampleChart(Testing.app(), 'example'),
 };
 
@@ -40,6 +44,17 @@ describe('synthesized objects against the Kubernetes schema', () => {
     const manifests = Testing.synth(charts[name]());
     expect(manifests.length).toBeGreaterThan(0);
     for (const object of manifests) await validate(object);
+  });
+
+  it('covers the garbage collection objects', () => {
+    const kinds = Testing.synth(charts.defaults()).map((object) => object.kind);
+    expect(kinds).toEqual(expect.arrayContaining(['CronJob', 'Role', 'RoleBinding', 'ServiceAccount']));
+  });
+
+  it('the check bites: a CronJob without a schedule is refused', async () => {
+    const cronJob = Testing.synth(charts.defaults()).find((object) => object.kind === 'CronJob');
+    const { schedule: _, ...spec } = cronJob.spec;
+    await expect(validate({ ...cronJob, spec })).rejects.toThrow('schedule');
   });
 
   it('the check bites: a Deployment with replicas "one" is refused', async () => {

@@ -16,6 +16,7 @@ const PUBLIC_RUNTIME_EXPORTS = [
   'PrivateApp',
   'RegistryAuth',
   'RegistryChart',
+  'RegistryGarbageCollection',
   'RegistryServer',
   'serviceDnsName',
   // The material directory.

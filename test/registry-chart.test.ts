@@ -51,11 +51,27 @@ describe('RegistryChart', () => {
       'Service/images registry',
       'ConfigMap/images-node-hosts registry',
       'DaemonSet/images-node-hosts registry',
+      'ServiceAccount/images-gc registry',
+      'Role/images-gc registry',
+      'RoleBinding/images-gc registry',
+      'CronJob/images-gc registry',
       'ConfigMap/local-registry-hosting kube-public',
     ]);
     // The hosts DaemonSet follows the Service into the namespace.
     const env = findObject(manifests, 'DaemonSet').spec.template.spec.containers[0].env;
     expect(env).toContainEqual({ name: 'SERVICE_DNS_NAME', value: 'images.registry.svc.cluster.local' });
+  });
+
+  it('adds the garbage collection CronJob, suspended unless scheduled; none for a ReadWriteMany registry', () => {
+    expect(findObject(synth().manifests, 'CronJob').spec.suspend).toBe(true);
+    const scheduled = synth({ garbageCollectionSchedule: '0 3 * * 0' });
+    expect(findObject(scheduled.manifests, 'CronJob').spec).toMatchObject({ schedule: '0 3 * * 0', suspend: false });
+    const shared = synth({ storageAccessMode: 'ReadWriteMany', replicas: 2 });
+    expect(shared.chart.garbageCollection).toBeUndefined();
+    expect(shared.manifests.filter((object) => object.kind === 'CronJob')).toEqual([]);
+    expect(() => synth({ storageAccessMode: 'ReadWriteMany', garbageCollectionSchedule: '@weekly' })).toThrow(
+      "garbage collection needs the registry's Recreate strategy",
+    );
   });
 
   it("follows the material's hostname and ports, so manifests and registries.yaml agree", () => {

@@ -60,10 +60,12 @@ describe('RegistryServer', () => {
         replicas: 2,
         httpSecret: 'shared',
         deleteEnabled: false,
+        metricsPort: 9090,
       },
       CUSTOM_MATERIAL_OPTIONS.namespace,
     );
     expect(manifests).toMatchSnapshot();
+    expect(findObject(manifests, 'Deployment').spec.template.metadata.annotations['prometheus.io/port']).toBe('9090');
     const deployment = findObject(manifests, 'Deployment');
     expect(deployment.spec.replicas).toBe(2);
     expect(deployment.spec.strategy).toEqual({ type: 'RollingUpdate' });
@@ -95,6 +97,9 @@ describe('RegistryServer', () => {
       REGISTRY_AUTH_HTPASSWD_PATH: '/auth/htpasswd',
       REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: '/var/lib/registry',
       REGISTRY_STORAGE_DELETE_ENABLED: 'true',
+      REGISTRY_HTTP_DEBUG_ADDR: '0.0.0.0:5001',
+      REGISTRY_HTTP_DEBUG_PROMETHEUS_ENABLED: 'true',
+      REGISTRY_HTTP_DEBUG_PROMETHEUS_PATH: '/metrics',
       OTEL_TRACES_EXPORTER: 'none',
     });
     expect(decode(findObject(manifests, 'Secret', 'container-registry-http').data['http-secret'])).toBe(
@@ -156,6 +161,21 @@ describe('RegistryServer', () => {
     expect(service.spec.selector).toEqual(findObject(synth().manifests, 'Deployment').spec.selector.matchLabels);
   });
 
+  it('serves Prometheus metrics on a second container port, annotated for scraping and not in the Service', () => {
+    const { manifests } = synth();
+    const template = findObject(manifests, 'Deployment').spec.template;
+    expect(template.spec.containers[0].ports).toEqual([
+      { name: 'https', containerPort: 5000 },
+      { name: 'metrics', containerPort: 5001 },
+    ]);
+    expect(template.metadata.annotations).toMatchObject({
+      'prometheus.io/scrape': 'true',
+      'prometheus.io/port': '5001',
+      'prometheus.io/path': '/metrics',
+    });
+    expect(findObject(manifests, 'Service').spec.ports.map((port: any) => port.targetPort)).toEqual([5000]);
+  });
+
   it('rolls the pod when the certificate changes', () => {
     const annotation = (manifests: any[]) =>
       findObject(manifests, 'Deployment').spec.template.metadata.annotations['cdk8s-private-registry/tls-sha256'];
@@ -185,6 +205,11 @@ describe('RegistryServer', () => {
       `'image' must name an exact version like "registry:3.1.1", got "localhost:5000/registry"`,
     ],
     [{ image: 'registry:latest' }, `'image' must name an exact version like "registry:3.1.1", got "registry:latest"`],
+    [{ metricsPort: 0 }, "'metricsPort' must be an integer in 1-65535, got 0: pick a TCP port"],
+    [
+      { port: 5001 },
+      "'metricsPort' and 'port' are both 5001: the metrics server needs its own port; leave 'metricsPort' out for 5001",
+    ],
     [{ replicas: 0 }, "'replicas' must be a whole number of at least 1, got 0: use 1 for a local registry"],
     [
       { replicas: 2 },

@@ -58,6 +58,10 @@ describe('the synth app (cdk8s synth)', () => {
       'Service/container-registry',
       'ConfigMap/container-registry-node-hosts',
       'DaemonSet/container-registry-node-hosts',
+      'ServiceAccount/container-registry-gc',
+      'Role/container-registry-gc',
+      'RoleBinding/container-registry-gc',
+      'CronJob/container-registry-gc',
       'ConfigMap/local-registry-hosting',
     ]);
   });
