@@ -194,11 +194,13 @@ describe('a failed synth prints one line of ours', () => {
       (root) => {
         const dir = path.join(root, 'registry');
         writeNewMaterial(dir, generateMaterial({ password: 'pw-pw-pw' }));
-        fs.rmSync(path.join(dir, 'certs'), { recursive: true });
-        fs.writeFileSync(path.join(dir, 'certs'), 'not a directory');
+        // The directory of the CA key replaced by a file: reading the key fails with ENOTDIR.
+        const keys = path.join(dir, path.dirname(MATERIAL_FILES.caKey));
+        fs.rmSync(keys, { recursive: true });
+        fs.writeFileSync(keys, 'not a directory');
         return dir;
       },
-      /^error: .*certs\/ca\.crt is missing or unreadable: restore it from a backup/,
+      /^error: .* is missing or unreadable: restore it from a backup/,
     ],
     [
       'an empty htpasswd (not a credentials mismatch)',

@@ -15,6 +15,7 @@ import {
   generateMaterial,
   readMaterial,
 } from '../lib';
+import { CONTAINERD_HOSTS_DIR } from '../lib/material';
 import { FIXTURE_USER, NOW, captureIo, materialTemplate, tempDir } from './cli/helpers';
 
 /**
@@ -794,7 +795,7 @@ const materialCases: CliCase[] = [
   },
   {
     name: 'certs.d missing',
-    setup: (ws) => fs.rmSync(path.join(ws.dir, 'certs.d'), { recursive: true }),
+    setup: (ws) => fs.rmSync(path.join(ws.dir, CONTAINERD_HOSTS_DIR), { recursive: true }),
     args: (ws) => ['doctor', '--dir', ws.dir, '--dist', path.join(ws.root, 'no-dist')],
     code: 1,
     message: 'is missing',
