@@ -37,10 +37,17 @@ function main(): void {
   exampleApp.synth();
 }
 
+// A user error (bad material, a path that cannot be used) is one line of ours, never a stack trace; anything
+// else is a bug and keeps its trace.
 try {
   main();
 } catch (error) {
-  if (!(error instanceof ValidationError)) throw error;
-  process.stderr.write(`error: ${error.message}\n`);
+  const { code, syscall, path: file } = error as NodeJS.ErrnoException;
+  if (error instanceof ValidationError) process.stderr.write(`error: ${error.message}\n`);
+  else if (typeof code === 'string' && syscall !== undefined)
+    process.stderr.write(
+      `error: cannot ${syscall} ${file ?? 'a material file'} (${code}): check REGISTRY_MATERIAL_DIR (default "${DEFAULT_MATERIAL_DIR}") and its permissions; private-registry doctor checks the material without touching dist/\n`,
+    );
+  else throw error;
   process.exitCode = 1;
 }

@@ -1,3 +1,5 @@
+import { ValidationError } from '../lib/validate';
+
 /** Exit codes: every command ends with one of these. */
 export const EXIT_OK = 0;
 /**
@@ -19,8 +21,8 @@ export interface CliIo {
   readonly stdout: TextSink;
   /** Logs, progress, warnings, errors. */
   readonly stderr: TextSink;
-  /** All of standard input (for --password-stdin). */
-  readStdin(): Promise<string>;
+  /** All of standard input (for --password-stdin), as bytes: whether they are UTF-8 is checked, not guessed. */
+  readStdin(): Promise<Uint8Array>;
   readonly now: () => Date;
   readonly env: Readonly<Record<string, string | undefined>>;
 }
@@ -32,16 +34,42 @@ export function processIo(): CliIo {
     readStdin: async () => {
       const chunks: Buffer[] = [];
       for await (const chunk of process.stdin) chunks.push(Buffer.from(chunk as Buffer));
-      return Buffer.concat(chunks).toString('utf8');
+      return Buffer.concat(chunks);
     },
     now: () => new Date(),
     env: process.env,
   };
 }
 
-/** A password piped in, like `docker login --password-stdin`: one trailing newline is not part of it. */
+/**
+ * A password piped in, like `docker login --password-stdin`: one trailing newline is not part of it.
+ * Bytes that are not UTF-8 are refused: decoding them would store U+FFFD, which no client ever sends.
+ */
 export async function readPasswordFromStdin(io: CliIo): Promise<string> {
-  return (await io.readStdin()).replace(/\r?\n$/, '');
+  const bytes = await io.readStdin();
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch {
+    throw new ValidationError(
+      `'password' is not valid UTF-8 (${firstInvalidUtf8(bytes)}): registry clients send the password as UTF-8; pipe in the password as UTF-8 text`,
+    );
+  }
+  return text.replace(/\r?\n$/, '');
+}
+
+/** Where the first byte that is not UTF-8 is, e.g. "byte 0xff at offset 3". */
+function firstInvalidUtf8(bytes: Uint8Array): string {
+  const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+  for (let offset = 0; offset < bytes.length; offset++) {
+    try {
+      // Streaming lets a sequence wait for its next byte, so the byte that breaks one is the one that throws.
+      decoder.decode(bytes.subarray(offset, offset + 1), { stream: true });
+    } catch {
+      return `byte 0x${bytes[offset].toString(16).padStart(2, '0')} at offset ${offset}`;
+    }
+  }
+  return 'the last character is cut short';
 }
 
 /** What the command first finished or removed after an interrupted one (see recoverMaterial). */

@@ -43,7 +43,8 @@ export async function main(
   const modules = COMMANDS.map((command) => command(context));
   let output = '';
   try {
-    const parser = yargs([...args])
+    const root = yargs([...args]);
+    const parser = root
       .scriptName(SCRIPT)
       .usage(
         `${SCRIPT} <command> [flags]\n\nA private TLS + htpasswd registry for k3s/k3d: its certificates, users and cluster wiring.`,
@@ -56,6 +57,8 @@ export async function main(
         describe: 'Material directory (env REGISTRY_MATERIAL_DIR, like synth)',
       })
       .command(modules)
+      // yargs reads `--password-stdin=yes` as false: a value it does not understand must not flip a flag.
+      .middleware((): void => assertBooleanFlagValues(args, booleanFlags(root)), true)
       .demandCommand(1, `name a command: ${modules.map((module) => String(module.command)).join(', ')}`)
       .strict()
       .help()
@@ -91,6 +94,30 @@ export async function main(
   }
   io.stderr.write(`error: unexpected error: ${message}\n`);
   return EXIT_CHECK_FAILED;
+}
+
+/** The boolean flags of the command being run (yargs has them, its types do not say so). */
+function booleanFlags(parser: object): readonly string[] {
+  return (parser as { getOptions(): { boolean: string[] } }).getOptions().boolean;
+}
+
+/**
+ * Refuses `--flag=VALUE` (and `--no-flag=VALUE`) on a boolean flag unless VALUE is true or false. yargs
+ * turns anything else into false, so `--password-stdin=yes` would silently print a random password.
+ */
+function assertBooleanFlagValues(args: readonly string[], booleans: readonly string[]): void {
+  const kebab = (name: string): string => name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
+  const flags = new Set(booleans.map(kebab));
+  const end = args.indexOf('--');
+  for (const arg of end < 0 ? args : args.slice(0, end)) {
+    const match = /^--(no-)?([^=]+)=(.*)$/s.exec(arg);
+    if (match === null || !flags.has(kebab(match[2]))) continue;
+    if (!/^(true|false)$/.test(match[3])) {
+      throw new Error(
+        `--${match[1] ?? ''}${match[2]} is a switch, got the value ${JSON.stringify(match[3])}: write --${kebab(match[2])} alone to turn it on (or =true / =false)`,
+      );
+    }
+  }
 }
 
 /** Why a file operation failed, for the errors a path the user gave can cause. */

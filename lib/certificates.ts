@@ -39,7 +39,12 @@ export interface CertificateAuthorityOptions {
 export interface ServerCertificateOptions {
   readonly ca: CertificateAndKey;
   readonly subjectAltNames: SubjectAltNames;
-  /** @default 825, the longest validity Apple platforms accept for a TLS server certificate */
+  /**
+   * Never past the CA's own end: a longer value is refused, since the certificate would stop verifying
+   * when the CA expires anyway.
+   * @default 825 (the longest validity Apple platforms accept for a TLS server certificate), or fewer
+   * when the CA ends sooner: then the certificate ends with the CA
+   */
   readonly validityDays?: number;
   /** @default 2048 */
   readonly keySizeBits?: number;
@@ -203,8 +208,14 @@ export function createCertificateAuthority(options: CertificateAuthorityOptions 
 
 /** A server certificate signed by `options.ca`, carrying every name in `options.subjectAltNames`. */
 export function createServerCertificate(options: ServerCertificateOptions): CertificateAndKey {
-  const validityDays = options.validityDays ?? DEFAULT_CERT_VALIDITY_DAYS;
-  assertIntegerInRange('certValidityDays', validityDays, 1, 3650, 'give the server certificate lifetime in days');
+  if (options.validityDays !== undefined)
+    assertIntegerInRange(
+      'certValidityDays',
+      options.validityDays,
+      1,
+      3650,
+      'give the server certificate lifetime in days',
+    );
   const { dnsNames, ipAddresses } = options.subjectAltNames;
   if (dnsNames.length === 0)
     throw new ValidationError(
@@ -217,14 +228,25 @@ export function createServerCertificate(options: ServerCertificateOptions): Cert
     );
   const caCert = parseCertificate(options.ca.certificatePem, 'CA certificate');
   const caKey = parsePrivateKey(options.ca.privateKeyPem, 'CA private key');
+  const now = options.now ?? new Date();
+  assertCertificateCurrent(options.ca.certificatePem, 'the CA certificate', ROTATE_CA_FIX, now);
+  // A certificate that outlives its CA stops verifying when the CA ends: it ends with the CA at the latest.
+  const caEnd = caCert.validity.notAfter;
+  const caDaysLeft = Math.floor((caEnd.getTime() - now.getTime()) / DAY_MS);
+  if (options.validityDays !== undefined && options.validityDays > caDaysLeft) {
+    throw new ValidationError(
+      `'certValidityDays' must not reach past the CA's end on ${isoSeconds(caEnd)}, ${caDaysLeft} days from now, got ${options.validityDays}: give at most ${caDaysLeft} days, or make a new CA first (private-registry certs renew --rotate-ca)`,
+    );
+  }
   const keys = generateKeys(options.keySizeBits);
   const cert = newCertificate(
     keys.publicKey,
     [{ name: 'commonName', value: dnsNames[0] }],
     caCert.subject.attributes,
-    validityDays,
-    options.now,
+    options.validityDays ?? DEFAULT_CERT_VALIDITY_DAYS,
+    now,
   );
+  if (cert.validity.notAfter > caEnd) cert.validity.notAfter = caEnd;
   cert.setExtensions([
     { name: 'basicConstraints', cA: false, critical: true },
     { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
@@ -238,6 +260,46 @@ export function createServerCertificate(options: ServerCertificateOptions): Cert
   ]);
   cert.sign(caKey, forge.md.sha256.create());
   return toPem(cert, keys.privateKey);
+}
+
+/** The fix for a server certificate that is expired, not yet valid or otherwise unusable. */
+export const RENEW_CERTIFICATE_FIX = 'issue a new server certificate: private-registry certs renew';
+/** The fix for a CA that is expired or not yet valid: a new CA, which also issues a new server certificate. */
+export const ROTATE_CA_FIX =
+  'make a new CA and server certificate: private-registry certs renew --rotate-ca (then give the nodes and this machine the new CA)';
+
+/** Where `now` falls in a certificate's validity: the one rule every check of it uses. */
+export function certificateValidityAt(
+  validity: { readonly notBefore: Date; readonly notAfter: Date },
+  now: Date,
+): 'current' | 'expired' | 'not yet valid' {
+  if (now.getTime() > validity.notAfter.getTime()) return 'expired';
+  if (now.getTime() < validity.notBefore.getTime()) return 'not yet valid';
+  return 'current';
+}
+
+/** Why `validity` is not usable at `now` ("expired on ...", "is not valid before ..."), or undefined when it is. */
+export function certificateValidityProblem(
+  validity: { readonly notBefore: Date; readonly notAfter: Date },
+  now: Date,
+): string | undefined {
+  switch (certificateValidityAt(validity, now)) {
+    case 'expired':
+      return `expired on ${isoSeconds(validity.notAfter)}`;
+    case 'not yet valid':
+      return `is not valid before ${isoSeconds(validity.notBefore)} (is this machine's clock right?)`;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * The one validity rule, for synth, readMaterial, `certs renew` and the constructs: a certificate outside its
+ * validity at `now` is refused, naming `source` and `fix` (RENEW_CERTIFICATE_FIX or ROTATE_CA_FIX).
+ */
+export function assertCertificateCurrent(pem: string, source: string, fix: string, now: Date = new Date()): void {
+  const problem = certificateValidityProblem(parseCertificate(pem, source).validity, now);
+  if (problem !== undefined) throw new ValidationError(`${source} ${problem}, it is now ${isoSeconds(now)}: ${fix}`);
 }
 
 /** Subject, issuer, names, validity and fingerprint of a PEM certificate; `source` names it in errors. */
@@ -360,6 +422,10 @@ function distinguishedName(attributes: forge.pki.CertificateField[]): string {
   return attributes
     .map((attribute) => `${attribute.shortName ?? attribute.name}=${String(attribute.value)}`)
     .join(', ');
+}
+
+function isoSeconds(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 function unique(values: string[]): string[] {

@@ -18,13 +18,44 @@ export interface Credentials {
 const BCRYPT_HASH = /^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/;
 const MAX_PASSWORD_BYTES = 72;
 
-/** Throws unless `username` can stand in an htpasswd line: non-empty, no colon, no whitespace. */
-export function validateUsername(username: string): void {
-  if (username.length === 0 || /[:\s]/.test(username)) {
-    throw new ValidationError(
-      `'username' must be non-empty with no ':' or whitespace, got ${JSON.stringify(username)}: pick a name like "registry"`,
-    );
+/**
+ * The longest user name, in UTF-8 bytes. The registry reads htpasswd with Go's bufio.Scanner, whose lines
+ * stop at 64 KiB: measured with Debian's docker-registry 2.8.2, a 65,474-byte name (a 65,536-byte line with
+ * its bcrypt hash and newline) still logs in, one byte more and every login of every user gets 400. 255
+ * keeps far inside that and is what other tools allow.
+ */
+export const MAX_USERNAME_BYTES = 255;
+
+/** C0 and C1 control characters and DEL: a terminal acts on them when `user list` prints a name. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/;
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** A name the registry can carry in htpasswd and log in with; refused otherwise, with the reason. */
+export function validateUsername(username: string, field = 'username'): void {
+  const problem = usernameProblem(username);
+  if (problem !== undefined) {
+    throw new ValidationError(`'${field}' ${problem}, got ${preview(username)}: pick a name like "registry"`);
   }
+}
+
+/** Why the registry could not honour `username`, or undefined when it can. */
+function usernameProblem(username: string): string | undefined {
+  if (username.length === 0 || /[:\s]/.test(username)) return "must be non-empty with no ':' or whitespace";
+  if (CONTROL_CHARACTER.test(username)) return 'must not hold control characters';
+  if (username.startsWith('#')) return "must not start with '#' (the registry reads that htpasswd line as a comment)";
+  if (LONE_SURROGATE.test(username)) return 'must be valid Unicode (it holds a lone surrogate)';
+  const bytes = Buffer.byteLength(username, 'utf8');
+  if (bytes > MAX_USERNAME_BYTES) return `must be at most ${MAX_USERNAME_BYTES} bytes (it has ${bytes})`;
+  return undefined;
+}
+
+/** A value for an error message: JSON-quoted (control characters escaped), long ones cut. */
+function preview(value: string): string {
+  return value.length > 64
+    ? `${JSON.stringify(value.slice(0, 32))}... (${value.length} characters)`
+    : JSON.stringify(value);
 }
 
 /** Throws unless bcrypt can hash `password` whole: non-empty, at most 72 bytes. */
@@ -70,6 +101,12 @@ export function parseHtpasswd(content: string, source = 'htpasswd'): HtpasswdEnt
     if (username === '' || !BCRYPT_HASH.test(hash)) {
       throw new ValidationError(
         `${source} line ${index + 1} must be "user:<bcrypt hash>" ($2a$/$2b$/$2y$), got ${JSON.stringify(line.slice(0, 40))}: the registry rejects other hash types; recreate the user with bcrypt`,
+      );
+    }
+    const problem = usernameProblem(username);
+    if (problem !== undefined) {
+      throw new ValidationError(
+        `${source} line ${index + 1}: the user name ${problem}, got ${preview(username)}: delete that line by hand, then add the user again with a valid name (private-registry user add)`,
       );
     }
     if (entries.some((entry) => entry.username === username)) {

@@ -2,6 +2,7 @@ import {
   type CertificateAndKey,
   ROTATE_CA_COMMAND,
   caConstraintProblem,
+  certificateValidityAt,
   describeCertificate,
   isIssuedBy,
   keyMatchesCertificate,
@@ -118,12 +119,13 @@ export function assertServerCertificate(check: ServerCertificateCheck): void {
 }
 
 function assertValidNow(shown: string, notBefore: Date, notAfter: Date, now: Date, fix: string): void {
-  if (now.getTime() > notAfter.getTime()) {
+  const validity = certificateValidityAt({ notBefore, notAfter }, now);
+  if (validity === 'expired') {
     throw new ValidationError(
       `${shown} expired on ${notAfter.toISOString()}: clients reject an expired certificate; ${fix}`,
     );
   }
-  if (now.getTime() < notBefore.getTime()) {
+  if (validity === 'not yet valid') {
     throw new ValidationError(
       `${shown} is not valid until ${notBefore.toISOString()}: clients reject it until then; check this machine's clock, or ${fix}`,
     );

@@ -6,6 +6,8 @@ import {
   assertPrivateKeyPem,
   type CertificateAndKey,
   type CertificateSummary,
+  ROTATE_CA_FIX,
+  assertCertificateCurrent,
   createCertificateAuthority,
   createServerCertificate,
   describeCertificate,
@@ -24,7 +26,7 @@ import { commitMaterialChange, underMaterialLock } from './material-transaction'
 import { parseRegistriesYaml } from './registries-yaml';
 import { ValidationError } from './validate';
 
-/** Fewer days left than this and `certs show` warns and `doctor` fails. */
+/** Fewer days left than this and `certs show` and `doctor` warn; an expired certificate fails. */
 export const EXPIRY_WARNING_DAYS = 30;
 
 /** One certificate of the material directory, as `certs show` reports it. */
@@ -108,7 +110,7 @@ function renewUnderLock(dir: string, options: RenewOptions): RenewResult {
         now,
         permittedNames: registryNameConstraints(hostname, DEFAULT_SERVICE_NAME, DEFAULT_NAMESPACE),
       })
-    : readCertificateAuthority(dir);
+    : readCertificateAuthority(dir, now);
   const constraintProblem = caConstraintProblem(
     ca.certificatePem,
     hostname,
@@ -164,7 +166,7 @@ function renewUnderLock(dir: string, options: RenewOptions): RenewResult {
 
 // Not readMaterial: renewing is the repair doctor prescribes for a server certificate or key that readMaterial
 // rejects (another CA's, a mismatched key), so only the files a renewal needs are read and checked.
-function readCertificateAuthority(dir: string): CertificateAndKey {
+function readCertificateAuthority(dir: string, now: Date): CertificateAndKey {
   const certFile = path.join(dir, MATERIAL_FILES.caCertificate);
   const keyFile = path.join(dir, MATERIAL_FILES.caKey);
   const ca = { certificatePem: readMaterialFile(certFile, dir), privateKeyPem: readMaterialFile(keyFile, dir) };
@@ -175,6 +177,8 @@ function readCertificateAuthority(dir: string): CertificateAndKey {
       `${keyFile} does not belong to ${certFile}: restore the matching pair from a backup, or make a new CA with 'rotateCa'`,
     );
   }
+  // A certificate from an expired CA verifies nowhere: only a new CA helps.
+  assertCertificateCurrent(ca.certificatePem, certFile, ROTATE_CA_FIX, now);
   return ca;
 }
 

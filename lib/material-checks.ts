@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import * as yaml from 'js-yaml';
 import {
   type CertificateSummary,
+  certificateValidityProblem,
   describeCertificate,
   isIssuedBy,
   keyMatchesCertificate,
@@ -38,8 +39,10 @@ import { type RegistriesConfig, misplacedConfigKeys, parseRegistriesYaml } from 
 export interface Check {
   readonly name: string;
   readonly ok: boolean;
+  /** Passed, but needs action soon (a certificate within EXPIRY_WARNING_DAYS of its end): doctor still exits 0. */
+  readonly warning?: boolean;
   readonly detail: string;
-  /** What to do about it; only on failed checks. */
+  /** What to do about it; on failed checks and warnings. */
   readonly fix?: string;
 }
 
@@ -424,9 +427,16 @@ export function checkMaterial(snapshot: MaterialSnapshot, options: MaterialCheck
 
   function expiry(summary: CertificateSummary, name: string, file: string, fix: string): void {
     const until = summary.notAfter.toISOString();
-    if (summary.daysLeft < 0) fail(name, `${file} expired on ${until}`, fix);
+    const problem = certificateValidityProblem(summary, now);
+    if (problem !== undefined) fail(name, `${file} ${problem}`, fix);
     else if (summary.daysLeft < EXPIRY_WARNING_DAYS)
-      fail(name, `${file} expires in ${summary.daysLeft} days (${until}), fewer than ${EXPIRY_WARNING_DAYS}`, fix);
+      checks.push({
+        name,
+        ok: true,
+        warning: true,
+        detail: `${file} expires in ${summary.daysLeft} days (${until}), fewer than ${EXPIRY_WARNING_DAYS}`,
+        fix,
+      });
     else pass(name, `${file} is valid for ${summary.daysLeft} more days (until ${until})`);
   }
 }

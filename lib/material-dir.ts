@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { PUBLIC_FILE_MODE } from './atomic-file';
 import { type HostsTomlFile, containerdHostsFiles } from './containerd-hosts';
 import { shellQuote } from './k3d-config';
-import { CONTAINERD_HOSTS_DIR, MATERIAL_FILES } from './material';
+import { CONTAINERD_HOSTS_DIR, MATERIAL_FILES, assertMaterialPath } from './material';
 import { assertCurrentLayout } from './material-layout';
 import { type MaterialChange, commitMaterialChange } from './material-transaction';
 import type { RegistriesConfig } from './registries-yaml';
@@ -26,6 +26,7 @@ export function applyCommand(options: { readonly materialDir?: string; readonly 
 
 /** Fails with the fix when `dir` is not there, before any command reads a file from it. */
 export function assertMaterialDir(dir: string): void {
+  assertMaterialPath(dir);
   if (!fs.existsSync(dir)) {
     throw new ValidationError(
       `no material directory at ${dir}: create it with "private-registry init" (or npx cdk8s synth), or point 'dir' at it`,

@@ -188,7 +188,8 @@ export function withNodeCredentials(registries: RegistriesConfig, credentials: C
 
 function readUsers(dir: string): { material: RegistryMaterial; entries: HtpasswdEntry[]; htpasswdFile: string } {
   assertMaterialDir(dir);
-  const material = readMaterial(dir);
+  // Users can be managed while a certificate renewal is due; synth is what refuses expired certificates.
+  const material = readMaterial(dir, { requireCurrentCertificates: false });
   const htpasswdFile = path.join(dir, MATERIAL_FILES.htpasswd);
   return { material, entries: parseHtpasswd(material.htpasswd, htpasswdFile), htpasswdFile };
 }

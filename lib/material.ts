@@ -5,6 +5,9 @@ import {
   assertCertificatePem,
   assertPrivateKeyPem,
   type CertificateAndKey,
+  RENEW_CERTIFICATE_FIX,
+  ROTATE_CA_FIX,
+  assertCertificateCurrent,
   createCertificateAuthority,
   createServerCertificate,
   isIssuedBy,
@@ -217,18 +220,32 @@ export function writeNewMaterial(
   material: RegistryMaterial,
   backupPath?: (dir: string) => string,
 ): string | undefined {
+  assertMaterialPath(dir);
   return createMaterialDirectory(dir, materialFiles(material), backupPath);
+}
+
+/** How readMaterial judges the material besides its files agreeing with each other. */
+export interface ReadMaterialOptions {
+  /**
+   * Refuse a CA or server certificate that is expired or not yet valid: what is deployed from it would not
+   * verify. Off only for commands that manage users, which must work while a renewal is due.
+   * @default true
+   */
+  readonly requireCurrentCertificates?: boolean;
+  /** @default - the current time */
+  readonly now?: Date;
 }
 
 /**
  * Reads and cross-checks the material in `dir`; every error names the file and the fix. Reads under the
  * material lock, so a command changing the material is seen before or after, never halfway.
  */
-export function readMaterial(dir: string): RegistryMaterial {
-  return underMaterialLock(dir, () => readMaterialFiles(dir), { reader: true });
+export function readMaterial(dir: string, options: ReadMaterialOptions = {}): RegistryMaterial {
+  assertMaterialPath(dir);
+  return underMaterialLock(dir, () => readMaterialFiles(dir, options), { reader: true });
 }
 
-function readMaterialFiles(dir: string): RegistryMaterial {
+function readMaterialFiles(dir: string, options: ReadMaterialOptions): RegistryMaterial {
   assertCurrentLayout(dir);
   const read = (relativePath: string): string => {
     const file = path.join(dir, relativePath);
@@ -266,16 +283,50 @@ function readMaterialFiles(dir: string): RegistryMaterial {
       `${file(MATERIAL_FILES.tlsCertificate)} is not signed by ${file(MATERIAL_FILES.caCertificate)}: renew the server certificate from this CA`,
     );
   }
+  if (options.requireCurrentCertificates ?? true) {
+    const now = options.now ?? new Date();
+    assertCertificateCurrent(ca.certificatePem, file(MATERIAL_FILES.caCertificate), ROTATE_CA_FIX, now);
+    assertCertificateCurrent(tls.certificatePem, file(MATERIAL_FILES.tlsCertificate), RENEW_CERTIFICATE_FIX, now);
+  }
   const htpasswd = read(MATERIAL_FILES.htpasswd);
-  parseHtpasswd(htpasswd, file(MATERIAL_FILES.htpasswd));
+  if (parseHtpasswd(htpasswd, file(MATERIAL_FILES.htpasswd)).length === 0) {
+    throw new ValidationError(
+      `${file(MATERIAL_FILES.htpasswd)} has no users: nobody could log in to the registry; restore it from a backup, or add a user (private-registry user add NAME)`,
+    );
+  }
   const registries = parseRegistriesYaml(read(MATERIAL_FILES.registriesYaml), file(MATERIAL_FILES.registriesYaml));
-  return {
-    ca,
-    tls,
-    htpasswd,
-    registries,
-    nodeCredentials: nodeCredentialsOf(registries, file(MATERIAL_FILES.registriesYaml)),
-  };
+  const nodeCredentials = nodeCredentialsOf(registries, file(MATERIAL_FILES.registriesYaml));
+  // Checked here so that a bad port or name is blamed on the file, not on a construct prop nobody gave.
+  materialAddressesOf(registries, file(MATERIAL_FILES.registriesYaml));
+  return { ca, tls, htpasswd, registries, nodeCredentials };
+}
+
+/**
+ * Refuses a material path that can only lead somewhere wrong: an empty one, a symbolic link to nothing
+ * (creating material there would replace the link), or something that is not a directory.
+ */
+export function assertMaterialPath(dir: string): void {
+  if (dir === '') {
+    throw new ValidationError(
+      `'dir' must name the material directory, got "": give a path like "registry" (an empty REGISTRY_MATERIAL_DIR counts too: unset it)`,
+    );
+  }
+  let stat: fs.Stats;
+  try {
+    stat = fs.lstatSync(dir);
+  } catch {
+    return; // Nothing there yet: it may be created.
+  }
+  if (stat.isSymbolicLink() && !fs.existsSync(dir)) {
+    throw new ValidationError(
+      `${dir} is a symbolic link to ${fs.readlinkSync(dir)}, which does not exist: restore what it points to, or remove the link to create new material there`,
+    );
+  }
+  if (!fs.statSync(dir).isDirectory()) {
+    throw new ValidationError(
+      `${dir} is not a directory: point 'dir' (REGISTRY_MATERIAL_DIR) at the material directory`,
+    );
+  }
 }
 
 /**
@@ -286,10 +337,11 @@ export function loadOrCreateMaterial(
   dir: string,
   options: MaterialOptions = {},
 ): { material: RegistryMaterial; created: boolean; recovered: string[] } {
+  assertMaterialPath(dir);
   return underMaterialLock(
     dir,
     (recovered) => {
-      if (fs.existsSync(dir)) return { material: readMaterialFiles(dir), created: false, recovered };
+      if (fs.existsSync(dir)) return { material: readMaterialFiles(dir, {}), created: false, recovered };
       const material = generateMaterial(options);
       writeNewMaterial(dir, material);
       return { material, created: true, recovered };
@@ -311,7 +363,12 @@ export function nodeConfigKey(registries: RegistriesConfig): string | undefined 
 /** The credentials the nodes pull with, as registries.yaml gives them (see nodeConfigKey). */
 export function nodeCredentialsOf(registries: RegistriesConfig, source = 'registries.yaml'): Credentials {
   const key = nodeConfigKey(registries);
-  const auth = key === undefined ? undefined : registries.configs?.[key]?.auth;
+  if (key === undefined) {
+    throw new ValidationError(
+      `${source} gives the mirror ${JSON.stringify(pushMirrorName(registries) ?? Object.keys(registries.mirrors)[0] ?? '')} no endpoint: the nodes would not know where the registry is; recreate the material (private-registry init --force)`,
+    );
+  }
+  const auth = registries.configs?.[key]?.auth;
   if (auth?.username === undefined || auth.password === undefined) {
     throw new ValidationError(
       `${source} has no configs."<endpoint host>".auth with username and password: the nodes could not pull; recreate it`,
@@ -339,11 +396,24 @@ export function materialAddressesOf(registries: RegistriesConfig, source = 'regi
       `${source} needs a mirror "localhost:<nodePort>" and an endpoint "https://<hostname>:<port>": recreate the material (private-registry init --force)`,
     );
   }
-  return {
+  const addresses = {
     hostname: endpoint[1],
     registryPort: Number(endpoint[2]),
     nodePort: Number(pushName.slice('localhost:'.length)),
   };
+  // The values come from the file, so its errors name the file, not a prop the user never gave.
+  const fix = 'recreate the material (private-registry init --force), or fix the file by hand';
+  try {
+    assertRegistryHostname('hostname', addresses.hostname);
+    assertPort('registryPort', addresses.registryPort);
+    assertNodePort('nodePort', addresses.nodePort);
+  } catch (error) {
+    const reason = (error as Error).message.replace(/: [^:]*$/, '');
+    throw new ValidationError(
+      `${source}: its mirror "${pushName}" and endpoint "${nodeConfigKey(registries)}" give ${reason}: ${fix}`,
+    );
+  }
+  return addresses;
 }
 
 /** The mirror named `localhost:<nodePort>`: the name the desktop pushes as. */

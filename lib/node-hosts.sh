@@ -58,6 +58,28 @@ desired_hosts() {
   ' "$hosts_file"
 }
 
+# Replaces the content of $2 with that of $1 without ever truncating it first (a plain `cat new > file` empties
+# the file, then a full disk leaves it cut mid-line). The file must be written in place (a bind mount), so:
+# grow it to the new size first (if the disk is full that fails, the padding is cut off again and nothing
+# else changed), then overwrite it from offset 0 (dd conv=notrunc), then cut it to the new length.
+write_in_place() {
+  new_size=$(wc -c < "$1") && old_size=$(wc -c < "$2") || return 1
+  # The size is checked as well as dd's status: a short write on a full disk is not always reported.
+  if [ "$new_size" -gt "$old_size" ] && ! {
+    dd if=/dev/zero of="$2" bs=1 seek="$old_size" count=$((new_size - old_size)) conv=notrunc 2> /dev/null &&
+      [ "$(wc -c < "$2")" -eq "$new_size" ]
+  }; then
+    truncate -s "$old_size" "$2"
+    log "cannot grow $2 from $old_size to $new_size bytes (disk full?): $2 left as it was"
+    return 1
+  fi
+  if ! dd if="$1" of="$2" bs=4096 conv=notrunc 2> /dev/null; then
+    log "cannot overwrite $2 in place: it may be damaged, check it"
+    return 1
+  fi
+  truncate -s "$new_size" "$2"
+}
+
 update_hosts() {
   if ! ip=$(resolve_service_ip); then
     # Kubernetes' injected Service variable is fixed at pod start: good for a first entry, but stale
@@ -83,7 +105,7 @@ update_hosts() {
     if cmp -s "$next_hosts" "$hosts_file"; then
       exit 0
     fi
-    cat "$next_hosts" > "$hosts_file" || exit 1
+    write_in_place "$next_hosts" "$hosts_file" || exit 1
     log "wrote '$line' to $hosts_file"
   ) 9< "$hosts_file"
 }

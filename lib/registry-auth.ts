@@ -123,6 +123,11 @@ export class RegistryAuth extends Construct implements IRegistryAuth {
       this.htpasswd,
       props.material === undefined ? "RegistryAuth 'htpasswd'" : "'material.htpasswd'",
     );
+    if (entries.length === 0) {
+      throw new ValidationError(
+        `'${from}htpasswd' has no users: nobody could log in to the registry; give an htpasswd with the nodes' user, or 'users' to make one`,
+      );
+    }
     if (!verifyPassword(entries, this.nodeCredentials.username, this.nodeCredentials.password)) {
       throw new ValidationError(
         `'${from}nodeCredentials' for user ${JSON.stringify(this.nodeCredentials.username)} do not match the htpasswd: the nodes could not pull; give that user's password or add the user`,

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PUBLIC_FILE_MODE, writeFileAtomic } from './atomic-file';
 import { tomlString } from './containerd-hosts';
+import { ValidationError } from './validate';
 
 /** One file a desktop client reads to trust the registry's CA. */
 export interface TrustFile {
@@ -87,6 +88,8 @@ export function containerdHostsToml(registryHost: string, caFile: string): strin
  * write (typically: not root) and reporting each.
  */
 export function writeTrustFiles(files: readonly TrustFile[], root = '/'): TrustWriteResult[] {
+  // Under another root (an image being built, a test), a link inside it would lead the files out of it.
+  if (path.resolve(root) !== '/') for (const file of files) assertNoLinkUnder(root, file.path);
   return files.map((file) => {
     const target = path.join(root, file.path);
     try {
@@ -97,4 +100,23 @@ export function writeTrustFiles(files: readonly TrustFile[], root = '/'): TrustW
       return { path: target, written: false, error: (error as Error).message };
     }
   });
+}
+
+/** Refuses when a directory or file on the way from `root` to `root`/`file` is a symbolic link. */
+function assertNoLinkUnder(root: string, file: string): void {
+  let current = root;
+  for (const part of file.split('/').filter((segment) => segment !== '')) {
+    current = path.join(current, part);
+    let stat: fs.Stats;
+    try {
+      stat = fs.lstatSync(current);
+    } catch {
+      return; // Not there (or under a file): writing reports it, and nothing beyond can be a link.
+    }
+    if (stat.isSymbolicLink()) {
+      throw new ValidationError(
+        `'root' ${root} holds a symbolic link, ${current} -> ${fs.readlinkSync(current)}: writing through it could put files outside ${root}; remove the link, or pick another root`,
+      );
+    }
+  }
 }

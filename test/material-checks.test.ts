@@ -181,18 +181,25 @@ describe('checkMaterial', () => {
     ]);
   });
 
-  it('fails fewer than 30 days before expiry, and after it', () => {
-    expect(failures(healthy, new Date(NOW.getTime() + 800 * DAY_MS))).toEqual([
+  it('warns fewer than 30 days before expiry, fails after it and before the start', () => {
+    const soon = checkMaterial(healthy, { now: new Date(NOW.getTime() + 800 * DAY_MS) });
+    expect(soon.filter((check) => !check.ok)).toEqual([]);
+    expect(soon.filter((check) => check.warning === true)).toEqual([
       {
         name: 'server certificate expiry',
-        ok: false,
+        ok: true,
+        warning: true,
         detail: `${dir()}/certs/tls.crt expires in 25 days (2027-04-07T03:04:05.000Z), fewer than 30`,
         fix: 'private-registry certs renew',
       },
     ]);
+    expect(failures(healthy, new Date(NOW.getTime() - DAY_MS)).map((check) => check.detail)).toEqual([
+      `${dir()}/node/certs/ca.crt is not valid before 2025-01-02T02:59:05Z (is this machine's clock right?)`,
+      `${dir()}/certs/tls.crt is not valid before 2025-01-02T02:59:05Z (is this machine's clock right?)`,
+    ]);
     expect(failures(healthy, new Date(NOW.getTime() + 3651 * DAY_MS)).map((check) => check.detail)).toEqual([
-      `${dir()}/node/certs/ca.crt expired on 2034-12-31T03:04:05.000Z`,
-      `${dir()}/certs/tls.crt expired on 2027-04-07T03:04:05.000Z`,
+      `${dir()}/node/certs/ca.crt expired on 2034-12-31T03:04:05Z`,
+      `${dir()}/certs/tls.crt expired on 2027-04-07T03:04:05Z`,
     ]);
   });
 

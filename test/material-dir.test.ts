@@ -45,7 +45,7 @@ describe('assertMaterialDir', () => {
     );
     fs.writeFileSync(path.join(work, 'file'), '');
     expect(() => assertMaterialDir(path.join(work, 'file'))).toThrow(
-      `${work}/file is not a directory: point 'dir' at the material directory`,
+      `${work}/file is not a directory: point 'dir' (REGISTRY_MATERIAL_DIR) at the material directory`,
     );
   });
 });

@@ -90,16 +90,18 @@ describe('probeRegistry', () => {
   });
 
   it('names the x509 reason when the certificate has expired', async () => {
+    // A CA current in 2020 (and now): certificates are only issued from a CA that is current at the time.
+    const oldCa = createCertificateAuthority({ now: new Date('2020-01-01T00:00:00Z') });
     const expired = await fakeRegistry(
       createServerCertificate({
-        ca,
+        ca: oldCa,
         subjectAltNames: { dnsNames: ['localhost'], ipAddresses: [] },
         validityDays: 1,
         now: new Date('2020-01-01T00:00:00Z'),
       }),
     );
     servers.push(expired.server);
-    expect((await probe(expired.port)).detail).toMatch(
+    expect((await probe(expired.port, { ca: oldCa })).detail).toMatch(
       /TLS failed: x509: certificate has expired \(CERT_HAS_EXPIRED: certificate has expired\)$/,
     );
   });

@@ -228,7 +228,11 @@ describe('RegistryServer refuses what its material contradicts, as RegistryChart
   // Keys are the slow part: made once for the whole file.
   const foreignCa = createCertificateAuthority();
   const foreignTls = serverCertificate(foreignCa);
-  const expiredTls = serverCertificate(material.ca, { now: new Date(Date.now() - 40 * DAY_MS), validityDays: 30 });
+  // Certificates are only issued while the CA is current: a one-day certificate from the first minute of a
+  // CA made ten days ago, long over.
+  const tenDaysOldCa = createCertificateAuthority({ now: new Date(Date.now() - 10 * DAY_MS) });
+  const caStart = describeCertificate(tenDaysOldCa.certificatePem).notBefore.getTime();
+  const expiredTls = serverCertificate(tenDaysOldCa, { now: new Date(caStart + 60_000), validityDays: 1 });
   const futureTls = serverCertificate(material.ca, { now: new Date(Date.now() + 2 * DAY_MS) });
   const expiredCa = createCertificateAuthority({ now: new Date(Date.now() - 40 * DAY_MS), validityDays: 30 });
   const futureCa = createCertificateAuthority({ now: new Date(Date.now() + 2 * DAY_MS) });
@@ -292,7 +296,7 @@ describe('RegistryServer refuses what its material contradicts, as RegistryChart
   });
 
   it('refuses an expired certificate, naming the command that renews it', () => {
-    expect(() => synth({ material: { ...material, tls: expiredTls } })).toThrow(
+    expect(() => synth({ material: { ...material, ca: tenDaysOldCa, tls: expiredTls } })).toThrow(
       `'material.tls' (CN=container-registry.local) expired on ${describe(expiredTls).notAfter.toISOString()}: clients reject an expired certificate; issue a new one (private-registry certs renew)`,
     );
   });
@@ -304,14 +308,15 @@ describe('RegistryServer refuses what its material contradicts, as RegistryChart
   });
 
   it('refuses an expired CA, naming --rotate-ca', () => {
-    const tls = serverCertificate(expiredCa);
+    // Issued while that CA was current (certificates are never issued from a CA outside its validity).
+    const tls = serverCertificate(expiredCa, { now: new Date(Date.now() - 39 * DAY_MS), validityDays: 1 });
     expect(() => synth({ material: { ...material, ca: expiredCa, tls } })).toThrow(
       `'material.ca' (CN=cdk8s-private-registry CA) expired on ${describe(expiredCa).notAfter.toISOString()}: clients reject an expired certificate; make a new CA (private-registry certs renew --rotate-ca), then give the nodes and desktops the new ca.crt`,
     );
   });
 
   it('refuses a CA that is not valid yet', () => {
-    const tls = serverCertificate(futureCa);
+    const tls = serverCertificate(futureCa, { now: new Date(Date.now() + 2 * DAY_MS) });
     expect(() => synth({ material: { ...material, ca: futureCa, tls } })).toThrow(
       `'material.ca' (CN=cdk8s-private-registry CA) is not valid until ${describe(futureCa).notBefore.toISOString()}: clients reject it until then; check this machine's clock, or make a new CA (private-registry certs renew --rotate-ca), then give the nodes and desktops the new ca.crt`,
     );

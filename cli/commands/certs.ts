@@ -12,7 +12,7 @@ export interface CertsShowArgs {
 export interface CertsRenewArgs {
   readonly dir: string;
   readonly rotateCa: boolean;
-  readonly certDays: number;
+  readonly certDays?: number;
   readonly caDays?: number;
 }
 
@@ -126,9 +126,8 @@ export const certsCommand: CommandFactory = (context) => ({
             })
             .option('cert-days', {
               type: 'number',
-              default: DEFAULT_CERT_VALIDITY_DAYS,
               requiresArg: true,
-              describe: 'Server certificate lifetime in days',
+              describe: `Server certificate lifetime in days (default ${DEFAULT_CERT_VALIDITY_DAYS}, or up to the CA's end if sooner; never past it)`,
             })
             .option('ca-days', {
               type: 'number',

@@ -39,6 +39,11 @@ export async function doctor(args: DoctorArgs, io: CliIo): Promise<ExitCode> {
   return withFlagNames({ url: '--url' }, async () => {
     // Usage errors first, before any line of the report.
     const url = args.url === undefined ? undefined : registryApiUrl(args.url);
+    if (fs.existsSync(args.dist) && !fs.statSync(args.dist).isDirectory()) {
+      throw new ValidationError(
+        `--dist ${args.dist} is not a directory: point it at the directory synth writes (cdk8s.yaml "output", "dist" by default)`,
+      );
+    }
     if (oldLayoutPaths(args.dir).length > 0) return report([oldLayoutCheck(args.dir)], args.json, io);
     // One lock for the repair and the read: what the checks see is whole. The lock first finishes or
     // removes what an interrupted command left, and the report says so.
@@ -73,16 +78,20 @@ function report(checks: readonly Check[], json: boolean, io: CliIo): ExitCode {
   } else {
     for (const check of checks) {
       io.stdout.write(
-        check.ok
-          ? `ok    ${check.name}: ${check.detail}\n`
-          : `FAIL  ${check.name}: ${check.detail}; fix: ${check.fix ?? '-'}\n`,
+        !check.ok
+          ? `FAIL  ${check.name}: ${check.detail}; fix: ${check.fix ?? '-'}\n`
+          : check.warning === true
+            ? `WARN  ${check.name}: ${check.detail}; fix: ${check.fix ?? '-'}\n`
+            : `ok    ${check.name}: ${check.detail}\n`,
       );
     }
   }
+  const warnings = checks.filter((check) => check.ok && check.warning === true).length;
+  const warned = warnings === 0 ? '' : ` (${warnings} with a warning: act before it fails)`;
   io.stderr.write(
     failed.length === 0
-      ? `all ${checks.length} checks passed\n`
-      : `${failed.length} of ${checks.length} checks failed\n`,
+      ? `all ${checks.length} checks passed${warned}\n`
+      : `${failed.length} of ${checks.length} checks failed${warned}\n`,
   );
   return failed.length === 0 ? EXIT_OK : EXIT_CHECK_FAILED;
 }

@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { DEFAULT_CA_VALIDITY_DAYS, DEFAULT_CERT_VALIDITY_DAYS } from '../../lib/certificates';
 import { DEFAULT_NODE_PORT, DEFAULT_REGISTRY_HOSTNAME, DEFAULT_USERNAME } from '../../lib/defaults';
-import { MATERIAL_FILES, generateMaterial, writeNewMaterial } from '../../lib/material';
+import { MATERIAL_FILES, assertMaterialPath, generateMaterial, writeNewMaterial } from '../../lib/material';
 import { backupPathFor } from '../../lib/material-dir';
 import { underMaterialLock } from '../../lib/material-transaction';
 import { ValidationError } from '../../lib/validate';
@@ -16,7 +17,7 @@ export interface InitArgs {
   readonly user: string;
   readonly passwordStdin: boolean;
   readonly caDays: number;
-  readonly certDays: number;
+  readonly certDays?: number;
   readonly force: boolean;
 }
 
@@ -32,7 +33,17 @@ const FLAGS = {
 /** Creates the material directory exactly as the first synth would; --force keeps the old one as a backup. */
 export async function init(args: InitArgs, io: CliIo): Promise<ExitCode> {
   return withFlagNames(FLAGS, async () => {
-    if (fs.existsSync(args.dir) && !args.force) throw alreadyExists(args.dir);
+    assertMaterialPath(args.dir);
+    if (fs.existsSync(args.dir)) {
+      if (!args.force) throw alreadyExists(args.dir);
+      // --force moves material aside, never some other directory a mistyped --dir names.
+      const isMaterial = Object.values(MATERIAL_FILES).some((file) => fs.existsSync(path.join(args.dir, file)));
+      if (fs.readdirSync(args.dir).length > 0 && !isMaterial) {
+        throw new ValidationError(
+          `${args.dir} holds no material (none of ${Object.values(MATERIAL_FILES).join(', ')}), so --force will not move it aside: check --dir, or remove the directory yourself`,
+        );
+      }
+    }
     const password = args.passwordStdin ? await readPasswordFromStdin(io) : undefined;
     // One writer at a time: another init, or a synth creating the material, may have come first.
     underMaterialLock(
@@ -119,9 +130,8 @@ export const initCommand: CommandFactory = (context) => ({
       })
       .option('cert-days', {
         type: 'number',
-        default: DEFAULT_CERT_VALIDITY_DAYS,
         requiresArg: true,
-        describe: 'Server certificate lifetime in days',
+        describe: `Server certificate lifetime in days (default ${DEFAULT_CERT_VALIDITY_DAYS}, or up to the CA's end if sooner; never past it)`,
       })
       .option('force', {
         type: 'boolean',

@@ -35,7 +35,7 @@ export async function k3dConfig(args: K3dConfigArgs, io: CliIo): Promise<ExitCod
   return withFlagNames(FLAGS, async () => {
     assertMaterialDir(args.dir);
     // The nodes will read this material: refuse to wire up a cluster to a broken one.
-    const material = withMaterial(args.dir, io, () => readMaterial(args.dir), { reader: true });
+    const material = withMaterial(args.dir, io, () => readMaterial(args.dir, { now: io.now() }), { reader: true });
     const { nodePort } = materialAddressesOf(material.registries, path.join(args.dir, MATERIAL_FILES.registriesYaml));
     const config = k3dClusterConfig({
       materialDir: path.resolve(args.dir),
@@ -46,8 +46,6 @@ export async function k3dConfig(args: K3dConfigArgs, io: CliIo): Promise<ExitCod
       image: args.k3sImage,
     });
     if (args.out !== undefined) {
-      for (const problem of existingConfigProblems(args.out))
-        io.stderr.write(`warning: ${args.out} (being replaced): ${problem}\n`);
       writeOut(args.out, renderK3dConfig(config));
       io.stderr.write(`wrote ${args.out}: k3d cluster create --config ${args.out}\n`);
     } else if (!args.printCommand) {
@@ -58,7 +56,7 @@ export async function k3dConfig(args: K3dConfigArgs, io: CliIo): Promise<ExitCod
   });
 }
 
-/** What was wrong with the config --out replaces (k3d registries: settings above all), so the user hears of it. */
+/** What is wrong with the config already at --out (k3d registries: settings above all), so the user hears of it. */
 function existingConfigProblems(out: string): string[] {
   try {
     return k3dConfigProblems(yaml.load(fs.readFileSync(out, 'utf8')));
@@ -75,6 +73,16 @@ function writeOut(out: string, content: string): void {
   if (fs.existsSync(out) && fs.statSync(out).isDirectory()) {
     throw new ValidationError(`--out ${out} is a directory: name a file, e.g. --out ${path.join(out, 'k3d.yaml')}`);
   }
+  // Never overwritten: it may be a config edited by hand, or a link to one (a rename would replace the link).
+  if (isAnything(out)) {
+    // k3d's own registries: settings are worth hearing of: they would be silently ignored beside ours.
+    const problems = existingConfigProblems(out)
+      .filter((problem) => problem.includes('"registries:"'))
+      .map((problem) => ` (and ${problem})`);
+    throw new ValidationError(
+      `--out ${out} already exists${problems.join('')}: remove it first to regenerate it, or pick another file (without --out the config goes to stdout)`,
+    );
+  }
   try {
     writeFileAtomic(out, content, PUBLIC_FILE_MODE);
   } catch (error) {
@@ -83,6 +91,16 @@ function writeOut(out: string, content: string): void {
     throw new ValidationError(
       `--out ${out} cannot be written (${(error as Error).message.split(',')[0]}): pick a file in a directory you can write to`,
     );
+  }
+}
+
+/** True when something (a file, a link, even a dangling one) is at `file`. */
+function isAnything(file: string): boolean {
+  try {
+    fs.lstatSync(file);
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -14,9 +14,9 @@ export interface TrustArgs {
 
 /** How each desktop client trusts our CA for localhost:<nodePort>; --write puts the files in place. */
 export async function trust(args: TrustArgs, io: CliIo): Promise<ExitCode> {
-  return withFlagNames({}, async () => {
+  return withFlagNames({ root: '--root' }, async () => {
     assertMaterialDir(args.dir);
-    const material = withMaterial(args.dir, io, () => readMaterial(args.dir), { reader: true });
+    const material = withMaterial(args.dir, io, () => readMaterial(args.dir, { now: io.now() }), { reader: true });
     const { nodePort } = materialAddressesOf(material.registries, path.join(args.dir, MATERIAL_FILES.registriesYaml));
     const host = `localhost:${nodePort}`;
     const files = desktopTrustFiles(material.ca.certificatePem, host);

@@ -49,13 +49,22 @@ describe('doctor', () => {
   });
 
   it('--json prints the checks as data', async () => {
-    const io = captureIo({ now: new Date(NOW.getTime() + 800 * 86_400_000) });
+    const io = captureIo({ now: new Date(NOW.getTime() + 830 * 86_400_000) });
     expect(await main(['doctor', '--json', '--dir', template.dir, '--dist', noDist], io)).toBe(1);
     const report = JSON.parse(io.out()) as { ok: boolean; checks: { name: string; ok: boolean; fix?: string }[] };
     expect(report.ok).toBe(false);
     expect(report.checks.filter((check) => !check.ok)).toEqual([
       expect.objectContaining({ name: 'server certificate expiry', fix: 'private-registry certs renew' }),
     ]);
+  });
+
+  it('warns 30 days ahead of an expiry, with the fix, and still exits 0', async () => {
+    const io = captureIo({ now: new Date(NOW.getTime() + 800 * 86_400_000) });
+    expect(await main(['doctor', '--dir', template.dir, '--dist', noDist], io)).toBe(0);
+    expect(io.out()).toContain(
+      `WARN  server certificate expiry: ${template.dir}/certs/tls.crt expires in 25 days (2027-04-07T03:04:05.000Z), fewer than 30; fix: private-registry certs renew\n`,
+    );
+    expect(io.err()).toMatch(/all \d+ checks passed \(1 with a warning: act before it fails\)\n$/);
   });
 
   it('compares dist/ with the material: in step after synth, stale after a user is added', async () => {

@@ -17,7 +17,9 @@ export interface CapturedIo extends CliIo {
 }
 
 /** An io whose output is collected; `stdin` is what --password-stdin reads. */
-export function captureIo(options: { stdin?: string; now?: Date; env?: Record<string, string> } = {}): CapturedIo {
+export function captureIo(
+  options: { stdin?: string | Uint8Array; now?: Date; env?: Record<string, string> } = {},
+): CapturedIo {
   let out = '';
   let err = '';
   return {
@@ -25,7 +27,7 @@ export function captureIo(options: { stdin?: string; now?: Date; env?: Record<st
     stderr: { write: (text: string) => (err += text) },
     readStdin: async () => {
       if (options.stdin === undefined) throw new Error('the test gave no stdin');
-      return options.stdin;
+      return typeof options.stdin === 'string' ? Buffer.from(options.stdin, 'utf8') : options.stdin;
     },
     now: () => options.now ?? NOW,
     env: options.env ?? {},

@@ -105,7 +105,7 @@ describe('init', () => {
       io,
     );
     expect(code).toBe(0);
-    const material = readMaterial(dir);
+    const material = readMaterial(dir, { now: NOW });
     // One trailing newline is the end of the line piped in, not part of the password.
     expect(material.nodeCredentials).toEqual({ username: 'iris', password: 'correct horse battery' });
     expect(Object.keys(material.registries.mirrors)).toEqual(['registry.test:5000', 'localhost:30500']);

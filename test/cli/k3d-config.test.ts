@@ -100,18 +100,17 @@ describe('k3d-config', () => {
     expect(fs.statSync(out).mode & 0o777).toBe(0o644);
   });
 
-  it('--out warns when the config it replaces had k3d registries: settings, which k3s would ignore', async () => {
+  it('--out never replaces an existing config, and says when it has k3d registries: settings, which k3s would ignore', async () => {
     const out = path.join(tempDir(), 'k3d.yaml');
-    fs.writeFileSync(
-      out,
-      'apiVersion: k3d.io/v1alpha5\nkind: Simple\nregistries:\n  use: [k3d-myregistry:5000]\noptions:\n  k3s:\n    extraArgs:\n      - arg: --private-registry=/registry/certs/registries.yaml\n',
-    );
+    const existing =
+      'apiVersion: k3d.io/v1alpha5\nkind: Simple\nregistries:\n  use: [k3d-myregistry:5000]\noptions:\n  k3s:\n    extraArgs:\n      - arg: --private-registry=/registry/certs/registries.yaml\n';
+    fs.writeFileSync(out, existing);
     const io = captureIo();
-    expect(await main(['k3d-config', '--dir', template.dir, '--out', out], io)).toBe(0);
+    expect(await main(['k3d-config', '--dir', template.dir, '--out', out], io)).toBe(2);
     expect(io.err()).toContain(
-      `warning: ${out} (being replaced): it has k3d "registries:" settings and --private-registry: k3s reads only --private-registry, so k3d's registries (create, use, config) are silently ignored`,
+      `error: --out ${out} already exists (and it has k3d "registries:" settings and --private-registry: k3s reads only --private-registry, so k3d's registries (create, use, config) are silently ignored`,
     );
-    expect(fs.readFileSync(out, 'utf8')).not.toMatch(/^registries:/m);
+    expect(fs.readFileSync(out, 'utf8')).toBe(existing);
   });
 
   it('--k3s-image overrides the pinned image and refuses a broken one', async () => {

@@ -21,6 +21,8 @@ const DEBIAN_PACKAGE: Readonly<Record<string, string>> = {
   'ceph-osd': 'ceph-osd',
   radosgw: 'radosgw',
   'radosgw-admin': 'radosgw',
+  mount: 'mount',
+  faketime: 'faketime',
 };
 
 export interface DescribeRealOptions {
