@@ -562,7 +562,6 @@ const PEM_FILES = [
   MATERIAL_FILES.tlsKey,
 ];
 const ALL_READ_FILES = [...PEM_FILES, MATERIAL_FILES.htpasswd, MATERIAL_FILES.registriesYaml];
-const isCertificate = (relativePath: string): boolean => relativePath.endsWith('.crt');
 const isKey = (relativePath: string): boolean => relativePath.endsWith('.key');
 const pemMessage = (relativePath: string): RegExp =>
   new RegExp(
