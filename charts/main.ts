@@ -1,7 +1,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { App } from 'cdk8s';
-import { DEFAULT_MATERIAL_DIR, RegistryChart, ValidationError, loadOrCreateMaterial } from '../lib';
+// The modules it uses, not ../lib: the index would load the CLI's helpers (probe, trust, k3d config) too.
+import { DEFAULT_MATERIAL_DIR } from '../lib/defaults';
+import { loadOrCreateMaterial } from '../lib/material';
+import { RegistryChart } from '../lib/registry-chart';
+import { ValidationError } from '../lib/validate';
 import { ExampleChart } from './example-chart';
 
 function main(): void {

@@ -1,4 +1,4 @@
-import * as bcrypt from 'bcryptjs';
+import type * as Bcrypt from 'bcryptjs';
 import { DEFAULT_BCRYPT_COST } from './defaults';
 import { type RandomSource, secureRandom } from './random';
 import { ValidationError, assertIntegerInRange } from './validate';
@@ -50,8 +50,8 @@ export function hashPassword(
 ): string {
   validatePassword(password);
   validateBcryptCost(cost);
-  const salt = `$2b$${String(cost).padStart(2, '0')}$${bcrypt.encodeBase64(random(16), 16)}`;
-  return bcrypt.hashSync(password, salt);
+  const salt = `$2b$${String(cost).padStart(2, '0')}$${bcrypt().encodeBase64(random(16), 16)}`;
+  return bcrypt().hashSync(password, salt);
 }
 
 export function parseHtpasswd(content: string, source = 'htpasswd'): HtpasswdEntry[] {
@@ -103,9 +103,14 @@ export function createHtpasswd(
 /** True when `password` matches the line for `username`. */
 export function verifyPassword(entries: readonly HtpasswdEntry[], username: string, password: string): boolean {
   const entry = entries.find((candidate) => candidate.username === username);
-  return entry !== undefined && bcrypt.compareSync(password, entry.hash);
+  return entry !== undefined && bcrypt().compareSync(password, entry.hash);
 }
 
 export function bcryptCostOf(hash: string): number {
-  return bcrypt.getRounds(hash);
+  return bcrypt().getRounds(hash);
+}
+
+/** bcryptjs, loaded only to hash or verify: reading an htpasswd file does not need it. */
+function bcrypt(): typeof Bcrypt {
+  return require('bcryptjs') as typeof Bcrypt;
 }

@@ -5,8 +5,7 @@ import {
   type CertificateAndKey,
   createCertificateAuthority,
   createServerCertificate,
-  isIssuedBy,
-  keyMatchesCertificate,
+  isSignedBy,
   parseCertificate,
   parsePrivateKey,
   registrySubjectAltNames,
@@ -211,25 +210,22 @@ export function readMaterial(dir: string): RegistryMaterial {
   const file = (relativePath: string) => path.join(dir, relativePath);
   const ca = { certificatePem: read(MATERIAL_FILES.caCertificate), privateKeyPem: read(MATERIAL_FILES.caKey) };
   const tls = { certificatePem: read(MATERIAL_FILES.tlsCertificate), privateKeyPem: read(MATERIAL_FILES.tlsKey) };
-  for (const [relativePath, pem] of [
-    [MATERIAL_FILES.caCertificate, ca.certificatePem],
-    [MATERIAL_FILES.tlsCertificate, tls.certificatePem],
-  ]) {
-    parseCertificate(pem, file(relativePath));
-  }
-  parsePrivateKey(ca.privateKeyPem, file(MATERIAL_FILES.caKey));
-  parsePrivateKey(tls.privateKeyPem, file(MATERIAL_FILES.tlsKey));
-  if (!keyMatchesCertificate(ca.certificatePem, ca.privateKeyPem)) {
+  // Each file parsed once, natively; the pairs and the chain checked on the parsed objects.
+  const caCertificate = parseCertificate(ca.certificatePem, file(MATERIAL_FILES.caCertificate));
+  const tlsCertificate = parseCertificate(tls.certificatePem, file(MATERIAL_FILES.tlsCertificate));
+  const caKey = parsePrivateKey(ca.privateKeyPem, file(MATERIAL_FILES.caKey));
+  const tlsKey = parsePrivateKey(tls.privateKeyPem, file(MATERIAL_FILES.tlsKey));
+  if (!caCertificate.checkPrivateKey(caKey)) {
     throw new ValidationError(
       `${file(MATERIAL_FILES.caKey)} does not belong to ${file(MATERIAL_FILES.caCertificate)}: restore the matching pair`,
     );
   }
-  if (!keyMatchesCertificate(tls.certificatePem, tls.privateKeyPem)) {
+  if (!tlsCertificate.checkPrivateKey(tlsKey)) {
     throw new ValidationError(
       `${file(MATERIAL_FILES.tlsKey)} does not belong to ${file(MATERIAL_FILES.tlsCertificate)}: restore the matching pair or renew the certificate`,
     );
   }
-  if (!isIssuedBy(tls.certificatePem, ca.certificatePem)) {
+  if (!isSignedBy(tlsCertificate, caCertificate)) {
     throw new ValidationError(
       `${file(MATERIAL_FILES.tlsCertificate)} is not signed by ${file(MATERIAL_FILES.caCertificate)}: renew the server certificate from this CA`,
     );
