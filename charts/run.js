@@ -7,7 +7,8 @@
  * archive can carry an older mtime than the build, and a deleted file leaves no mtime at all. The hash
  * covers the name and content of every file under lib/, charts/ and cli/ and the files that decide how
  * they compile; it is recorded only after a build succeeds, so a failed build is tried again next time.
- * Plain JavaScript, so it runs before anything is compiled.
+ * Plain JavaScript, so it runs before anything is compiled. `node charts/run.js --compile-only` brings the
+ * build up to date and stops there (the tests' global setup uses it).
  */
 const { execFileSync } = require('node:child_process');
 const { createHash } = require('node:crypto');
@@ -54,7 +55,8 @@ function readStamp() {
 const current = sourcesHash();
 if (current !== readStamp() || !fs.existsSync(APP)) {
   try {
-    execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
+    // tsc reports errors on stdout, which cdk8s-cli keeps to itself when the app fails: send them to stderr.
+    execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: ['inherit', 2, 'inherit'] });
   } catch (error) {
     // tsc has printed the errors; the old build must not run in place of the sources.
     process.exit(typeof error.status === 'number' && error.status !== 0 ? error.status : 1);
@@ -63,4 +65,4 @@ if (current !== readStamp() || !fs.existsSync(APP)) {
   fs.writeFileSync(temp, `${current}\n`);
   fs.renameSync(temp, STAMP);
 }
-require(APP);
+if (!process.argv.includes('--compile-only')) require(APP);

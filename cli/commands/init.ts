@@ -72,8 +72,6 @@ export async function init(args: InitArgs, io: CliIo): Promise<ExitCode> {
 }
 
 export const initCommand: CommandFactory = (context) => ({
-  command: 'init',
-  describe: 'Create the material directory: CA, server certificate, htpasswd, registries.yaml',
   builder: (yargs) =>
     yargs
       .option('hostname', {
