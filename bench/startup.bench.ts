@@ -39,14 +39,11 @@ function writeFloorApp(referenceDist: string): void {
     `const fs = require('node:fs');
 const path = require('node:path');
 const { App, ApiObject, Chart } = require(${resolve('cdk8s')});
-const { k8s } = require(${resolve('cdk8s-plus-28')});
+// Loaded as an app using its constructs would load it; the objects are written as they are.
+require(${resolve('cdk8s-plus-28')});
 function chart(app, id, objects) {
   const scope = new Chart(app, id);
-  objects.forEach(({ apiVersion, kind, ...props }, index) => {
-    const Kube = k8s[\`Kube\${kind}\`];
-    if (Kube === undefined) new ApiObject(scope, String(index), { apiVersion, kind, ...props });
-    else new Kube(scope, String(index), props);
-  });
+  objects.forEach((object, index) => new ApiObject(scope, String(index), object));
 }
 const app = new App();
 chart(app, 'container-registry', ${JSON.stringify(registry)});
