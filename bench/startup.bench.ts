@@ -9,7 +9,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { loadManifests } from '../test/support/synth-app';
-import { type PairedResult, median, paired, table, timed } from './paired';
+import { type PairedResult, type Timing, median, paired, table, timed } from './paired';
 
 const REPO = join(__dirname, '..');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9);
@@ -22,7 +22,7 @@ const env = (materialDir: string): NodeJS.ProcessEnv => ({ ...process.env, REGIS
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 /** The README's command, as a user runs it, into `outDir` (cdk8s-cli removes it first). */
-const synth = (materialDir: string, outDir: string): number =>
+const synth = (materialDir: string, outDir: string): Timing =>
   timed('npx', ['cdk8s', 'synth', '--output', outDir], { cwd: REPO, env: env(materialDir) });
 
 /**
@@ -68,7 +68,7 @@ it('measures synth, the app and the CLI against their floors', { timeout: 1_800_
   expect(loadManifests(join(work, 'floor', 'dist'))).toEqual(loadManifests(reference));
   expect(loadManifests(join(work, 'floor', 'dist', 'example'))).toEqual(loadManifests(join(reference, 'example')));
 
-  const floorSynth = (): number =>
+  const floorSynth = (): Timing =>
     timed('npx', ['cdk8s', 'synth', '--app', `node ${floorApp}`, '--output', join(work, 'out-floor')], { cwd: REPO });
   results.push(
     await paired({
@@ -116,13 +116,13 @@ it('measures synth, the app and the CLI against their floors', { timeout: 1_800_
   results.push(first);
 
   // Every command that does not create keys, against node doing nothing.
-  const nothing = (): number => timed('node', ['-e', '']);
+  const nothing = (): Timing => timed('node', ['-e', '']);
   const users = join(work, 'users');
   cpSync(material, users, { recursive: true });
   let added = 0;
   let removed = 0;
   const password = readFileSync(join(material, 'auth', 'password'), 'utf8');
-  const commands: [string, () => number][] = [
+  const commands: [string, () => Timing][] = [
     ['--help', () => timed('node', [cli, '--help'])],
     ['user list', () => timed('node', [cli, 'user', 'list', '--dir', material])],
     [
