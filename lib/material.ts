@@ -71,7 +71,7 @@ export interface MaterialOptions {
   readonly caValidityDays?: number;
   /** @default 825 */
   readonly certValidityDays?: number;
-  /** @default 5 */
+  /** @default 4 (see DEFAULT_BCRYPT_COST) */
   readonly bcryptCost?: number;
   /** @default - the operating system's CSPRNG */
   readonly random?: RandomSource;
