@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import * as yaml from 'js-yaml';
+import type * as Yaml from 'js-yaml';
 import { DEFAULT_NODE_PORT, NODE_MATERIAL_MOUNT_PATH } from './defaults';
 import { MATERIAL_FILES } from './material';
 import { ValidationError, assertDnsLabel, assertIntegerInRange, assertNodePort } from './validate';
@@ -83,7 +83,7 @@ export function renderK3dConfig(config: K3dSimpleConfig): string {
     `# Every node mounts the material at ${NODE_MATERIAL_MOUNT_PATH} and k3s reads ${NODE_REGISTRIES_FILE} at start.`,
     `# The registry port is bound to 127.0.0.1 only, so the registry is not reachable from the LAN.`,
   ];
-  return `${header.join('\n')}\n${yaml.dump(config, { lineWidth: -1, noRefs: true })}`;
+  return `${header.join('\n')}\n${yaml().dump(config, { lineWidth: -1, noRefs: true })}`;
 }
 
 /** The same cluster as one `k3d cluster create` argument list (flags `--volume/--port/--k3s-arg VALUE@FILTERS`). */
@@ -115,4 +115,9 @@ export function shellCommandLine(args: readonly string[]): string {
 /** One shell word: plain characters as they are, anything else single-quoted. */
 export function shellQuote(word: string): string {
   return /^[A-Za-z0-9_/.,:=+%@-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/** js-yaml, loaded when YAML is read or written: commands that only import this module's helpers skip it. */
+function yaml(): typeof Yaml {
+  return require('js-yaml') as typeof Yaml;
 }
