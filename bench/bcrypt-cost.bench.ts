@@ -10,8 +10,10 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'nod
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, it } from 'vitest';
+import { DEFAULT_BCRYPT_COST } from '../lib/defaults';
+import { createHtpasswd } from '../lib/htpasswd';
+import { generateMaterial, materialFiles } from '../lib/material';
 import { median } from './paired';
-import { DEFAULT_BCRYPT_COST, createHtpasswd, generateMaterial, materialFiles } from '../lib';
 import { freeLoopbackPort } from '../test/support/free-port';
 import { writeOciImage } from '../test/support/oci-image';
 import { type RunningRegistry, startRegistry, stopAllRegistries } from '../test/support/registry-process';

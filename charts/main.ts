@@ -1,9 +1,9 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { App } from 'cdk8s';
 // The modules it uses, not ../lib: the index would load the CLI's helpers (probe, trust, k3d config) too.
 import { DEFAULT_MATERIAL_DIR } from '../lib/defaults';
 import { loadOrCreateMaterial } from '../lib/material';
+import { readMaterialStorage } from '../lib/material-storage';
+import { PrivateApp } from '../lib/private-app';
 import { RegistryChart } from '../lib/registry-chart';
 import { ValidationError } from '../lib/validate';
 import { ExampleChart } from './example-chart';
@@ -18,16 +18,16 @@ function main(): void {
       `created ${materialDir}/ (CA, server certificate, htpasswd, registries.yaml); password for user "${material.nodeCredentials.username}" is in ${materialDir}/auth/password\n`,
     );
   }
-  const app = new App();
+  // The manifests hold the TLS key and the htpasswd: private (dist/ 0700, files 0600) from their first byte.
+  const app = new PrivateApp();
   // Hostname and ports follow the material's registries.yaml (e.g. `private-registry init --node-port 30500`).
-  const chart = new RegistryChart(app, 'container-registry', { material });
+  // S3 (and two replicas) once `private-registry storage s3` stored a bucket; else a PersistentVolumeClaim.
+  const chart = new RegistryChart(app, 'container-registry', { material, storage: readMaterialStorage(materialDir) });
   app.synth();
-  // The manifests hold the TLS key and the htpasswd: as private as the material they come from.
-  for (const file of fs.readdirSync(app.outdir).filter((name) => name.endsWith('.k8s.yaml')))
-    fs.chmodSync(path.join(app.outdir, file), 0o600);
 
   // The example pod goes to a sub-directory: `kubectl apply -f dist` does not recurse, so the pod only
-  // starts when you apply dist/example after pushing its image.
+  // starts when you apply dist/example after pushing its image. It holds no secret, so a plain App (0644
+  // files) will do; inside the private dist/ only you can reach it anyway.
   const exampleApp = new App({ outdir: `${app.outdir}/example` });
   new ExampleChart(exampleApp, 'hello-world-example', {
     image: `localhost:${chart.registry.nodePort}/hello-world-example:latest`,

@@ -29,6 +29,11 @@ const COMMANDS: readonly { command: string; describe: string; load(): Promise<Co
     load: async () => (await import('./commands/certs.js')).certsCommand,
   },
   {
+    command: 'storage',
+    describe: 'Keep the images in an S3 bucket (AWS S3, MinIO, Ceph) with 2 replicas, or go back to a volume',
+    load: async () => (await import('./commands/storage.js')).storageCommand,
+  },
+  {
     command: 'k3d-config',
     describe: 'Print a k3d cluster config (k3d.io/v1alpha5) whose nodes use the registry',
     load: async () => (await import('./commands/k3d-config.js')).k3dConfigCommand,
@@ -42,6 +47,11 @@ const COMMANDS: readonly { command: string; describe: string; load(): Promise<Co
     command: 'doctor',
     describe: 'Check the material, the synthesized manifests and (--live) the running registry',
     load: async () => (await import('./commands/doctor.js')).doctorCommand,
+  },
+  {
+    command: 'images',
+    describe: 'List, delete and size the images in the registry (HTTP API v2, our CA and credentials)',
+    load: async () => (await import('./commands/images.js')).imagesCommand,
   },
 ];
 
@@ -218,9 +228,11 @@ function commandPath(args: readonly string[]): string {
     init: [],
     user: ['add', 'remove', 'list', 'verify'],
     certs: ['show', 'renew'],
+    storage: ['s3', 'show', 'clear'],
     'k3d-config': [],
     trust: [],
     doctor: [],
+    images: ['list', 'rm', 'du'],
   };
   const [first, second] = args;
   if (first === undefined || !(first in known)) return '';

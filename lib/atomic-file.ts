@@ -4,6 +4,7 @@ import * as path from 'node:path';
 
 /** Mode for keys, password files and anything holding a credential. */
 export const SECRET_FILE_MODE = 0o600;
+/** Mode for certificates and the other files anyone may read (hosts.toml, k3d.yaml). */
 export const PUBLIC_FILE_MODE = 0o644;
 
 /**

@@ -10,11 +10,13 @@ export interface CertificateAndKey {
   readonly privateKeyPem: string;
 }
 
+/** The names a certificate is valid for: DNS names and IP addresses. */
 export interface SubjectAltNames {
   readonly dnsNames: readonly string[];
   readonly ipAddresses: readonly string[];
 }
 
+/** Options of createCertificateAuthority. */
 export interface CertificateAuthorityOptions {
   /** @default 'cdk8s-private-registry CA' */
   readonly commonName?: string;
@@ -26,6 +28,7 @@ export interface CertificateAuthorityOptions {
   readonly now?: Date;
 }
 
+/** Options of createServerCertificate: the CA that signs and the names the certificate carries. */
 export interface ServerCertificateOptions {
   readonly ca: CertificateAndKey;
   readonly subjectAltNames: SubjectAltNames;
@@ -37,6 +40,7 @@ export interface ServerCertificateOptions {
   readonly now?: Date;
 }
 
+/** What `certs show` and doctor report about a certificate. */
 export interface CertificateSummary {
   readonly subject: string;
   readonly issuer: string;
@@ -50,7 +54,9 @@ export interface CertificateSummary {
   readonly sha256Fingerprint: string;
 }
 
+/** The CA lives ten years: replacing it means giving every node and desktop the new one. */
 export const DEFAULT_CA_VALIDITY_DAYS = 3650;
+/** The longest validity Apple platforms accept for a TLS server certificate. */
 export const DEFAULT_CERT_VALIDITY_DAYS = 825;
 const DAY_MS = 24 * 60 * 60 * 1000;
 // Tolerate a node clock that is a little behind the desktop that made the certificate.
@@ -78,6 +84,7 @@ export function missingSubjectAltNames(certificate: SubjectAltNames, required: S
   ];
 }
 
+/** A new self-signed CA (RSA, SHA-256) that may sign server certificates only (pathLenConstraint 0). */
 export function createCertificateAuthority(options: CertificateAuthorityOptions = {}): CertificateAndKey {
   const validityDays = options.validityDays ?? DEFAULT_CA_VALIDITY_DAYS;
   assertIntegerInRange('caValidityDays', validityDays, 1, 36500, 'give the CA lifetime in days');
@@ -92,6 +99,7 @@ export function createCertificateAuthority(options: CertificateAuthorityOptions 
   return { certificatePem: signCertificate(cert, keys.privateKeyPem), privateKeyPem: keys.privateKeyPem };
 }
 
+/** A server certificate signed by `options.ca`, carrying every name in `options.subjectAltNames`. */
 export function createServerCertificate(options: ServerCertificateOptions): CertificateAndKey {
   const validityDays = options.validityDays ?? DEFAULT_CERT_VALIDITY_DAYS;
   assertIntegerInRange('certValidityDays', validityDays, 1, 3650, 'give the server certificate lifetime in days');
@@ -132,6 +140,7 @@ export function createServerCertificate(options: ServerCertificateOptions): Cert
   return { certificatePem: signCertificate(cert, caKey), privateKeyPem: keys.privateKeyPem };
 }
 
+/** Subject, issuer, names, validity and fingerprint of a PEM certificate; `source` names it in errors. */
 export function describeCertificate(pem: string, now: Date = new Date(), source = 'certificate'): CertificateSummary {
   const cert = parseCertificate(pem, source);
   const altNames = subjectAltNamesOf(cert);
@@ -169,7 +178,7 @@ export function keyMatchesCertificate(certificatePem: string, privateKeyPem: str
   return parseCertificate(certificatePem, 'certificate').checkPrivateKey(parsePrivateKey(privateKeyPem, 'private key'));
 }
 
-/** Parsed and checked by Node (OpenSSL): far cheaper to load and run than node-forge. */
+/** The certificate in `pem`, or a ValidationError naming `source` and the fix. Parsed and checked by Node (OpenSSL). */
 export function parseCertificate(pem: string, source: string): X509Certificate {
   let cert: X509Certificate;
   try {
@@ -189,6 +198,7 @@ export function parseCertificate(pem: string, source: string): X509Certificate {
   return cert;
 }
 
+/** The RSA private key in `pem`, or a ValidationError naming `source` and the fix. */
 export function parsePrivateKey(pem: string, source: string): KeyObject {
   let key: KeyObject;
   try {

@@ -25,6 +25,7 @@
 import { isIP } from 'node:net';
 import type { RegistriesConfig, RegistryHostConfig } from './registries-yaml';
 
+/** One `certs.d/<host>/hosts.toml` file. */
 export interface HostsTomlFile {
   /** The directory under the hosts dir (containerd `config_path` / `ctr --hosts-dir`), e.g. "localhost:31113". */
   readonly host: string;
@@ -32,6 +33,7 @@ export interface HostsTomlFile {
   readonly content: string;
 }
 
+/** Options of containerdHostsFiles. */
 export interface ContainerdHostsOptions {
   /** Maps ca_file / cert_file / key_file paths (node paths) to where the files really are, e.g. in a test. */
   readonly mapPath?: (path: string) => string;

@@ -1,5 +1,6 @@
 /** The guide's names and ports, shared by the constructs, the material directory and the CLI. */
 export const DEFAULT_NAMESPACE = 'container-registry';
+/** The name of the registry Service, its Deployment and the objects named after it. */
 export const DEFAULT_SERVICE_NAME = 'container-registry';
 
 /** The Secrets a registry named `serviceName` gets: `<name>-tls` (RegistryServer), `<name>-htpasswd` (RegistryAuth). */
@@ -9,16 +10,21 @@ export function registrySecretNames(serviceName: string = DEFAULT_SERVICE_NAME):
 } {
   return { tls: `${serviceName}-tls`, htpasswd: `${serviceName}-htpasswd` };
 }
+/** The registry's port and its Service's. */
 export const DEFAULT_REGISTRY_PORT = 5000;
+/** The NodePort the desktop pushes to as localhost:31113. */
 export const DEFAULT_NODE_PORT = 31113;
 /** The name the nodes use for the registry; the DaemonSet maps it to the Service IP in /etc/hosts. */
 export const DEFAULT_REGISTRY_HOSTNAME = 'container-registry.local';
 /** Pinned: a floating tag would make the same synth deploy different code. */
 export const DEFAULT_REGISTRY_IMAGE = 'registry:3.1.1';
+/** The user the material is created with, and the nodes pull as. */
 export const DEFAULT_USERNAME = 'registry';
 /** Where the k3d volume mounts the material directory on every node. */
 export const NODE_MATERIAL_MOUNT_PATH = '/registry';
+/** The material directory synth and the CLI use, unless REGISTRY_MATERIAL_DIR or --dir says otherwise. */
 export const DEFAULT_MATERIAL_DIR = 'registry';
+/** The cluster's DNS domain: k3s's default. */
 export const CLUSTER_DOMAIN = 'cluster.local';
 
 /**

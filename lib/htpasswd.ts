@@ -9,6 +9,7 @@ export interface HtpasswdEntry {
   readonly hash: string;
 }
 
+/** A username and its password in clear text. */
 export interface Credentials {
   readonly username: string;
   readonly password: string;
@@ -17,6 +18,7 @@ export interface Credentials {
 const BCRYPT_HASH = /^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/;
 const MAX_PASSWORD_BYTES = 72;
 
+/** Throws unless `username` can stand in an htpasswd line: non-empty, no colon, no whitespace. */
 export function validateUsername(username: string): void {
   if (username.length === 0 || /[:\s]/.test(username)) {
     throw new ValidationError(
@@ -25,6 +27,7 @@ export function validateUsername(username: string): void {
   }
 }
 
+/** Throws unless bcrypt can hash `password` whole: non-empty, at most 72 bytes. */
 export function validatePassword(password: string, username?: string): void {
   const who = username === undefined ? '' : ` for user ${JSON.stringify(username)}`;
   if (password.length === 0) {
@@ -38,6 +41,7 @@ export function validatePassword(password: string, username?: string): void {
   }
 }
 
+/** Throws unless `cost` is a bcrypt cost (4-31). */
 export function validateBcryptCost(cost: number): void {
   assertIntegerInRange('bcryptCost', cost, 4, 31, 'bcrypt costs run from 4 (fastest) to 31');
 }
@@ -54,6 +58,7 @@ export function hashPassword(
   return bcrypt().hashSync(password, salt);
 }
 
+/** The bcrypt lines of an htpasswd file; any other line is a ValidationError naming `source` and the line. */
 export function parseHtpasswd(content: string, source = 'htpasswd'): HtpasswdEntry[] {
   const entries: HtpasswdEntry[] = [];
   content.split('\n').forEach((rawLine, index) => {
@@ -77,6 +82,7 @@ export function parseHtpasswd(content: string, source = 'htpasswd'): HtpasswdEnt
   return entries;
 }
 
+/** An htpasswd file: one `user:hash` line per entry. */
 export function formatHtpasswd(entries: readonly HtpasswdEntry[]): string {
   return entries.map((entry) => `${entry.username}:${entry.hash}\n`).join('');
 }

@@ -1,21 +1,85 @@
-export * from './atomic-file';
-export * from './certificates';
-export * from './containerd-hosts';
-export * from './defaults';
-export * from './htpasswd';
-export * from './k3d-config';
-export * from './local-registry-hosting';
-export * from './material';
-export * from './material-certs';
-export * from './material-checks';
-export * from './material-dir';
-export * from './material-users';
-export * from './node-hosts-daemon-set';
-export * from './random';
-export * from './registries-yaml';
-export * from './registry-auth';
-export * from './registry-chart';
-export * from './registry-probe';
-export * from './registry-server';
-export * from './trust';
-export * from './validate';
+/**
+ * The package root: the constructs, the material functions and their types. CLI internals (file writing,
+ * shell quoting, doctor's checks, probes) stay in their modules; the CLI imports them from there.
+ * test/public-surface.test.ts pins this list, so it only grows on purpose.
+ */
+
+// Constructs.
+export { PrivateApp } from './private-app';
+export { RegistryChart, type RegistryChartMaterial, type RegistryChartProps } from './registry-chart';
+export {
+  type IRegistryService,
+  RegistryServer,
+  type RegistryServerMaterial,
+  type RegistryServerProps,
+  type StorageAccessMode,
+  serviceDnsName,
+} from './registry-server';
+export {
+  type PersistentVolumeStorageOptions,
+  RegistryStorage,
+  type S3Credentials,
+  type S3StorageOptions,
+} from './registry-storage';
+export { type IRegistryAuth, RegistryAuth, type RegistryAuthMaterial, type RegistryAuthProps } from './registry-auth';
+export { NodeHostsDaemonSet, type NodeHostsDaemonSetProps, type NodeHostsMaterial } from './node-hosts-daemon-set';
+export { LocalRegistryHosting, type LocalRegistryHostingProps } from './local-registry-hosting';
+export { RegistryGarbageCollection, type RegistryGarbageCollectionProps } from './registry-garbage-collection';
+
+// The material directory.
+export {
+  MATERIAL_FILES,
+  type MaterialFile,
+  type MaterialOptions,
+  type RegistryMaterial,
+  generateMaterial,
+  loadOrCreateMaterial,
+  readMaterial,
+  writeNewMaterial,
+} from './material';
+export { type S3StorageSettings, readMaterialStorage } from './material-storage';
+export {
+  type MaterialCertificate,
+  type RenewOptions,
+  type RenewResult,
+  describeMaterialCertificates,
+  renewCertificates,
+} from './material-certs';
+export {
+  type AddUserOptions,
+  type MaterialUser,
+  type RemoveUserOptions,
+  addMaterialUser,
+  listMaterialUsers,
+  removeMaterialUser,
+  verifyMaterialUser,
+} from './material-users';
+
+// Material made in code.
+export {
+  type CertificateAndKey,
+  type CertificateAuthorityOptions,
+  type CertificateSummary,
+  type ServerCertificateOptions,
+  type SubjectAltNames,
+  createCertificateAuthority,
+  createServerCertificate,
+  registrySubjectAltNames,
+} from './certificates';
+export type { Credentials } from './htpasswd';
+export type { RandomSource } from './random';
+export type { NodeRegistryOptions, RegistriesConfig, RegistryHostConfig, RegistryMirror } from './registries-yaml';
+
+// Defaults and errors.
+export {
+  DEFAULT_BCRYPT_COST,
+  DEFAULT_MATERIAL_DIR,
+  DEFAULT_NAMESPACE,
+  DEFAULT_NODE_PORT,
+  DEFAULT_REGISTRY_HOSTNAME,
+  DEFAULT_REGISTRY_IMAGE,
+  DEFAULT_REGISTRY_PORT,
+  DEFAULT_SERVICE_NAME,
+  DEFAULT_USERNAME,
+} from './defaults';
+export { ValidationError } from './validate';

@@ -11,6 +11,7 @@ const MAX_K3D_CLUSTER_NAME_LENGTH = 32;
 /** Where k3s on every node finds registries.yaml, given the volume `<material dir>:/registry`. */
 export const NODE_REGISTRIES_FILE = `${NODE_MATERIAL_MOUNT_PATH}/${MATERIAL_FILES.registriesYaml}`;
 
+/** Options of k3dClusterConfig. */
 export interface K3dClusterOptions {
   /** The material directory, absolute; mounted at /registry on every node. */
   readonly materialDir: string;
@@ -36,6 +37,7 @@ export interface K3dSimpleConfig {
   readonly options: { readonly k3s: { readonly extraArgs: K3dNodeFiltered<'arg'>[] } };
 }
 
+/** A k3d config value applied to the nodes its `nodeFilters` select. */
 export type K3dNodeFiltered<K extends string> = { readonly [key in K]: string } & { readonly nodeFilters: string[] };
 
 /**
@@ -77,6 +79,7 @@ export function k3dClusterConfig(options: K3dClusterOptions): K3dSimpleConfig {
   };
 }
 
+/** The config as a k3d YAML file. */
 export function renderK3dConfig(config: K3dSimpleConfig): string {
   const header = [
     `# k3d cluster with the private registry: k3d cluster create --config <this file>`,

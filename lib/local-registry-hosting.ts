@@ -2,6 +2,7 @@ import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
 import * as yaml from 'js-yaml';
 
+/** Props of LocalRegistryHosting: the KEP-1755 fields; only `host` is required. */
 export interface LocalRegistryHostingProps {
   /** What the desktop pushes to, e.g. localhost:31113. */
   readonly host: string;

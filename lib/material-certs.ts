@@ -21,6 +21,7 @@ import { ValidationError } from './validate';
 /** Fewer days left than this and `certs show` warns and `doctor` fails. */
 export const EXPIRY_WARNING_DAYS = 30;
 
+/** One certificate of the material directory, as `certs show` reports it. */
 export interface MaterialCertificate {
   /** e.g. "ca.crt" */
   readonly name: string;
@@ -29,6 +30,7 @@ export interface MaterialCertificate {
   readonly summary: CertificateSummary;
 }
 
+/** Options of renewCertificates. */
 export interface RenewOptions {
   /** Make a new CA too. Nodes and desktops that trust the old CA must be given the new one. @default false */
   readonly rotateCa?: boolean;
@@ -40,6 +42,7 @@ export interface RenewOptions {
   readonly now?: Date;
 }
 
+/** What renewCertificates did. */
 export interface RenewResult {
   /** Where the files were before the renewal. */
   readonly backupDir: string;

@@ -39,12 +39,14 @@ export interface Check {
   readonly fix?: string;
 }
 
+/** One material file as read: its content and mode. */
 export interface SnapshotFile {
   readonly content: string;
   /** Permission bits, e.g. 0o600. */
   readonly mode: number;
 }
 
+/** The material directory as read, for checkMaterial. */
 export interface MaterialSnapshot {
   /** The directory as the user named it; used in details and fixes. */
   readonly dir: string;
@@ -54,11 +56,13 @@ export interface MaterialSnapshot {
   readonly hostsFiles: Readonly<Record<string, string>> | undefined;
 }
 
+/** Options of checkMaterial. */
 export interface MaterialCheckOptions {
   /** @default - the current time */
   readonly now?: Date;
 }
 
+/** One synthesized manifest file as read. */
 export interface DistManifest {
   readonly file: string;
   readonly content: string;
@@ -70,6 +74,7 @@ export interface DistManifest {
  */
 const { tls: TLS_SECRET_NAME, htpasswd: HTPASSWD_SECRET_NAME } = registrySecretNames();
 
+/** Reads every material file (content and mode) and certs.d's hosts.toml files; missing files are left out. */
 export function readMaterialSnapshot(dir: string): MaterialSnapshot {
   assertMaterialDir(dir);
   const files: Partial<Record<MaterialFile, SnapshotFile>> = {};
@@ -113,6 +118,7 @@ export function readDistManifests(distDir: string): DistManifest[] | undefined {
     .map((name) => ({ file: path.join(distDir, name), content: fs.readFileSync(path.join(distDir, name), 'utf8') }));
 }
 
+/** doctor's checks of the material: one Check per concern, each failure with its fix. */
 export function checkMaterial(snapshot: MaterialSnapshot, options: MaterialCheckOptions = {}): Check[] {
   const now = options.now ?? new Date();
   const { dir } = snapshot;
@@ -388,6 +394,7 @@ export function checkMaterial(snapshot: MaterialSnapshot, options: MaterialCheck
   }
 }
 
+/** Options of checkDist. */
 export interface DistCheckOptions {
   /** The synthesized directory, for messages. */
   readonly distDir: string;

@@ -30,6 +30,7 @@ export interface MaterialUser {
   readonly isNodeUser: boolean;
 }
 
+/** Options of addMaterialUser. */
 export interface AddUserOptions {
   /** @default - a random 24-character password */
   readonly password?: string;
@@ -39,6 +40,7 @@ export interface AddUserOptions {
   readonly random?: RandomSource;
 }
 
+/** Options of removeMaterialUser. */
 export interface RemoveUserOptions {
   /**
    * The user the nodes pull with from now on; required when removing the current one. It must be in the
@@ -48,6 +50,7 @@ export interface RemoveUserOptions {
   readonly nodeUser?: Credentials;
 }
 
+/** The users of the material's htpasswd, and which one the nodes pull as. */
 export function listMaterialUsers(dir: string): MaterialUser[] {
   const { material, entries } = readUsers(dir);
   return entries.map((entry) => ({

@@ -52,6 +52,7 @@ export interface RegistryMaterial {
   readonly nodeCredentials: Credentials;
 }
 
+/** Options of generateMaterial and loadOrCreateMaterial: the names, ports, user and lifetimes. */
 export interface MaterialOptions {
   /** @default 'container-registry.local' */
   readonly hostname?: string;
@@ -110,6 +111,7 @@ export const CONTAINERD_HOSTS_DIR = 'certs.d';
 /** Where the nodes find the CA, given the k3d volume `<material dir>:/registry`. */
 export const NODE_CA_FILE = `${NODE_MATERIAL_MOUNT_PATH}/${MATERIAL_FILES.caCertificate}`;
 
+/** New material in memory: a CA, a server certificate for every name clients use, an htpasswd and registries.yaml. */
 export function generateMaterial(options: MaterialOptions = {}): RegistryMaterial {
   const hostname = options.hostname ?? DEFAULT_REGISTRY_HOSTNAME;
   const serviceName = options.serviceName ?? DEFAULT_SERVICE_NAME;

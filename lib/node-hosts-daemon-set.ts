@@ -5,16 +5,43 @@ import { Chart } from 'cdk8s';
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
 import { DEFAULT_REGISTRY_HOSTNAME } from './defaults';
+import { agreeWithMaterial, materialAddresses } from './material-agreement';
+import type { RegistriesConfig } from './registries-yaml';
 import { type IRegistryService, serviceDnsName } from './registry-server';
-import { assertDnsLabel, assertIntegerInRange, assertPinnedImage, assertRegistryHostname } from './validate';
+import {
+  ValidationError,
+  assertDnsLabel,
+  assertIntegerInRange,
+  assertPinnedImage,
+  assertRegistryHostname,
+} from './validate';
 
 /** The script the DaemonSet runs, kept in its own file so it can be tested under a real `sh`. */
 export const NODE_HOSTS_SCRIPT = fs.readFileSync(path.join(__dirname, 'node-hosts.sh'), 'utf8');
 
+/** What NodeHostsDaemonSet takes from the material; `readMaterial()` and `loadOrCreateMaterial()` give it. */
+export interface NodeHostsMaterial {
+  /**
+   * The nodes' registries.yaml: `hostname` follows its endpoint host and must agree with it.
+   * @default - none: `hostname` follows the registry, else its default
+   */
+  readonly registries?: RegistriesConfig;
+}
+
+/** Props of NodeHostsDaemonSet: only `registry` is required. */
 export interface NodeHostsDaemonSetProps {
   /** The registry Service whose ClusterIP goes into every node's /etc/hosts. */
   readonly registry: IRegistryService;
-  /** The name the nodes use for the registry (registries.yaml's endpoint host). @default 'container-registry.local' */
+  /**
+   * The material the nodes read: the hostname written into /etc/hosts must be the one its registries.yaml
+   * sends the nodes to.
+   * @default - none
+   */
+  readonly material?: NodeHostsMaterial;
+  /**
+   * The name the nodes use for the registry (registries.yaml's endpoint host); it must be the registry's.
+   * @default - the material's, else the registry's `hostname`, else 'container-registry.local'
+   */
   readonly hostname?: string;
   /** How often the Service IP is looked up again. @default 30 */
   readonly intervalSeconds?: number;
@@ -27,7 +54,8 @@ export interface NodeHostsDaemonSetProps {
 /**
  * A DaemonSet on every node (control plane included) that keeps `<registry Service IP> <hostname>` in
  * the node's /etc/hosts, so containerd on the node can reach the registry. Only /etc/hosts is mounted;
- * the container is unprivileged with every capability dropped.
+ * the container is unprivileged with every capability dropped. Refuses a hostname that disagrees with
+ * the material's registries.yaml or with the registry's own.
  */
 export class NodeHostsDaemonSet extends Construct {
   public readonly name: string;
@@ -40,12 +68,28 @@ export class NodeHostsDaemonSet extends Construct {
   constructor(scope: Construct, id: string, props: NodeHostsDaemonSetProps) {
     super(scope, id);
     this.name = props.name ?? 'container-registry-node-hosts';
-    this.hostname = props.hostname ?? DEFAULT_REGISTRY_HOSTNAME;
+    const fromMaterial = materialAddresses(props.material?.registries)?.hostname;
+    this.hostname = agreeWithMaterial(
+      'hostname',
+      props.hostname,
+      fromMaterial,
+      props.registry.hostname ?? DEFAULT_REGISTRY_HOSTNAME,
+    );
     this.intervalSeconds = props.intervalSeconds ?? 30;
     this.image = props.image ?? 'busybox:1.37.0';
     assertPinnedImage('image', this.image);
     assertDnsLabel('name', this.name);
     assertRegistryHostname('hostname', this.hostname);
+    const served = props.registry.hostname;
+    if (served !== undefined && served !== this.hostname) {
+      const told =
+        props.hostname === undefined
+          ? `the material's registries.yaml says ${JSON.stringify(this.hostname)}`
+          : `'hostname' is ${JSON.stringify(this.hostname)}`;
+      throw new ValidationError(
+        `${told} but 'registry' is for ${JSON.stringify(served)}, the name its certificate is checked for: containerd on the nodes would not reach or trust the registry; give the DaemonSet and the registry the same material, or leave 'hostname' out to follow the registry`,
+      );
+    }
     assertIntegerInRange(
       'intervalSeconds',
       this.intervalSeconds,

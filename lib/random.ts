@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
  */
 export type RandomSource = (length: number) => Buffer;
 
+/** The operating system's CSPRNG. */
 export const secureRandom: RandomSource = (length) => randomBytes(length);
 
 /** A password of `length` characters from an alphabet without look-alikes (no 0/O, 1/l/I). */

@@ -1,37 +1,21 @@
 import { Chart, JsonPatch } from 'cdk8s';
 import type { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
-import {
-  type CertificateAndKey,
-  describeCertificate,
-  missingSubjectAltNames,
-  registrySubjectAltNames,
-} from './certificates';
-import {
-  DEFAULT_NAMESPACE,
-  DEFAULT_NODE_PORT,
-  DEFAULT_REGISTRY_HOSTNAME,
-  DEFAULT_REGISTRY_PORT,
-  DEFAULT_SERVICE_NAME,
-  registrySecretNames,
-} from './defaults';
+import type { CertificateAndKey } from './certificates';
+import { DEFAULT_NAMESPACE, DEFAULT_SERVICE_NAME, registrySecretNames } from './defaults';
 import type { Credentials } from './htpasswd';
 import { LocalRegistryHosting } from './local-registry-hosting';
-import { type MaterialAddresses, materialAddressesOf } from './material';
 import { NodeHostsDaemonSet } from './node-hosts-daemon-set';
 import type { RegistriesConfig } from './registries-yaml';
 import { RegistryAuth } from './registry-auth';
+import { RegistryGarbageCollection } from './registry-garbage-collection';
 import { RegistryServer, type StorageAccessMode, serviceDnsName } from './registry-server';
-import {
-  ValidationError,
-  assertDnsLabel,
-  assertIntegerInRange,
-  assertRegistryHostname,
-  assertServiceName,
-} from './validate';
+import type { RegistryStorage } from './registry-storage';
+import { assertDnsLabel, assertIntegerInRange, assertServiceName } from './validate';
 
 /** What the chart is made from: the material directory's contents, or the same passed in code. */
 export interface RegistryChartMaterial {
+  /** The CA that signed `tls`; the nodes trust it. */
   readonly ca: CertificateAndKey;
   /** The server certificate; it must name the hostname and the Service's names. */
   readonly tls: CertificateAndKey;
@@ -47,6 +31,7 @@ export interface RegistryChartMaterial {
   readonly registries?: RegistriesConfig;
 }
 
+/** Props of RegistryChart: only `material` is required. */
 export interface RegistryChartProps {
   /** Certificates and users; `readMaterial()` / `loadOrCreateMaterial()` give it from a directory. */
   readonly material: RegistryChartMaterial;
@@ -62,16 +47,28 @@ export interface RegistryChartProps {
   readonly nodePort?: number;
   /** @default 'registry:3.1.1' */
   readonly image?: string;
+  /**
+   * Where the images live: `RegistryStorage.s3({...})` for a bucket shared by several replicas, or
+   * `RegistryStorage.persistentVolume({...})`. Not together with the `storage*` props below.
+   * @default - a PersistentVolumeClaim from `storageSize`, `storageClassName` and `storageAccessMode`
+   */
+  readonly storage?: RegistryStorage;
   /** @default '10Gi' */
   readonly storageSize?: string;
   /** @default - the cluster's default storage class */
   readonly storageClassName?: string;
   /** @default 'ReadWriteOnce' */
   readonly storageAccessMode?: StorageAccessMode;
-  /** @default 1 */
+  /** More than one needs S3 or a ReadWriteMany volume. @default - 2 with S3 storage, else 1 */
   readonly replicas?: number;
   /** @default 30 */
   readonly hostsUpdateIntervalSeconds?: number;
+  /**
+   * When to reclaim the disk of deleted images (a cron schedule; see RegistryGarbageCollection). Only with
+   * storageAccessMode ReadWriteOnce, whose Recreate strategy the collection relies on.
+   * @default - the CronJob `<serviceName>-gc` is created suspended (ReadWriteOnce only): run it with kubectl create job --from
+   */
+  readonly garbageCollectionSchedule?: string;
   /** Publish the KEP-1755 ConfigMap in kube-public. @default true */
   readonly localRegistryHosting?: boolean;
   /** Labels added to every object. @default - none */
@@ -89,6 +86,8 @@ export class RegistryChart extends Chart {
   public readonly auth: RegistryAuth;
   public readonly registry: RegistryServer;
   public readonly nodeHosts: NodeHostsDaemonSet;
+  /** Absent with storageAccessMode ReadWriteMany and no schedule. */
+  public readonly garbageCollection?: RegistryGarbageCollection;
 
   constructor(scope: Construct, id: string, props: RegistryChartProps) {
     const namespace = props.namespace ?? DEFAULT_NAMESPACE;
@@ -98,14 +97,6 @@ export class RegistryChart extends Chart {
     const serviceName = props.serviceName ?? DEFAULT_SERVICE_NAME;
     // The DaemonSet is named after the Service, so leave room for its suffix.
     assertServiceName('serviceName', serviceName, 63 - NODE_HOSTS_SUFFIX.length);
-    const addresses =
-      props.material.registries === undefined
-        ? undefined
-        : materialAddressesOf(props.material.registries, "material 'registries'");
-    this.hostname = agreeWithMaterial('hostname', props.hostname, addresses?.hostname, DEFAULT_REGISTRY_HOSTNAME);
-    const port = agreeWithMaterial('port', props.port, addresses?.registryPort, DEFAULT_REGISTRY_PORT);
-    const nodePort = agreeWithMaterial('nodePort', props.nodePort, addresses?.nodePort, DEFAULT_NODE_PORT);
-    assertRegistryHostname('hostname', this.hostname);
     if (props.hostsUpdateIntervalSeconds !== undefined) {
       assertIntegerInRange(
         'hostsUpdateIntervalSeconds',
@@ -115,74 +106,50 @@ export class RegistryChart extends Chart {
         'pick how many seconds to wait between lookups',
       );
     }
-    assertCertificateNames(props.material.tls.certificatePem, this.hostname, serviceName, namespace);
 
     const namespaceObject = new k8s.KubeNamespace(this, 'Namespace', { metadata: { name: namespace } });
     // A Namespace is cluster-scoped: drop the chart namespace cdk8s stamps on every object.
     namespaceObject.addJsonPatch(JsonPatch.remove('/metadata/namespace'));
 
+    // Each piece checks itself against the material (certificate, hostname, ports, credentials).
     this.auth = new RegistryAuth(this, 'Auth', {
-      htpasswd: props.material.htpasswd,
-      nodeCredentials: props.material.nodeCredentials,
+      material: props.material,
       secretName: registrySecretNames(serviceName).htpasswd,
     });
     this.registry = new RegistryServer(this, 'Registry', {
       name: serviceName,
-      tls: props.material.tls,
-      caCertificatePem: props.material.ca.certificatePem,
+      material: props.material,
       auth: this.auth,
+      hostname: props.hostname,
       image: props.image,
-      port,
-      nodePort,
+      port: props.port,
+      nodePort: props.nodePort,
+      storage: props.storage,
       storageSize: props.storageSize,
       storageClassName: props.storageClassName,
       storageAccessMode: props.storageAccessMode,
       replicas: props.replicas,
     });
+    this.hostname = this.registry.hostname;
     this.nodeHosts = new NodeHostsDaemonSet(this, 'NodeHosts', {
       registry: this.registry,
-      hostname: this.hostname,
+      material: props.material,
       intervalSeconds: props.hostsUpdateIntervalSeconds,
       name: `${serviceName}${NODE_HOSTS_SUFFIX}`,
     });
+    if (props.garbageCollectionSchedule !== undefined || !this.registry.storage.sharedByReplicas) {
+      this.garbageCollection = new RegistryGarbageCollection(this, 'GarbageCollection', {
+        registry: this.registry,
+        schedule: props.garbageCollectionSchedule,
+      });
+    }
     if (props.localRegistryHosting ?? true) {
       new LocalRegistryHosting(this, 'LocalRegistryHosting', {
-        host: `localhost:${nodePort}`,
-        hostFromContainerRuntime: `${this.hostname}:${port}`,
-        hostFromClusterNetwork: `${serviceDnsName(this.registry)}:${port}`,
+        host: `localhost:${this.registry.nodePort}`,
+        hostFromContainerRuntime: `${this.hostname}:${this.registry.port}`,
+        hostFromClusterNetwork: `${serviceDnsName(this.registry)}:${this.registry.port}`,
         help: 'https://www.npmjs.com/package/cdk8s-private-registry',
       });
     }
-  }
-}
-
-/** The prop if given (it must then match the material), else the material's value, else the default. */
-function agreeWithMaterial<K extends keyof RegistryChartProps & ('hostname' | 'port' | 'nodePort')>(
-  prop: K,
-  given: RegistryChartProps[K],
-  fromMaterial: MaterialAddresses[keyof MaterialAddresses] | undefined,
-  fallback: NonNullable<RegistryChartProps[K]>,
-): NonNullable<RegistryChartProps[K]> {
-  if (given !== undefined && fromMaterial !== undefined && given !== fromMaterial) {
-    throw new ValidationError(
-      `'${prop}' is ${JSON.stringify(given)} but the material's registries.yaml says ${JSON.stringify(fromMaterial)}: the nodes would not find the registry; leave '${prop}' out to follow the material, or make new material with that value`,
-    );
-  }
-  return (given ?? fromMaterial ?? fallback) as NonNullable<RegistryChartProps[K]>;
-}
-
-/** Go clients check subjectAltNames only: every name a client uses must be in the certificate. */
-function assertCertificateNames(
-  certificatePem: string,
-  hostname: string,
-  serviceName: string,
-  namespace: string,
-): void {
-  const certificate = describeCertificate(certificatePem, new Date(), "material 'tls'");
-  const missing = missingSubjectAltNames(certificate, registrySubjectAltNames(hostname, serviceName, namespace));
-  if (missing.length > 0) {
-    throw new ValidationError(
-      `'material.tls' does not name ${missing.join(', ')}: clients using those names would fail TLS; renew the certificate for this hostname, Service and namespace (private-registry certs renew)`,
-    );
   }
 }

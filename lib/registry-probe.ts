@@ -7,6 +7,7 @@ import { applyCommand } from './material-dir';
 import { parseRegistriesYaml } from './registries-yaml';
 import { ValidationError } from './validate';
 
+/** Options of probeRegistry: where the registry is, the CA to trust and the credentials to log in with. */
 export interface ProbeOptions {
   /** e.g. https://localhost:31113/v2/ */
   readonly url: string;
@@ -77,35 +78,8 @@ export function probeRegistry(options: ProbeOptions): Promise<Check> {
       req.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })),
     );
     req.on('error', (error: NodeJS.ErrnoException) => {
-      const code = error.code ?? '';
-      const reason = X509_REASONS[code];
-      if (reason !== undefined) {
-        done(false, `GET ${url}: TLS failed: x509: ${reason} (${code}: ${error.message})`, tlsFix(code));
-      } else if (code === 'ECONNREFUSED') {
-        done(
-          false,
-          `GET ${url}: connection refused: nothing listens there`,
-          'start the cluster with the registry port mapped (private-registry k3d-config --out k3d.yaml && k3d cluster create --config k3d.yaml), apply the manifests (kubectl apply -f dist), and wait for the pod (kubectl -n container-registry get pods)',
-        );
-      } else if (code === 'ETIMEDOUT') {
-        done(
-          false,
-          `GET ${url}: ${error.message}`,
-          'check that the cluster and the registry pod are running (kubectl -n container-registry get pods)',
-        );
-      } else if (/EPROTO|ERR_SSL|ECONNRESET/.test(code)) {
-        done(
-          false,
-          `GET ${url}: TLS handshake failed (${code}: ${error.message}): is it HTTPS?`,
-          "check that the port is the registry's NodePort and the registry serves TLS (kubectl -n container-registry logs deploy/container-registry)",
-        );
-      } else {
-        done(
-          false,
-          `GET ${url}: ${code ? `${code}: ` : ''}${error.message}`,
-          'check the URL and that the cluster is running',
-        );
-      }
+      const failure = requestFailure('GET', url, error);
+      done(false, failure.detail, failure.fix);
     });
     req.end();
   });
@@ -160,6 +134,40 @@ export function registryApiUrl(url: string): string {
   }
   if (parsed.pathname === '/') parsed.pathname = '/v2/';
   return parsed.toString();
+}
+
+/** Why a request to the registry got no HTTP answer (refused, TLS, timeout), and the fix, as the Go clients say it. */
+export function requestFailure(
+  method: string,
+  url: string,
+  error: NodeJS.ErrnoException,
+): { readonly detail: string; readonly fix: string } {
+  const code = error.code ?? '';
+  const reason = X509_REASONS[code];
+  if (reason !== undefined)
+    return { detail: `${method} ${url}: TLS failed: x509: ${reason} (${code}: ${error.message})`, fix: tlsFix(code) };
+  if (code === 'ECONNREFUSED') {
+    return {
+      detail: `${method} ${url}: connection refused: nothing listens there`,
+      fix: 'start the cluster with the registry port mapped (private-registry k3d-config --out k3d.yaml && k3d cluster create --config k3d.yaml), apply the manifests (kubectl apply -f dist), and wait for the pod (kubectl -n container-registry get pods)',
+    };
+  }
+  if (code === 'ETIMEDOUT') {
+    return {
+      detail: `${method} ${url}: ${error.message}`,
+      fix: 'check that the cluster and the registry pod are running (kubectl -n container-registry get pods)',
+    };
+  }
+  if (/EPROTO|ERR_SSL|ECONNRESET/.test(code)) {
+    return {
+      detail: `${method} ${url}: TLS handshake failed (${code}: ${error.message}): is it HTTPS?`,
+      fix: "check that the port is the registry's NodePort and the registry serves TLS (kubectl -n container-registry logs deploy/container-registry)",
+    };
+  }
+  return {
+    detail: `${method} ${url}: ${code ? `${code}: ` : ''}${error.message}`,
+    fix: 'check the URL and that the cluster is running',
+  };
 }
 
 function tlsFix(code: string): string {

@@ -15,6 +15,7 @@ export interface TrustFile {
   readonly note?: string;
 }
 
+/** What writeTrustFiles did with one file. */
 export interface TrustWriteResult {
   /** Where the file went: `root` joined with the file's path. */
   readonly path: string;

@@ -8,6 +8,7 @@ import { isIP } from 'node:net';
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/i;
 
+/** Bad input: the message names the field, the value received, what was expected and how to fix it. */
 export class ValidationError extends Error {
   constructor(message: string) {
     super(message);
@@ -19,6 +20,7 @@ function show(value: unknown): string {
   return typeof value === 'string' ? JSON.stringify(value) : String(value);
 }
 
+/** Throws unless `value` is a DNS label (RFC 1123), as Kubernetes names require. */
 export function assertDnsLabel(field: string, value: string): void {
   if (value.length > 63 || !DNS_LABEL.test(value)) {
     throw new ValidationError(
@@ -27,6 +29,7 @@ export function assertDnsLabel(field: string, value: string): void {
   }
 }
 
+/** Throws unless `value` is a DNS hostname. */
 export function assertHostname(field: string, value: string): void {
   const labels = value.split('.');
   if (value.length > 253 || labels.some((label) => label.length > 63 || !DNS_SUBDOMAIN_LABEL.test(label))) {
@@ -58,20 +61,24 @@ export function assertServiceName(field: string, value: string, maxLength = 63):
   }
 }
 
+/** Throws unless `value` is an integer in min-max; `fix` ends the message. */
 export function assertIntegerInRange(field: string, value: number, min: number, max: number, fix: string): void {
   if (!Number.isInteger(value) || value < min || value > max) {
     throw new ValidationError(`'${field}' must be an integer in ${min}-${max}, got ${show(value)}: ${fix}`);
   }
 }
 
+/** Throws unless `value` is a TCP port. */
 export function assertPort(field: string, value: number): void {
   assertIntegerInRange(field, value, 1, 65535, 'pick a TCP port');
 }
 
+/** Throws unless `value` is in Kubernetes's default NodePort range. */
 export function assertNodePort(field: string, value: number): void {
   assertIntegerInRange(field, value, 30000, 32767, 'pick a port in the NodePort range');
 }
 
+/** Throws unless `value` is a Kubernetes quantity with a whole number, like "10Gi". */
 export function assertStorageSize(field: string, value: string): void {
   if (!/^[1-9][0-9]*(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$/.test(value)) {
     throw new ValidationError(

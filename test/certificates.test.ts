@@ -10,7 +10,7 @@ import {
   isIssuedBy,
   keyMatchesCertificate,
   registrySubjectAltNames,
-} from '../lib';
+} from '../lib/certificates';
 import { describeReal } from './support/real-software';
 import { run } from './support/run';
 

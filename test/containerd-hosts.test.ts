@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { HOSTS_TOML_HEADER, type RegistriesConfig, containerdHostsFiles, tomlString } from '../lib';
+import type { RegistriesConfig } from '../lib';
+import { HOSTS_TOML_HEADER, containerdHostsFiles, tomlString } from '../lib/containerd-hosts';
 
 const H = HOSTS_TOML_HEADER;
 

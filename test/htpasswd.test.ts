@@ -1,7 +1,7 @@
 import * as bcrypt from 'bcryptjs';
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_BCRYPT_COST } from '../lib';
 import {
-  DEFAULT_BCRYPT_COST,
   bcryptCostOf,
   createHtpasswd,
   formatHtpasswd,
@@ -10,7 +10,7 @@ import {
   validatePassword,
   validateUsername,
   verifyPassword,
-} from '../lib';
+} from '../lib/htpasswd';
 import { seededRandom } from './support/seeded-random';
 
 describe('hashPassword', () => {

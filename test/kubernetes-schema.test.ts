@@ -1,6 +1,6 @@
 import { Testing } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
-import { RegistryChart } from '../lib';
+import { RegistryChart, RegistryStorage } from '../lib';
 import { ExampleChart } from '../charts/example-chart';
 import { customFixtureMaterial, fixtureMaterial } from './support/fixture-material';
 
@@ -11,6 +11,9 @@ import { customFixtureMaterial, fixtureMaterial } from './support/fixture-materi
 const MODELS: Record<string, () => Promise<Record<string, any>>> = {
   v1: () => import('kubernetes-models/v1'),
   'apps/v1': () => import('kubernetes-models/apps/v1'),
+  'batch/v1': () => import('kubernetes-models/batch/v1'),
+  'rbac.authorization.k8s.io/v1': () => import('kubernetes-models/rbac.authorization.k8s.io/v1'),
+  'policy/v1': () => import('kubernetes-models/policy/v1'),
 };
 
 async function validate(object: any): Promise<void> {
@@ -32,6 +35,18 @@ const charts = {
       replicas: 2,
       storageClassName: 'nfs',
     }),
+  'scheduled garbage collection': () =>
+    new RegistryChart(Testing.app(), 'registry', { material, garbageCollectionSchedule: '30 4 * * *' }),
+  s3: () =>
+    new RegistryChart(Testing.app(), 'registry', {
+      material,
+      storage: RegistryStorage.s3({
+        endpoint: 'https://minio.example.internal:9000',
+        region: 'us-east-1',
+        bucket: 'container-registry',
+        credentials: { accessKeyId: 'AKIAEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' },
+      }),
+    }),
   example: () => new ExampleChart(Testing.app(), 'example'),
 };
 
@@ -40,6 +55,17 @@ describe('synthesized objects against the Kubernetes schema', () => {
     const manifests = Testing.synth(charts[name]());
     expect(manifests.length).toBeGreaterThan(0);
     for (const object of manifests) await validate(object);
+  });
+
+  it('covers the garbage collection objects', () => {
+    const kinds = Testing.synth(charts.defaults()).map((object) => object.kind);
+    expect(kinds).toEqual(expect.arrayContaining(['CronJob', 'Role', 'RoleBinding', 'ServiceAccount']));
+  });
+
+  it('the check bites: a CronJob without a schedule is refused', async () => {
+    const cronJob = Testing.synth(charts.defaults()).find((object) => object.kind === 'CronJob');
+    const { schedule: _, ...spec } = cronJob.spec;
+    await expect(validate({ ...cronJob, spec })).rejects.toThrow('schedule');
   });
 
   it('the check bites: a Deployment with replicas "one" is refused', async () => {

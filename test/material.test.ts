@@ -4,19 +4,17 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   MATERIAL_FILES,
-  NODE_CA_FILE,
-  createDirectoryAtomic,
   createServerCertificate,
   generateMaterial,
-  isIssuedBy,
   loadOrCreateMaterial,
-  parseHtpasswd,
   readMaterial,
   registrySubjectAltNames,
-  verifyPassword,
-  writeFileAtomic,
   writeNewMaterial,
 } from '../lib';
+import { createDirectoryAtomic, writeFileAtomic } from '../lib/atomic-file';
+import { isIssuedBy } from '../lib/certificates';
+import { parseHtpasswd, verifyPassword } from '../lib/htpasswd';
+import { NODE_CA_FILE } from '../lib/material';
 import { FIXTURE_PASSWORD } from './fixtures/make-material-fixture';
 
 const FIXTURE = join(__dirname, 'fixtures', 'material');

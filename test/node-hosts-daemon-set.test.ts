@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type IRegistryService, NodeHostsDaemonSet, type NodeHostsDaemonSetProps } from '../lib';
 import { busyboxBinary, busyboxPath, runUnderBusybox } from './support/busybox';
-import { findObject } from './support/fixture-material';
+import { customFixtureMaterial, findObject, fixtureMaterial } from './support/fixture-material';
 import { describeReal } from './support/real-software';
 
 const registry: IRegistryService = {
@@ -91,6 +91,36 @@ describe('NodeHostsDaemonSet', () => {
     [{ name: 'Hosts' }, `'name' must be a DNS label`],
   ] as [Partial<NodeHostsDaemonSetProps>, string][])('refuses %j', (props, message) => {
     expect(() => synth(props)).toThrow(message);
+  });
+});
+
+describe('NodeHostsDaemonSet against its material and its registry', () => {
+  const material = fixtureMaterial();
+  const customMaterial = customFixtureMaterial();
+  const hostnameOf = (manifests: any[]) =>
+    findObject(manifests, 'DaemonSet').spec.template.spec.containers[0].env.find(
+      (variable: any) => variable.name === 'REGISTRY_HOSTNAME',
+    ).value;
+
+  it("follows the material's registries.yaml, else the registry's hostname", () => {
+    expect(hostnameOf(synth({ material: customMaterial }))).toBe('images.local');
+    expect(hostnameOf(synth({ registry: { ...registry, hostname: 'images.local' } }))).toBe('images.local');
+  });
+
+  it("refuses a hostname that disagrees with the material's registries.yaml", () => {
+    expect(() => synth({ material, hostname: 'images.local' })).toThrow(
+      `'hostname' is "images.local" but the material's registries.yaml says "container-registry.local": the nodes would not find the registry; leave 'hostname' out to follow the material, or make new material with that value`,
+    );
+  });
+
+  it("refuses a hostname that is not the registry's", () => {
+    const served = { ...registry, hostname: 'container-registry.local' };
+    expect(() => synth({ registry: served, hostname: 'images.local' })).toThrow(
+      `'hostname' is "images.local" but 'registry' is for "container-registry.local", the name its certificate is checked for: containerd on the nodes would not reach or trust the registry; give the DaemonSet and the registry the same material, or leave 'hostname' out to follow the registry`,
+    );
+    expect(() => synth({ registry: served, material: customMaterial })).toThrow(
+      `the material's registries.yaml says "images.local" but 'registry' is for "container-registry.local", the name its certificate is checked for`,
+    );
   });
 });
 

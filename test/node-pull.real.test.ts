@@ -11,17 +11,11 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
-import {
-  CONTAINERD_HOSTS_DIR,
-  type Credentials,
-  MATERIAL_FILES,
-  NODE_MATERIAL_MOUNT_PATH,
-  type RegistriesConfig,
-  containerdHostsFiles,
-  createCertificateAuthority,
-  nodeCredentialsOf,
-  parseRegistriesYaml,
-} from '../lib';
+import { type Credentials, MATERIAL_FILES, type RegistriesConfig, createCertificateAuthority } from '../lib';
+import { containerdHostsFiles } from '../lib/containerd-hosts';
+import { NODE_MATERIAL_MOUNT_PATH } from '../lib/defaults';
+import { CONTAINERD_HOSTS_DIR, nodeCredentialsOf } from '../lib/material';
+import { parseRegistriesYaml } from '../lib/registries-yaml';
 import { busyboxBinary, busyboxPath } from './support/busybox';
 import { findObject } from './support/fixture-material';
 import { K3D_NODE_HOSTS, type NodeProcess, type NodeSandbox, startNodeSandbox } from './support/node-sandbox';

@@ -6,7 +6,7 @@ import {
   nodeRegistriesConfig,
   parseRegistriesYaml,
   renderRegistriesYaml,
-} from '../lib';
+} from '../lib/registries-yaml';
 
 const options = {
   hostname: 'container-registry.local',

@@ -1,8 +1,10 @@
 import { Chart, Testing } from 'cdk8s';
 import * as yaml from 'js-yaml';
 import { describe, expect, it } from 'vitest';
-import { RegistryAuth, type RegistryAuthProps, parseHtpasswd, verifyPassword } from '../lib';
-import { findObject, fixtureMaterial } from './support/fixture-material';
+import { RegistryAuth, type RegistryAuthProps } from '../lib';
+import { parseHtpasswd, verifyPassword } from '../lib/htpasswd';
+import { withNodeCredentials } from '../lib/material-users';
+import { customFixtureMaterial, findObject, fixtureMaterial } from './support/fixture-material';
 import { seededRandom } from './support/seeded-random';
 
 const material = fixtureMaterial();
@@ -70,11 +72,15 @@ describe('RegistryAuth', () => {
   it.each([
     [
       {},
-      "RegistryAuth needs exactly one of 'users' or 'htpasswd', got neither: pass users to hash, or a ready htpasswd",
+      "RegistryAuth needs exactly one of 'material', 'users' or 'htpasswd', got none: pass the material (readMaterial()), users to hash, or a ready htpasswd",
     ],
     [
       { users: [], htpasswd: '' },
-      "RegistryAuth needs exactly one of 'users' or 'htpasswd', got both: pass users to hash, or a ready htpasswd",
+      "RegistryAuth needs exactly one of 'material', 'users' or 'htpasswd', got 'users' and 'htpasswd': pass the material (readMaterial()), users to hash, or a ready htpasswd",
+    ],
+    [
+      { material, htpasswd: material.htpasswd },
+      "RegistryAuth needs exactly one of 'material', 'users' or 'htpasswd', got 'material' and 'htpasswd'",
     ],
     [{ users: [] }, "'users' must list at least one user, got []: add { username, password }"],
     [
@@ -104,5 +110,37 @@ describe('RegistryAuth', () => {
     ],
   ] as [RegistryAuthProps, string][])('refuses %j', (props, message) => {
     expect(() => synth(props)).toThrow(message);
+  });
+});
+
+describe('RegistryAuth from the material', () => {
+  it("takes the material's htpasswd and node credentials", () => {
+    const { auth, manifests } = synth({ material });
+    expect(htpasswdOf(manifests)).toBe(material.htpasswd);
+    expect(auth.nodeCredentials).toEqual(material.nodeCredentials);
+  });
+
+  it("refuses node credentials that are not the ones the material's registries.yaml gives the nodes", () => {
+    const registries = withNodeCredentials(material.registries, { username: 'registry', password: 'another' });
+    expect(() => synth({ material: { ...material, registries } })).toThrow(
+      `'material.nodeCredentials' (user "registry") are not what the material's registries.yaml gives the nodes (user "registry", another password): the nodes pull with registries.yaml's; take both from one material directory (readMaterial)`,
+    );
+    const otherUser = customFixtureMaterial().registries;
+    expect(() => synth({ material: { ...material, registries: otherUser } })).toThrow(
+      `'material.nodeCredentials' (user "registry") are not what the material's registries.yaml gives the nodes (user "iris")`,
+    );
+  });
+
+  it('refuses material whose node credentials its htpasswd does not accept', () => {
+    const nodeCredentials = { username: 'registry', password: 'wrong' };
+    expect(() => synth({ material: { ...material, nodeCredentials, registries: undefined } })).toThrow(
+      `'material.nodeCredentials' for user "registry" do not match the htpasswd: the nodes could not pull; give that user's password or add the user`,
+    );
+  });
+
+  it("refuses 'nodeCredentials' beside 'material', which has its own", () => {
+    expect(() => synth({ material, nodeCredentials: material.nodeCredentials })).toThrow(
+      `'nodeCredentials' is given with 'material', which has its own: leave 'nodeCredentials' out to use 'material.nodeCredentials'`,
+    );
   });
 });

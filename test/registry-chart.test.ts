@@ -51,11 +51,27 @@ describe('RegistryChart', () => {
       'Service/images registry',
       'ConfigMap/images-node-hosts registry',
       'DaemonSet/images-node-hosts registry',
+      'ServiceAccount/images-gc registry',
+      'Role/images-gc registry',
+      'RoleBinding/images-gc registry',
+      'CronJob/images-gc registry',
       'ConfigMap/local-registry-hosting kube-public',
     ]);
     // The hosts DaemonSet follows the Service into the namespace.
     const env = findObject(manifests, 'DaemonSet').spec.template.spec.containers[0].env;
     expect(env).toContainEqual({ name: 'SERVICE_DNS_NAME', value: 'images.registry.svc.cluster.local' });
+  });
+
+  it('adds the garbage collection CronJob, suspended unless scheduled; none for a ReadWriteMany registry', () => {
+    expect(findObject(synth().manifests, 'CronJob').spec.suspend).toBe(true);
+    const scheduled = synth({ garbageCollectionSchedule: '0 3 * * 0' });
+    expect(findObject(scheduled.manifests, 'CronJob').spec).toMatchObject({ schedule: '0 3 * * 0', suspend: false });
+    const shared = synth({ storageAccessMode: 'ReadWriteMany', replicas: 2 });
+    expect(shared.chart.garbageCollection).toBeUndefined();
+    expect(shared.manifests.filter((object) => object.kind === 'CronJob')).toEqual([]);
+    expect(() => synth({ storageAccessMode: 'ReadWriteMany', garbageCollectionSchedule: '@weekly' })).toThrow(
+      "garbage collection needs the registry's Recreate strategy",
+    );
   });
 
   it("follows the material's hostname and ports, so manifests and registries.yaml agree", () => {
@@ -76,7 +92,17 @@ describe('RegistryChart', () => {
 
   it('refuses a certificate that does not name the Service it would serve', () => {
     expect(() => synth({ namespace: 'elsewhere' })).toThrow(
-      "'material.tls' does not name container-registry.elsewhere, container-registry.elsewhere.svc, container-registry.elsewhere.svc.cluster.local: clients using those names would fail TLS; renew the certificate for this hostname, Service and namespace (private-registry certs renew)",
+      `'material.tls' does not name container-registry.elsewhere, container-registry.elsewhere.svc, container-registry.elsewhere.svc.cluster.local: clients using those names would fail TLS; make material for this Service and namespace on a new directory (loadOrCreateMaterial(dir, { hostname: "container-registry.local", serviceName: "container-registry", namespace: "elsewhere" }))`,
+    );
+  });
+
+  it("refuses material its pieces refuse, with their message: a key that is not the certificate's", () => {
+    const tls = { certificatePem: material.tls.certificatePem, privateKeyPem: customMaterial.tls.privateKeyPem };
+    expect(() => synth({ material: { ...material, tls } })).toThrow(
+      `'material.tls.privateKeyPem' does not belong to 'material.tls' (CN=container-registry.local): the registry could not serve TLS with them; give that certificate's key, or issue a new certificate and key (private-registry certs renew)`,
+    );
+    expect(() => synth({ material: { ...material, ca: customMaterial.ca } })).toThrow(
+      `'material.tls' (CN=container-registry.local) is not signed by 'material.ca'`,
     );
   });
 
@@ -115,11 +141,13 @@ describe('RegistryChart', () => {
     );
   });
 
-  it('refuses node credentials the htpasswd does not accept', () => {
-    expect(() =>
-      synth({ material: { ...material, nodeCredentials: { username: 'registry', password: 'wrong' } } }),
-    ).toThrow(
-      `'nodeCredentials' for user "registry" do not match the htpasswd: the nodes could not pull; give that user's password or add the user`,
+  it('refuses node credentials the htpasswd or registries.yaml does not agree with', () => {
+    const nodeCredentials = { username: 'registry', password: 'wrong' };
+    expect(() => synth({ material: { ...material, nodeCredentials } })).toThrow(
+      `'material.nodeCredentials' (user "registry") are not what the material's registries.yaml gives the nodes (user "registry", another password)`,
+    );
+    expect(() => synth({ material: { ...material, nodeCredentials, registries: undefined } })).toThrow(
+      `'material.nodeCredentials' for user "registry" do not match the htpasswd: the nodes could not pull; give that user's password or add the user`,
     );
   });
 });

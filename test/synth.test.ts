@@ -58,12 +58,19 @@ describe('the synth app (cdk8s synth)', () => {
       'Service/container-registry',
       'ConfigMap/container-registry-node-hosts',
       'DaemonSet/container-registry-node-hosts',
+      'ServiceAccount/container-registry-gc',
+      'Role/container-registry-gc',
+      'RoleBinding/container-registry-gc',
+      'CronJob/container-registry-gc',
       'ConfigMap/local-registry-hosting',
     ]);
   });
 
-  it('writes the manifests, which hold the TLS key and the htpasswd, as 0600 like the material', () => {
+  it('writes the manifests, which hold the TLS key and the htpasswd, as 0600 in a 0700 dist/ (PrivateApp)', () => {
     expect(statSync(join(work, 'dist', 'container-registry.k8s.yaml')).mode & 0o777).toBe(0o600);
+    expect(statSync(join(work, 'dist')).mode & 0o777).toBe(0o700);
+    // The example holds no secret: a plain App writes it with the user's umask, for the owner to apply.
+    expect(statSync(join(work, 'dist', 'example', 'hello-world-example.k8s.yaml')).mode & 0o600).toBe(0o600);
   });
 
   it('keeps the example pod out of `kubectl apply -f dist` (a sub-directory), pulling the pushed name', () => {

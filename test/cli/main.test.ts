@@ -31,7 +31,7 @@ describe('main', () => {
   it('--help lists every command', async () => {
     const io = captureIo();
     expect(await main(['--help'], io)).toBe(0);
-    for (const command of ['init', 'user', 'certs', 'k3d-config', 'trust', 'doctor'])
+    for (const command of ['init', 'user', 'certs', 'storage', 'k3d-config', 'trust', 'doctor'])
       expect(io.out()).toContain(`  private-registry ${command} `);
   });
 
@@ -46,12 +46,25 @@ describe('main', () => {
 
   describe('usage errors exit 2 and point at the right --help', () => {
     it.each([
-      [[], 'name a command: init, user, certs, k3d-config, trust, doctor', 'private-registry --help'],
+      [[], 'name a command: init, user, certs, storage, k3d-config, trust, doctor, images', 'private-registry --help'],
       [['instal'], 'unknown argument "instal"', 'private-registry --help'],
       [['user'], 'name a user command: add, remove, list or verify', 'private-registry user --help'],
+      [['storage'], 'name a storage command: s3, show or clear', 'private-registry storage --help'],
+      [
+        ['storage', 's3', '--region', 'us-east-1', '--bucket', 'b-1', '--access-key-id', 'K'],
+        'missing --secret-access-key-stdin',
+        'private-registry storage s3 --help',
+      ],
       [['user', 'add'], 'Not enough non-option arguments: got 0, need at least 1', 'private-registry user add --help'],
       [['user', 'add', 'bob', 'extra'], 'unknown argument "extra"', 'private-registry user add --help'],
       [['certs', 'renew', '--rotate-ca', '--force'], 'unknown flag --force', 'private-registry certs renew --help'],
+      [['images'], 'name an images command: list, rm or du', 'private-registry images --help'],
+      [
+        ['images', 'rm'],
+        'Not enough non-option arguments: got 0, need at least 1',
+        'private-registry images rm --help',
+      ],
+      [['images', 'du', '--url'], 'Not enough arguments following: url', 'private-registry images du --help'],
       [['doctor', '--live', '--dist'], 'Not enough arguments following: dist', 'private-registry doctor --help'],
       [
         ['init', '--bogus', '--x=1', 'more'],

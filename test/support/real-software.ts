@@ -15,6 +15,12 @@ const DEBIAN_PACKAGE: Readonly<Record<string, string>> = {
   ss: 'iproute2',
   flock: 'util-linux',
   unshare: 'util-linux',
+  'ceph-mon': 'ceph-mon',
+  monmaptool: 'ceph-mon',
+  ceph: 'ceph-mon',
+  'ceph-osd': 'ceph-osd',
+  radosgw: 'radosgw',
+  'radosgw-admin': 'radosgw',
 };
 
 export interface DescribeRealOptions {

@@ -24,6 +24,11 @@ export interface SkopeoCopyOptions {
   timeoutMs?: number;
   /** Where skopeo runs (default: this machine). */
   runner?: Runner;
+  /** Copy every image of an index (--all), not just this machine's platform. */
+  all?: boolean;
+  /** Credentials of the source registry (--src-creds) and its CA directory (--src-cert-dir). */
+  srcCreds?: Credentials;
+  srcCertDir?: string;
 }
 
 export interface SkopeoInspectOptions {
@@ -75,6 +80,9 @@ export function skopeoCopy(options: SkopeoCopyOptions): Promise<RunResult> {
   const args: string[] = [];
   if (options.creds) args.push('--dest-creds', credsArg(options.creds));
   if (options.certDir) args.push('--dest-cert-dir', options.certDir);
+  if (options.srcCreds) args.push('--src-creds', credsArg(options.srcCreds));
+  if (options.srcCertDir) args.push('--src-cert-dir', options.srcCertDir);
+  if (options.all) args.push('--all');
   args.push(options.from, options.to);
   return skopeo('copy', args, options.timeoutMs, options.runner);
 }

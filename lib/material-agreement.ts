@@ -1,0 +1,142 @@
+import {
+  type CertificateAndKey,
+  describeCertificate,
+  isIssuedBy,
+  keyMatchesCertificate,
+  missingSubjectAltNames,
+  registrySubjectAltNames,
+} from './certificates';
+import { DEFAULT_NAMESPACE, DEFAULT_SERVICE_NAME } from './defaults';
+import type { Credentials } from './htpasswd';
+import { type MaterialAddresses, materialAddressesOf, nodeCredentialsOf } from './material';
+import type { RegistriesConfig } from './registries-yaml';
+import { ValidationError } from './validate';
+
+/**
+ * The checks that keep a construct from contradicting the material it is made from. RegistryChart and
+ * each piece (RegistryServer, RegistryAuth, NodeHostsDaemonSet) call these, so a piece used on its own
+ * refuses exactly what the chart refuses, with the same message.
+ */
+
+/** The hostname and ports the material's registries.yaml gives the nodes; undefined without one. */
+export function materialAddresses(registries: RegistriesConfig | undefined): MaterialAddresses | undefined {
+  return registries === undefined ? undefined : materialAddressesOf(registries, "'material.registries'");
+}
+
+/** The prop if given (it must then match the material), else the material's value, else the fallback. */
+export function agreeWithMaterial<T extends string | number>(
+  prop: string,
+  given: T | undefined,
+  fromMaterial: T | undefined,
+  fallback: T,
+): T {
+  if (given !== undefined && fromMaterial !== undefined && given !== fromMaterial) {
+    throw new ValidationError(
+      `'${prop}' is ${JSON.stringify(given)} but the material's registries.yaml says ${JSON.stringify(fromMaterial)}: the nodes would not find the registry; leave '${prop}' out to follow the material, or make new material with that value`,
+    );
+  }
+  return given ?? fromMaterial ?? fallback;
+}
+
+/** What a registry's server certificate is checked against. */
+export interface ServerCertificateCheck {
+  readonly tls: CertificateAndKey;
+  /** The CA that must have signed `tls`. @default - the issuer is not checked */
+  readonly caCertificatePem?: string;
+  /** The props the certificate and the CA came from, as the user wrote them: 'tls' or 'material.tls'. */
+  readonly tlsProp: string;
+  readonly caProp: string;
+  /** Every name a client uses must be a subjectAltName: Go clients ignore the Common Name. */
+  readonly hostname: string;
+  readonly serviceName: string;
+  readonly namespace: string;
+  /** @default - the current time */
+  readonly now?: Date;
+}
+
+/**
+ * A server certificate the registry can serve and every client accepts: its own key, signed by the CA
+ * the nodes trust, valid now, naming the hostname and the Service in the namespace where it lands.
+ */
+export function assertServerCertificate(check: ServerCertificateCheck): void {
+  const { tls, tlsProp, caProp } = check;
+  const now = check.now ?? new Date();
+  const certificate = describeCertificate(tls.certificatePem, now, `'${tlsProp}'`);
+  const shown = `'${tlsProp}' (${certificate.subject})`;
+  if (!keyMatchesCertificate(tls.certificatePem, tls.privateKeyPem)) {
+    throw new ValidationError(
+      `'${tlsProp}.privateKeyPem' does not belong to ${shown}: the registry could not serve TLS with them; give that certificate's key, or issue a new certificate and key (private-registry certs renew)`,
+    );
+  }
+  if (check.caCertificatePem !== undefined) {
+    const ca = describeCertificate(check.caCertificatePem, now, `'${caProp}'`);
+    if (!isIssuedBy(tls.certificatePem, check.caCertificatePem)) {
+      throw new ValidationError(
+        `${shown} is not signed by '${caProp}' (${ca.subject}, SHA-256 ${ca.sha256Fingerprint}): clients that trust that CA would reject the registry; give the CA that issued it, or issue a new certificate from this CA (private-registry certs renew)`,
+      );
+    }
+    assertValidNow(
+      `'${caProp}' (${ca.subject})`,
+      ca.notBefore,
+      ca.notAfter,
+      now,
+      'make a new CA (private-registry certs renew --rotate-ca), then give the nodes and desktops the new ca.crt',
+    );
+  }
+  assertValidNow(
+    shown,
+    certificate.notBefore,
+    certificate.notAfter,
+    now,
+    'issue a new one (private-registry certs renew)',
+  );
+
+  const missing = missingSubjectAltNames(
+    certificate,
+    registrySubjectAltNames(check.hostname, check.serviceName, check.namespace),
+  );
+  if (missing.length > 0) {
+    // `certs renew` adds the names synth's own registry needs; other Services and namespaces need new material.
+    const renewable = registrySubjectAltNames(check.hostname, DEFAULT_SERVICE_NAME, DEFAULT_NAMESPACE);
+    const fix = missing.every((name) => [...renewable.dnsNames, ...renewable.ipAddresses].includes(name))
+      ? 'renew the certificate for this hostname, Service and namespace (private-registry certs renew)'
+      : `make material for this Service and namespace on a new directory (loadOrCreateMaterial(dir, { hostname: ${JSON.stringify(check.hostname)}, serviceName: ${JSON.stringify(check.serviceName)}, namespace: ${JSON.stringify(check.namespace)} }))`;
+    throw new ValidationError(
+      `'${tlsProp}' does not name ${missing.join(', ')}: clients using those names would fail TLS; ${fix}`,
+    );
+  }
+}
+
+function assertValidNow(shown: string, notBefore: Date, notAfter: Date, now: Date, fix: string): void {
+  if (now.getTime() > notAfter.getTime()) {
+    throw new ValidationError(
+      `${shown} expired on ${notAfter.toISOString()}: clients reject an expired certificate; ${fix}`,
+    );
+  }
+  if (now.getTime() < notBefore.getTime()) {
+    throw new ValidationError(
+      `${shown} is not valid until ${notBefore.toISOString()}: clients reject it until then; check this machine's clock, or ${fix}`,
+    );
+  }
+}
+
+/**
+ * The nodes pull with the credentials in registries.yaml, not with `nodeCredentials`: when the material
+ * carries both, they must be the same user and password. Neither password is ever shown.
+ */
+export function assertNodeCredentialsAgree(
+  nodeCredentials: Credentials,
+  registries: RegistriesConfig | undefined,
+): void {
+  if (registries === undefined) return;
+  const fromRegistries = nodeCredentialsOf(registries, "'material.registries'");
+  if (fromRegistries.username !== nodeCredentials.username || fromRegistries.password !== nodeCredentials.password) {
+    const which =
+      fromRegistries.username === nodeCredentials.username
+        ? `user ${JSON.stringify(nodeCredentials.username)}, another password`
+        : `user ${JSON.stringify(fromRegistries.username)}`;
+    throw new ValidationError(
+      `'material.nodeCredentials' (user ${JSON.stringify(nodeCredentials.username)}) are not what the material's registries.yaml gives the nodes (${which}): the nodes pull with registries.yaml's; take both from one material directory (readMaterial)`,
+    );
+  }
+}

@@ -1,0 +1,124 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { type FileToWrite, SECRET_FILE_MODE, writeFileAtomic } from './atomic-file';
+import { RegistryStorage, type S3Storage, type S3StorageOptions, checkS3Options } from './registry-storage';
+import { ValidationError } from './validate';
+
+/**
+ * Where the registry's S3 settings and access key live in the material directory: desktop-only (never in
+ * the nodes' part), 0600 in a 0700 directory. Absent means the registry keeps its PersistentVolumeClaim.
+ */
+export const S3_STORAGE_FILE = 'storage/s3.json';
+
+/** What `private-registry storage s3` stores: the bucket and the key to reach it. */
+export interface S3StorageSettings {
+  readonly endpoint?: string;
+  readonly region: string;
+  readonly bucket: string;
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  /** @default false */
+  readonly redirect?: boolean;
+  /** @default false */
+  readonly insecureHttp?: boolean;
+}
+
+const FIELDS = ['endpoint', 'region', 'bucket', 'accessKeyId', 'secretAccessKey', 'redirect', 'insecureHttp'];
+
+/**
+ * The one place this module changes material, shaped like the material transaction layer's
+ * `commitMaterialChange(dir, { write, remove })`, which it is re-pointed at when that lands.
+ */
+function changeMaterial(dir: string, change: { write?: readonly FileToWrite[]; remove?: readonly string[] }): void {
+  for (const file of change.write ?? []) {
+    const target = path.join(dir, file.relativePath);
+    fs.mkdirSync(path.dirname(target), { recursive: true, mode: 0o700 });
+    writeFileAtomic(target, file.content, file.mode);
+  }
+  for (const relativePath of change.remove ?? []) fs.rmSync(path.join(dir, relativePath), { force: true });
+}
+
+/** Settings as the construct takes them; checked there, so the file and the construct agree on every rule. */
+export function s3StorageOptions(settings: S3StorageSettings): S3StorageOptions {
+  return {
+    endpoint: settings.endpoint,
+    region: settings.region,
+    bucket: settings.bucket,
+    credentials: { accessKeyId: settings.accessKeyId, secretAccessKey: settings.secretAccessKey },
+    redirect: settings.redirect,
+    insecureHttp: settings.insecureHttp,
+  };
+}
+
+/** Checks and stores the S3 settings in `dir` (which must hold material), replacing any earlier ones. */
+export function writeS3StorageSettings(dir: string, settings: S3StorageSettings): S3Storage {
+  if (!fs.existsSync(dir)) {
+    throw new ValidationError(
+      `${dir} does not exist: create the material first (private-registry init, or synthesize once), then store the S3 settings in it`,
+    );
+  }
+  // Flag names: the CLI is where these usually come from.
+  const checked = checkS3Options(s3StorageOptions(settings), 'storage');
+  const stored: S3StorageSettings = {
+    ...(checked.endpoint === undefined ? {} : { endpoint: checked.endpoint }),
+    region: checked.region,
+    bucket: checked.bucket,
+    accessKeyId: checked.credentials.accessKeyId,
+    secretAccessKey: checked.credentials.secretAccessKey,
+    redirect: checked.redirect,
+    insecureHttp: checked.insecureHttp,
+  };
+  changeMaterial(dir, {
+    write: [{ relativePath: S3_STORAGE_FILE, content: `${JSON.stringify(stored, null, 2)}\n`, mode: SECRET_FILE_MODE }],
+  });
+  return checked;
+}
+
+/** The S3 settings stored in `dir`, checked; undefined when there are none. */
+export function readS3StorageSettings(dir: string): S3StorageSettings | undefined {
+  const file = path.join(dir, S3_STORAGE_FILE);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  const broken = (why: string) =>
+    new ValidationError(
+      `${file} ${why}: store the settings again with private-registry storage s3, or remove them with private-registry storage clear`,
+    );
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw broken('is not JSON');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw broken('is not a JSON object');
+  const unknown = Object.keys(parsed).filter((key) => !FIELDS.includes(key));
+  if (unknown.length > 0) throw broken(`has unknown fields ${unknown.join(', ')}`);
+  const settings = parsed as S3StorageSettings;
+  try {
+    checkS3Options(s3StorageOptions(settings), 'storage');
+  } catch (error) {
+    if (error instanceof ValidationError) throw broken(`holds bad settings (${error.message})`);
+    throw error;
+  }
+  return settings;
+}
+
+/**
+ * The registry's storage as the material says: S3 when `private-registry storage s3` stored settings,
+ * else undefined (the chart's PersistentVolumeClaim).
+ */
+export function readMaterialStorage(dir: string): RegistryStorage | undefined {
+  const settings = readS3StorageSettings(dir);
+  return settings === undefined ? undefined : RegistryStorage.s3(s3StorageOptions(settings));
+}
+
+/** Removes the S3 settings; true if there were any. */
+export function clearS3StorageSettings(dir: string): boolean {
+  if (!fs.existsSync(path.join(dir, S3_STORAGE_FILE))) return false;
+  changeMaterial(dir, { remove: [S3_STORAGE_FILE] });
+  return true;
+}
