@@ -12,6 +12,5 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Suites that start real registries and containerd bind their own loopback ports; two cores.
     maxWorkers: 2,
-    benchmark: { include: ['bench/**/*.bench.ts'] },
   },
 });

@@ -1,7 +1,7 @@
 import { Chart } from 'cdk8s';
 import type { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
-import { DEFAULT_NODE_PORT } from '../lib';
+import { DEFAULT_NODE_PORT } from '../lib/defaults';
 
 export interface ExampleChartProps {
   /** @default 'localhost:31113/hello-world-example:latest', the name the image was pushed as */

@@ -1,12 +1,11 @@
 import { App } from 'cdk8s';
-import {
-  DEFAULT_MATERIAL_DIR,
-  PrivateApp,
-  RegistryChart,
-  ValidationError,
-  loadOrCreateMaterial,
-  readMaterialStorage,
-} from '../lib';
+// The modules it uses, not ../lib: the index would load the CLI's helpers (probe, trust, k3d config) too.
+import { DEFAULT_MATERIAL_DIR } from '../lib/defaults';
+import { loadOrCreateMaterial } from '../lib/material';
+import { readMaterialStorage } from '../lib/material-storage';
+import { PrivateApp } from '../lib/private-app';
+import { RegistryChart } from '../lib/registry-chart';
+import { ValidationError } from '../lib/validate';
 import { ExampleChart } from './example-chart';
 
 function main(): void {

@@ -1,4 +1,4 @@
-import type { CommandModule } from 'yargs';
+import type { Argv, CommandModule } from 'yargs';
 import { DEFAULT_MATERIAL_DIR } from '../lib/defaults';
 import type { LockOptions } from '../lib/material-lock';
 import { underMaterialLock } from '../lib/material-transaction';
@@ -13,7 +13,12 @@ export interface CommandContext {
   settle(outcome: { code: ExitCode } | { error: unknown }): void;
 }
 
-export type CommandFactory = (context: CommandContext) => CommandModule;
+/** A command's flags and handler; its name and summary are in main.ts, which loads the module only when it runs. */
+export type CommandFactory = (context: CommandContext) => {
+  // biome-ignore lint/suspicious/noExplicitAny: each command's builder adds flags of its own types.
+  readonly builder: (parser: Argv) => Argv<any>;
+  readonly handler: CommandModule['handler'];
+};
 
 export function defaultMaterialDir(io: CliIo): string {
   return io.env.REGISTRY_MATERIAL_DIR ?? DEFAULT_MATERIAL_DIR;

@@ -1,31 +1,85 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import yargs from 'yargs';
+import yargs, { type CommandModule } from 'yargs';
 import { ValidationError } from '../lib/validate';
-import { type CommandContext, defaultMaterialDir } from './command';
-import { certsCommand } from './commands/certs';
-import { doctorCommand } from './commands/doctor';
-import { imagesCommand } from './commands/images';
-import { initCommand } from './commands/init';
-import { k3dConfigCommand } from './commands/k3d-config';
-import { storageCommand } from './commands/storage';
-import { migrateCommand } from './commands/migrate';
-import { trustCommand } from './commands/trust';
-import { userCommand } from './commands/user';
+import { type CommandContext, type CommandFactory, defaultMaterialDir } from './command';
 import { type CliIo, EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_OK, type ExitCode, processIo } from './io';
 
 const SCRIPT = 'private-registry';
-const COMMANDS = [
-  initCommand,
-  userCommand,
-  certsCommand,
-  storageCommand,
-  k3dConfigCommand,
-  trustCommand,
-  doctorCommand,
-  imagesCommand,
-  migrateCommand,
+
+/**
+ * The commands, each with what the top-level help shows. A command's module (its flags, its handlers and
+ * the library code they use) is loaded only when the command line names it: start-up is most of what a
+ * command costs, and `--help` or `user list` need none of the others.
+ */
+const COMMANDS: readonly { command: string; describe: string; load(): Promise<CommandFactory> }[] = [
+  {
+    command: 'init',
+    describe: 'Create the material directory: CA, server certificate, htpasswd, registries.yaml',
+    load: async () => (await import('./commands/init.js')).initCommand,
+  },
+  {
+    command: 'user',
+    describe: 'Add, remove, list and verify registry users (htpasswd; registries.yaml kept consistent)',
+    load: async () => (await import('./commands/user.js')).userCommand,
+  },
+  {
+    command: 'certs',
+    describe: 'Show or renew the CA and the server certificate',
+    load: async () => (await import('./commands/certs.js')).certsCommand,
+  },
+  {
+    command: 'storage',
+    describe: 'Keep the images in an S3 bucket (AWS S3, MinIO, Ceph) with 2 replicas, or go back to a volume',
+    load: async () => (await import('./commands/storage.js')).storageCommand,
+  },
+  {
+    command: 'k3d-config',
+    describe: 'Print a k3d cluster config (k3d.io/v1alpha5) whose nodes use the registry',
+    load: async () => (await import('./commands/k3d-config.js')).k3dConfigCommand,
+  },
+  {
+    command: 'trust',
+    describe: "How this machine's Docker, Podman/Skopeo/Buildah, containerd and curl trust the registry's CA",
+    load: async () => (await import('./commands/trust.js')).trustCommand,
+  },
+  {
+    command: 'doctor',
+    describe: 'Check the material, the synthesized manifests and (--live) the running registry',
+    load: async () => (await import('./commands/doctor.js')).doctorCommand,
+  },
+  {
+    command: 'images',
+    describe: 'List, delete and size the images in the registry (HTTP API v2, our CA and credentials)',
+    load: async () => (await import('./commands/images.js')).imagesCommand,
+  },
+  {
+    command: 'migrate',
+    describe: 'Move old-layout material into node/, the only directory the nodes mount',
+    load: async () => (await import('./commands/migrate.js')).migrateCommand,
+  },
 ];
+
+/**
+ * A command for yargs, its flags and handler from its module when the command line names it (`factory`),
+ * or only its name and summary for the top-level help.
+ */
+function lazyCommand(
+  entry: (typeof COMMANDS)[number],
+  factory: CommandFactory | undefined,
+  context: CommandContext,
+): CommandModule {
+  const module = factory?.(context);
+  const unloaded = (): never => {
+    throw new Error(`the module of command "${entry.command}" was not loaded`);
+  };
+  return {
+    command: entry.command,
+    describe: entry.describe,
+    builder: (parser) => (module ?? unloaded()).builder(parser),
+    handler: (argv) => (module ?? unloaded()).handler(argv),
+  };
+}
 
 /**
  * Runs the CLI and resolves with its exit code: 0 ok, 1 a check failed, 2 bad usage or bad input (a flag, a
@@ -40,7 +94,11 @@ export async function main(
   // Set by a handler; the cast keeps TypeScript from assuming the initial value survives the await.
   let outcome = { code: EXIT_OK } as { code: ExitCode } | { error: unknown };
   const context: CommandContext = { io, defaultDir: defaultMaterialDir(io), settle: (settled) => (outcome = settled) };
-  const modules = COMMANDS.map((command) => command(context));
+  // yargs runs a command's builder and handler only when the command line names it: load those modules alone.
+  const factories = await Promise.all(
+    COMMANDS.map((entry) => (args.includes(entry.command) ? entry.load() : undefined)),
+  );
+  const modules = COMMANDS.map((entry, index) => lazyCommand(entry, factories[index], context));
   let output = '';
   try {
     const root = yargs([...args]);

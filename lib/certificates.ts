@@ -1,6 +1,6 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { type KeyObject, X509Certificate, createPrivateKey, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { isIP } from 'node:net';
-import * as forge from 'node-forge';
+import type * as Forge from 'node-forge';
 import { CLUSTER_DOMAIN } from './defaults';
 import { ValidationError, assertIntegerInRange } from './validate';
 
@@ -137,7 +137,11 @@ export function namesOutsideConstraints(names: SubjectAltNames, permitted: Subje
 
 /** The names a CA certificate's nameConstraints permit, or undefined when it has none (it may vouch for any). */
 export function permittedNamesOf(caPem: string, source = 'CA certificate'): SubjectAltNames | undefined {
-  const extension = parseCertificate(caPem, source).getExtension({ id: NAME_CONSTRAINTS_OID } as unknown as string) as {
+  parseCertificate(caPem, source);
+  // Node does not expose nameConstraints: node-forge reads them.
+  const extension = forge()
+    .pki.certificateFromPem(caPem)
+    .getExtension({ id: NAME_CONSTRAINTS_OID } as unknown as string) as {
     permittedSubtrees?: { type: number; value: string }[];
   } | null;
   if (extension === null) return undefined;
@@ -157,9 +161,9 @@ function ipv4Bytes(ip: string): string {
 }
 
 /** The DER value of a NameConstraints extension permitting exactly `names` (RFC 5280 4.2.1.10). */
-function nameConstraintsValue(names: SubjectAltNames): forge.asn1.Asn1 {
-  const { asn1 } = forge;
-  const subtree = (type: number, bytes: string): forge.asn1.Asn1 =>
+function nameConstraintsValue(names: SubjectAltNames): Forge.asn1.Asn1 {
+  const { asn1 } = forge();
+  const subtree = (type: number, bytes: string): Forge.asn1.Asn1 =>
     asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
       asn1.create(asn1.Class.CONTEXT_SPECIFIC, type, false, bytes),
     ]);
@@ -193,7 +197,7 @@ export function createCertificateAuthority(options: CertificateAuthorityOptions 
   assertIntegerInRange('caValidityDays', validityDays, 1, 36500, 'give the CA lifetime in days');
   const keys = generateKeys(options.keySizeBits);
   const subject = [{ name: 'commonName', value: options.commonName ?? 'cdk8s-private-registry CA' }];
-  const cert = newCertificate(keys.publicKey, subject, subject, validityDays, options.now);
+  const cert = newCertificate(keys.publicKeyPem, subject, subject, validityDays, options.now);
   cert.setExtensions([
     { name: 'basicConstraints', cA: true, pathLenConstraint: 0, critical: true },
     { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
@@ -202,8 +206,7 @@ export function createCertificateAuthority(options: CertificateAuthorityOptions 
       ? []
       : [{ id: NAME_CONSTRAINTS_OID, critical: true, value: nameConstraintsValue(options.permittedNames) }]),
   ]);
-  cert.sign(keys.privateKey, forge.md.sha256.create());
-  return toPem(cert, keys.privateKey);
+  return { certificatePem: signCertificate(cert, keys.privateKeyPem), privateKeyPem: keys.privateKeyPem };
 }
 
 /** A server certificate signed by `options.ca`, carrying every name in `options.subjectAltNames`. */
@@ -226,10 +229,13 @@ export function createServerCertificate(options: ServerCertificateOptions): Cert
     throw new ValidationError(
       `'subjectAltNames.ipAddresses' must hold IP addresses, got ${JSON.stringify(badIp)}: move host names to dnsNames`,
     );
-  const caCert = parseCertificate(options.ca.certificatePem, 'CA certificate');
+  // node-forge builds the X.509 structure (it needs the CA's subject and key identifier in its own form);
+  // Node checks the CA key and signs.
+  parseCertificate(options.ca.certificatePem, 'CA certificate');
   const caKey = parsePrivateKey(options.ca.privateKeyPem, 'CA private key');
   const now = options.now ?? new Date();
   assertCertificateCurrent(options.ca.certificatePem, 'the CA certificate', ROTATE_CA_FIX, now);
+  const caCert = forge().pki.certificateFromPem(options.ca.certificatePem);
   // A certificate that outlives its CA stops verifying when the CA ends: it ends with the CA at the latest.
   const caEnd = caCert.validity.notAfter;
   const caDaysLeft = Math.floor((caEnd.getTime() - now.getTime()) / DAY_MS);
@@ -240,7 +246,7 @@ export function createServerCertificate(options: ServerCertificateOptions): Cert
   }
   const keys = generateKeys(options.keySizeBits);
   const cert = newCertificate(
-    keys.publicKey,
+    keys.publicKeyPem,
     [{ name: 'commonName', value: dnsNames[0] }],
     caCert.subject.attributes,
     options.validityDays ?? DEFAULT_CERT_VALIDITY_DAYS,
@@ -258,8 +264,7 @@ export function createServerCertificate(options: ServerCertificateOptions): Cert
     { name: 'subjectKeyIdentifier' },
     { name: 'authorityKeyIdentifier', keyIdentifier: caCert.generateSubjectKeyIdentifier().getBytes() },
   ]);
-  cert.sign(caKey, forge.md.sha256.create());
-  return toPem(cert, keys.privateKey);
+  return { certificatePem: signCertificate(cert, caKey), privateKeyPem: keys.privateKeyPem };
 }
 
 /** The fix for a server certificate that is expired, not yet valid or otherwise unusable. */
@@ -298,50 +303,50 @@ export function certificateValidityProblem(
  * validity at `now` is refused, naming `source` and `fix` (RENEW_CERTIFICATE_FIX or ROTATE_CA_FIX).
  */
 export function assertCertificateCurrent(pem: string, source: string, fix: string, now: Date = new Date()): void {
-  const problem = certificateValidityProblem(parseCertificate(pem, source).validity, now);
+  const cert = parseCertificate(pem, source);
+  const problem = certificateValidityProblem(
+    { notBefore: new Date(cert.validFrom), notAfter: new Date(cert.validTo) },
+    now,
+  );
   if (problem !== undefined) throw new ValidationError(`${source} ${problem}, it is now ${isoSeconds(now)}: ${fix}`);
 }
 
 /** Subject, issuer, names, validity and fingerprint of a PEM certificate; `source` names it in errors. */
 export function describeCertificate(pem: string, now: Date = new Date(), source = 'certificate'): CertificateSummary {
   const cert = parseCertificate(pem, source);
-  const altNames =
-    (cert.getExtension('subjectAltName') as { altNames?: { type: number; value?: string; ip?: string }[] } | null)
-      ?.altNames ?? [];
-  const basicConstraints = cert.getExtension('basicConstraints') as { cA?: boolean } | null;
-  const der = forge.asn1.toDer(forge.pki.certificateToAsn1(cert)).getBytes();
+  const altNames = subjectAltNamesOf(cert);
+  const notAfter = new Date(cert.validTo);
   return {
-    subject: distinguishedName(cert.subject.attributes),
-    issuer: distinguishedName(cert.issuer.attributes),
-    serialNumber: cert.serialNumber,
-    isCertificateAuthority: basicConstraints?.cA === true,
-    dnsNames: altNames.filter((name) => name.type === 2).map((name) => name.value ?? ''),
-    ipAddresses: altNames.filter((name) => name.type === 7).map((name) => name.ip ?? ''),
-    notBefore: cert.validity.notBefore,
-    notAfter: cert.validity.notAfter,
-    daysLeft: Math.floor((cert.validity.notAfter.getTime() - now.getTime()) / DAY_MS),
-    sha256Fingerprint: createHash('sha256')
-      .update(Buffer.from(der, 'binary'))
-      .digest('hex')
-      .toUpperCase()
-      .replace(/(..)(?!$)/g, '$1:'),
+    subject: distinguishedName(cert.subject),
+    issuer: distinguishedName(cert.issuer),
+    serialNumber: cert.serialNumber.toLowerCase(),
+    isCertificateAuthority: cert.ca,
+    dnsNames: altNames.filter((name) => name.type === 'DNS').map((name) => name.value),
+    ipAddresses: altNames.filter((name) => name.type === 'IP Address').map((name) => name.value),
+    notBefore: new Date(cert.validFrom),
+    notAfter,
+    daysLeft: Math.floor((notAfter.getTime() - now.getTime()) / DAY_MS),
+    sha256Fingerprint: cert.fingerprint256,
   };
 }
 
 /** True when `caPem` signed `certificatePem`. */
 export function isIssuedBy(certificatePem: string, caPem: string): boolean {
   try {
-    return parseCertificate(caPem, 'CA certificate').verify(parseCertificate(certificatePem, 'certificate'));
+    return isSignedBy(parseCertificate(certificatePem, 'certificate'), parseCertificate(caPem, 'CA certificate'));
   } catch {
     return false;
   }
 }
 
+/** isIssuedBy for certificates already parsed: the issuer name matches the CA's subject and the CA's key signed it. */
+export function isSignedBy(certificate: X509Certificate, ca: X509Certificate): boolean {
+  return certificate.checkIssued(ca) && certificate.verify(ca.publicKey);
+}
+
 /** True when the private key belongs to the certificate's public key. */
 export function keyMatchesCertificate(certificatePem: string, privateKeyPem: string): boolean {
-  const publicKey = parseCertificate(certificatePem, 'certificate').publicKey as forge.pki.rsa.PublicKey;
-  const privateKey = parsePrivateKey(privateKeyPem, 'private key');
-  return publicKey.n.equals(privateKey.n) && publicKey.e.equals(privateKey.e);
+  return parseCertificate(certificatePem, 'certificate').checkPrivateKey(parsePrivateKey(privateKeyPem, 'private key'));
 }
 
 /** Throws a ValidationError naming `source` unless `pem` is a PEM X.509 RSA certificate. */
@@ -354,47 +359,75 @@ export function assertPrivateKeyPem(pem: string, source: string): void {
   parsePrivateKey(pem, source);
 }
 
-// node-forge's types stay out of every exported signature: its @types package is only a devDependency, and a
-// declaration file importing 'node-forge' fails a consumer's tsc (TS7016) unless it skips library checks.
-function parseCertificate(pem: string, source: string): forge.pki.Certificate {
+/** The certificate in `pem`, or a ValidationError naming `source` and the fix. Parsed and checked by Node (OpenSSL). */
+export function parseCertificate(pem: string, source: string): X509Certificate {
+  let cert: X509Certificate;
   try {
-    return forge.pki.certificateFromPem(pem);
+    if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new Error('no "BEGIN CERTIFICATE" line');
+    cert = new X509Certificate(pem);
   } catch (error) {
     throw new ValidationError(
       `${source} is not a PEM X.509 RSA certificate (${(error as Error).message}): restore it or create new material`,
     );
   }
+  const keyType = cert.publicKey.asymmetricKeyType;
+  if (keyType !== 'rsa') {
+    throw new ValidationError(
+      `${source} is not a PEM X.509 RSA certificate (its key is ${keyType}): restore it or create new material`,
+    );
+  }
+  return cert;
 }
 
-function parsePrivateKey(pem: string, source: string): forge.pki.rsa.PrivateKey {
+/** The RSA private key in `pem`, or a ValidationError naming `source` and the fix. */
+export function parsePrivateKey(pem: string, source: string): KeyObject {
+  let key: KeyObject;
   try {
-    return forge.pki.privateKeyFromPem(pem) as forge.pki.rsa.PrivateKey;
+    if (!pem.includes('PRIVATE KEY-----')) throw new Error('no "BEGIN ... PRIVATE KEY" line');
+    key = createPrivateKey(pem);
   } catch (error) {
     throw new ValidationError(
       `${source} is not a PEM RSA private key (${(error as Error).message}): restore it or create new material`,
     );
   }
+  if (key.asymmetricKeyType !== 'rsa') {
+    throw new ValidationError(
+      `${source} is not a PEM RSA private key (it is ${key.asymmetricKeyType}): restore it or create new material`,
+    );
+  }
+  return key;
 }
 
-function generateKeys(keySizeBits = 2048): forge.pki.rsa.KeyPair {
+/** node-forge, loaded only when a certificate is made: it is the slowest module this package loads. */
+function forge(): typeof Forge {
+  return require('node-forge') as typeof Forge;
+}
+
+function generateKeys(keySizeBits = 2048): { publicKeyPem: string; privateKeyPem: string } {
   if (![2048, 3072, 4096].includes(keySizeBits)) {
     throw new ValidationError(
       `'keySizeBits' must be 2048, 3072 or 4096, got ${keySizeBits}: pick one of those RSA sizes`,
     );
   }
-  // node-forge hands this to Node's native generator when it is available (tens of milliseconds).
-  return forge.pki.rsa.generateKeyPair({ bits: keySizeBits, e: 0x10001 });
+  // Native, and written as PKCS#1 ("BEGIN RSA PRIVATE KEY"), the form node-forge wrote before.
+  const keys = generateKeyPairSync('rsa', {
+    modulusLength: keySizeBits,
+    publicExponent: 0x10001,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
+  });
+  return { publicKeyPem: keys.publicKey, privateKeyPem: keys.privateKey };
 }
 
 function newCertificate(
-  publicKey: forge.pki.PublicKey,
-  subject: forge.pki.CertificateField[],
-  issuer: forge.pki.CertificateField[],
+  publicKeyPem: string,
+  subject: Forge.pki.CertificateField[],
+  issuer: Forge.pki.CertificateField[],
   validityDays: number,
   now: Date = new Date(),
-): forge.pki.Certificate {
-  const cert = forge.pki.createCertificate();
-  cert.publicKey = publicKey;
+): Forge.pki.Certificate {
+  const cert = forge().pki.createCertificate();
+  cert.publicKey = forge().pki.publicKeyFromPem(publicKeyPem);
   // A positive 128-bit serial: the high bit clear keeps the DER integer positive.
   const serial = randomBytes(16);
   serial[0] &= 0x7f;
@@ -406,22 +439,37 @@ function newCertificate(
   return cert;
 }
 
-function toPem(cert: forge.pki.Certificate, privateKey: forge.pki.PrivateKey): CertificateAndKey {
-  return {
-    certificatePem: normalizePem(forge.pki.certificateToPem(cert)),
-    privateKeyPem: normalizePem(forge.pki.privateKeyToPem(privateKey)),
-  };
+/**
+ * Signs `cert` with SHA-256 RSA (PKCS#1 v1.5, what node-forge's own `sign` makes) and returns it as PEM.
+ * node-forge's RSA signature is pure JavaScript (70-140 ms); Node's takes about a millisecond.
+ */
+function signCertificate(cert: Forge.pki.Certificate, signingKey: string | KeyObject): string {
+  const { pki, asn1 } = forge();
+  // getTBSCertificate is public in node-forge but missing from its type definitions.
+  const { getTBSCertificate } = pki as unknown as { getTBSCertificate(cert: Forge.pki.Certificate): Forge.asn1.Asn1 };
+  cert.signatureOid = pki.oids.sha256WithRSAEncryption;
+  cert.siginfo.algorithmOid = pki.oids.sha256WithRSAEncryption;
+  const tbsCertificate = getTBSCertificate(cert);
+  const tbsDer = Buffer.from(asn1.toDer(tbsCertificate).getBytes(), 'binary');
+  cert.tbsCertificate = tbsCertificate;
+  cert.signature = sign('sha256', tbsDer, signingKey).toString('binary');
+  // node-forge writes CRLF line ends; files and Secrets read better with LF.
+  return pki.certificateToPem(cert).replace(/\r\n/g, '\n');
 }
 
-// node-forge writes CRLF line ends; files and Secrets read better with LF.
-function normalizePem(pem: string): string {
-  return pem.replace(/\r\n/g, '\n');
+/** The subjectAltName entries as Node prints them: "DNS:a, IP Address:127.0.0.1". */
+function subjectAltNamesOf(cert: X509Certificate): { type: string; value: string }[] {
+  const text = cert.subjectAltName;
+  if (text === undefined) return [];
+  return text.split(', ').map((entry) => {
+    const colon = entry.indexOf(':');
+    return { type: entry.slice(0, colon), value: entry.slice(colon + 1) };
+  });
 }
 
-function distinguishedName(attributes: forge.pki.CertificateField[]): string {
-  return attributes
-    .map((attribute) => `${attribute.shortName ?? attribute.name}=${String(attribute.value)}`)
-    .join(', ');
+/** "CN=a\nO=b" (Node's form) as "CN=a, O=b". */
+function distinguishedName(name: string): string {
+  return name.split('\n').join(', ');
 }
 
 function isoSeconds(date: Date): string {

@@ -1,4 +1,4 @@
-import * as bcrypt from 'bcryptjs';
+import type * as Bcrypt from 'bcryptjs';
 import { DEFAULT_BCRYPT_COST } from './defaults';
 import { type RandomSource, secureRandom } from './random';
 import { ValidationError, assertIntegerInRange } from './validate';
@@ -85,8 +85,8 @@ export function hashPassword(
 ): string {
   validatePassword(password);
   validateBcryptCost(cost);
-  const salt = `$2b$${String(cost).padStart(2, '0')}$${bcrypt.encodeBase64(random(16), 16)}`;
-  return bcrypt.hashSync(password, salt);
+  const salt = `$2b$${String(cost).padStart(2, '0')}$${bcrypt().encodeBase64(random(16), 16)}`;
+  return bcrypt().hashSync(password, salt);
 }
 
 /** The bcrypt lines of an htpasswd file; any other line is a ValidationError naming `source` and the line. */
@@ -146,10 +146,17 @@ export function createHtpasswd(
 /** True when `password` matches the line for `username`. */
 export function verifyPassword(entries: readonly HtpasswdEntry[], username: string, password: string): boolean {
   const entry = entries.find((candidate) => candidate.username === username);
-  return entry !== undefined && bcrypt.compareSync(password, entry.hash);
+  return entry !== undefined && bcrypt().compareSync(password, entry.hash);
 }
 
-/** The cost a bcrypt hash was made with. */
+/** The cost of a bcrypt hash ("$2b$05$..." is 5), read from the hash itself as bcrypt's getRounds does. */
 export function bcryptCostOf(hash: string): number {
-  return bcrypt.getRounds(hash);
+  const cost = /^\$2[aby]?\$(\d\d)\$/.exec(hash);
+  if (cost === null) throw new ValidationError(`not a bcrypt hash: ${JSON.stringify(hash.slice(0, 7))}`);
+  return Number(cost[1]);
+}
+
+/** bcryptjs, loaded only to hash or verify: reading an htpasswd file does not need it. */
+function bcrypt(): typeof Bcrypt {
+  return require('bcryptjs') as typeof Bcrypt;
 }

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import * as yaml from 'js-yaml';
+import type * as Yaml from 'js-yaml';
 import { DEFAULT_NODE_PORT, NODE_MATERIAL_MOUNT_PATH } from './defaults';
 import { DEFAULT_K3S_IMAGE, assertKnownGoodK3sImage, k3sVersionOfImage, k3sVersionProblem } from './k3s-version';
 import { MATERIAL_FILES, NODE_DIR, nodePathOf } from './material';
@@ -107,7 +107,7 @@ export function renderK3dConfig(config: K3dSimpleConfig): string {
     `# An agent added later gets the volume but not the k3s argument; give it again:`,
     `#   k3d node create NAME --cluster ${config.metadata.name} --role agent --image ${config.image} --k3s-arg ${agentArgOf(config)}`,
   ];
-  return `${header.join('\n')}\n${yaml.dump(config, { lineWidth: -1, noRefs: true })}`;
+  return `${header.join('\n')}\n${yaml().dump(config, { lineWidth: -1, noRefs: true })}`;
 }
 
 /** The same cluster as one `k3d cluster create` argument list (flags `--volume/--port/--k3s-arg VALUE@FILTERS`). */
@@ -185,4 +185,9 @@ export function k3dConfigProblems(config: unknown): string[] {
     }
   }
   return problems;
+}
+
+/** js-yaml, loaded when YAML is read or written: commands that only import this module's helpers skip it. */
+function yaml(): typeof Yaml {
+  return require('js-yaml') as typeof Yaml;
 }

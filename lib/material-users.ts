@@ -35,7 +35,7 @@ export interface MaterialUser {
 export interface AddUserOptions {
   /** @default - a random 24-character password */
   readonly password?: string;
-  /** @default 5 (see DEFAULT_BCRYPT_COST) */
+  /** @default 4 (see DEFAULT_BCRYPT_COST) */
   readonly bcryptCost?: number;
   /** @default - the operating system's CSPRNG */
   readonly random?: RandomSource;

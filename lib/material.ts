@@ -2,17 +2,16 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type FileToWrite, PUBLIC_FILE_MODE, SECRET_FILE_MODE } from './atomic-file';
 import {
-  assertCertificatePem,
-  assertPrivateKeyPem,
   type CertificateAndKey,
   RENEW_CERTIFICATE_FIX,
   ROTATE_CA_FIX,
   assertCertificateCurrent,
   createCertificateAuthority,
   createServerCertificate,
-  isIssuedBy,
-  keyMatchesCertificate,
   registryNameConstraints,
+  isSignedBy,
+  parseCertificate,
+  parsePrivateKey,
   registrySubjectAltNames,
 } from './certificates';
 import {
@@ -80,7 +79,7 @@ export interface MaterialOptions {
   readonly caValidityDays?: number;
   /** @default 825 */
   readonly certValidityDays?: number;
-  /** @default 5 */
+  /** @default 4 (see DEFAULT_BCRYPT_COST) */
   readonly bcryptCost?: number;
   /** @default - the operating system's CSPRNG */
   readonly random?: RandomSource;
@@ -260,25 +259,22 @@ function readMaterialFiles(dir: string, options: ReadMaterialOptions): RegistryM
   const file = (relativePath: string) => path.join(dir, relativePath);
   const ca = { certificatePem: read(MATERIAL_FILES.caCertificate), privateKeyPem: read(MATERIAL_FILES.caKey) };
   const tls = { certificatePem: read(MATERIAL_FILES.tlsCertificate), privateKeyPem: read(MATERIAL_FILES.tlsKey) };
-  for (const [relativePath, pem] of [
-    [MATERIAL_FILES.caCertificate, ca.certificatePem],
-    [MATERIAL_FILES.tlsCertificate, tls.certificatePem],
-  ]) {
-    assertCertificatePem(pem, file(relativePath));
-  }
-  assertPrivateKeyPem(ca.privateKeyPem, file(MATERIAL_FILES.caKey));
-  assertPrivateKeyPem(tls.privateKeyPem, file(MATERIAL_FILES.tlsKey));
-  if (!keyMatchesCertificate(ca.certificatePem, ca.privateKeyPem)) {
+  // Each file parsed once, natively; the pairs and the chain checked on the parsed objects.
+  const caCertificate = parseCertificate(ca.certificatePem, file(MATERIAL_FILES.caCertificate));
+  const tlsCertificate = parseCertificate(tls.certificatePem, file(MATERIAL_FILES.tlsCertificate));
+  const caKey = parsePrivateKey(ca.privateKeyPem, file(MATERIAL_FILES.caKey));
+  const tlsKey = parsePrivateKey(tls.privateKeyPem, file(MATERIAL_FILES.tlsKey));
+  if (!caCertificate.checkPrivateKey(caKey)) {
     throw new ValidationError(
       `${file(MATERIAL_FILES.caKey)} does not belong to ${file(MATERIAL_FILES.caCertificate)}: restore the matching pair`,
     );
   }
-  if (!keyMatchesCertificate(tls.certificatePem, tls.privateKeyPem)) {
+  if (!tlsCertificate.checkPrivateKey(tlsKey)) {
     throw new ValidationError(
       `${file(MATERIAL_FILES.tlsKey)} does not belong to ${file(MATERIAL_FILES.tlsCertificate)}: restore the matching pair or renew the certificate`,
     );
   }
-  if (!isIssuedBy(tls.certificatePem, ca.certificatePem)) {
+  if (!isSignedBy(tlsCertificate, caCertificate)) {
     throw new ValidationError(
       `${file(MATERIAL_FILES.tlsCertificate)} is not signed by ${file(MATERIAL_FILES.caCertificate)}: renew the server certificate from this CA`,
     );

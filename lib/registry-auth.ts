@@ -58,7 +58,7 @@ export interface RegistryAuthProps {
    * @default - the first of `users`; the material's; required with `htpasswd`
    */
   readonly nodeCredentials?: Credentials;
-  /** @default 5 (see DEFAULT_BCRYPT_COST) */
+  /** @default 4 (see DEFAULT_BCRYPT_COST) */
   readonly bcryptCost?: number;
   /** @default 'container-registry-htpasswd' */
   readonly secretName?: string;

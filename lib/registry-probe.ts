@@ -1,4 +1,4 @@
-import { request } from 'node:https';
+import type * as Https from 'node:https';
 import * as path from 'node:path';
 import type { Credentials } from './htpasswd';
 import { MATERIAL_FILES, materialAddressesOf, nodeCredentialsOf } from './material';
@@ -50,6 +50,8 @@ export function probeRegistry(options: ProbeOptions): Promise<Check> {
     const done = (ok: boolean, detail: string, fix?: string): void =>
       resolve(ok ? { name: CHECK_NAME, ok, detail } : { name: CHECK_NAME, ok, detail, fix });
     const headers = { authorization: `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}` };
+    // node:https (and TLS) loaded only for a live probe: doctor without --live never needs it.
+    const { request } = require('node:https') as typeof Https;
     const req = request(
       url,
       { method: 'GET', ca: options.caCertificatePem, headers, agent: false, timeout: timeoutMs },

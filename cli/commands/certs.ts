@@ -104,8 +104,6 @@ function isoSeconds(date: Date): string {
 }
 
 export const certsCommand: CommandFactory = (context) => ({
-  command: 'certs',
-  describe: 'Show or renew the CA and the server certificate',
   builder: (yargs) =>
     yargs
       .command({

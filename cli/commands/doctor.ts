@@ -186,8 +186,6 @@ function rewriteHostsDir(dir: string, io: CliIo): void {
 }
 
 export const doctorCommand: CommandFactory = (context) => ({
-  command: 'doctor',
-  describe: 'Check the material, the synthesized manifests and (--live) the running registry',
   builder: (yargs) =>
     yargs
       .option('dist', {

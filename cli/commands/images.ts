@@ -160,8 +160,6 @@ const connection = {
 } as const;
 
 export const imagesCommand: CommandFactory = (context) => ({
-  command: 'images',
-  describe: 'List, delete and size the images in the registry (HTTP API v2, our CA and credentials)',
   builder: (yargs) =>
     yargs
       .options(connection)

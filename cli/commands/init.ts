@@ -95,8 +95,6 @@ function alreadyExists(dir: string): ValidationError {
 }
 
 export const initCommand: CommandFactory = (context) => ({
-  command: 'init',
-  describe: 'Create the material directory: CA, server certificate, htpasswd, registries.yaml',
   builder: (yargs) =>
     yargs
       .option('hostname', {

@@ -105,8 +105,6 @@ function isAnything(file: string): boolean {
 }
 
 export const k3dConfigCommand: CommandFactory = (context) => ({
-  command: 'k3d-config',
-  describe: 'Print a k3d cluster config (k3d.io/v1alpha5) whose nodes use the registry',
   builder: (yargs) =>
     yargs
       .option('name', {

@@ -97,8 +97,6 @@ export async function storageClear(args: StorageDirArgs, io: CliIo): Promise<Exi
 }
 
 export const storageCommand: CommandFactory = (context) => ({
-  command: 'storage',
-  describe: 'Keep the images in an S3 bucket (AWS S3, MinIO, Ceph) with 2 replicas, or go back to a volume',
   builder: (yargs) =>
     yargs
       .command({

@@ -52,8 +52,6 @@ export async function trust(args: TrustArgs, io: CliIo): Promise<ExitCode> {
 }
 
 export const trustCommand: CommandFactory = (context) => ({
-  command: 'trust',
-  describe: "How this machine's Docker, Podman/Skopeo/Buildah, containerd and curl trust the registry's CA",
   builder: (yargs) =>
     yargs
       .option('write', {

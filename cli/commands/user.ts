@@ -96,8 +96,6 @@ export async function userVerify(args: UserVerifyArgs, io: CliIo): Promise<ExitC
 const nameArgument = { type: 'string', describe: 'User name (no ":" or whitespace)' } as const;
 
 export const userCommand: CommandFactory = (context) => ({
-  command: 'user',
-  describe: 'Add, remove, list and verify registry users (htpasswd; registries.yaml kept consistent)',
   builder: (yargs) =>
     yargs
       .command({
