@@ -31,6 +31,7 @@ export {
   MATERIAL_FILES,
   type MaterialFile,
   type MaterialOptions,
+  type ReadMaterialOptions,
   type RegistryMaterial,
   generateMaterial,
   loadOrCreateMaterial,
