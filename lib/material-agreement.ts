@@ -104,13 +104,18 @@ export function assertServerCertificate(check: ServerCertificateCheck): void {
     registrySubjectAltNames(check.hostname, check.serviceName, check.namespace),
   );
   if (missing.length > 0) {
-    // `certs renew` adds the names synth's own registry needs; other Services and namespaces need new material.
-    const renewable = registrySubjectAltNames(check.hostname, DEFAULT_SERVICE_NAME, DEFAULT_NAMESPACE);
-    const fix = !missing.every((name) => [...renewable.dnsNames, ...renewable.ipAddresses].includes(name))
-      ? `make material for this Service and namespace on a new directory (loadOrCreateMaterial(dir, { hostname: ${JSON.stringify(check.hostname)}, serviceName: ${JSON.stringify(check.serviceName)}, namespace: ${JSON.stringify(check.namespace)} }))`
-      : constraintProblem !== undefined
-        ? `'${caProp}' may not vouch for them (its name constraints): a new hostname needs a new CA: ${ROTATE_CA_COMMAND}, then give the nodes and desktops the new ca.crt`
-        : 'renew the certificate for this hostname, Service and namespace (private-registry certs renew)';
+    // `certs renew` makes a certificate with every name this Service needs; a name-constrained CA that may
+    // not vouch for them is replaced too (--rotate-ca).
+    const flags = [
+      ...(check.serviceName === DEFAULT_SERVICE_NAME ? [] : [`--service-name ${check.serviceName}`]),
+      ...(check.namespace === DEFAULT_NAMESPACE ? [] : [`--namespace ${check.namespace}`]),
+    ]
+      .map((flag) => ` ${flag}`)
+      .join('');
+    const fix =
+      constraintProblem !== undefined
+        ? `'${caProp}' may not vouch for them (its name constraints): a new hostname, Service or namespace needs a new CA: ${ROTATE_CA_COMMAND}${flags}, then give the nodes and desktops the new ca.crt`
+        : `renew the certificate for this hostname, Service and namespace (private-registry certs renew${flags})`;
     throw new ValidationError(
       `'${tlsProp}' does not name ${missing.join(', ')}: clients using those names would fail TLS; ${fix}`,
     );

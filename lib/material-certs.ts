@@ -24,7 +24,7 @@ import { MATERIAL_FILES, materialAddressesOf } from './material';
 import { assertMaterialDir, copyToBackup } from './material-dir';
 import { commitMaterialChange, underMaterialLock } from './material-transaction';
 import { parseRegistriesYaml } from './registries-yaml';
-import { ValidationError } from './validate';
+import { ValidationError, assertDnsLabel, assertServiceName } from './validate';
 
 /** Fewer days left than this and `certs show` and `doctor` warn; an expired certificate fails. */
 export const EXPIRY_WARNING_DAYS = 30;
@@ -46,6 +46,14 @@ export interface RenewOptions {
   readonly certValidityDays?: number;
   /** Only with `rotateCa`. @default 3650 */
   readonly caValidityDays?: number;
+  /**
+   * The Service the certificate is for: its names go into the certificate (and, with `rotateCa`, into the
+   * CA's name constraints). Give them when the registry runs under another name or namespace.
+   * @default 'container-registry'
+   */
+  readonly serviceName?: string;
+  /** The namespace of that Service. @default 'container-registry' */
+  readonly namespace?: string;
   /** @default - the current time */
   readonly now?: Date;
 }
@@ -103,23 +111,27 @@ function renewUnderLock(dir: string, options: RenewOptions): RenewResult {
   const old = describeCertificate(read(MATERIAL_FILES.tlsCertificate), now, file(MATERIAL_FILES.tlsCertificate));
   const registries = parseRegistriesYaml(read(MATERIAL_FILES.registriesYaml), file(MATERIAL_FILES.registriesYaml));
   const { hostname } = materialAddressesOf(registries, file(MATERIAL_FILES.registriesYaml));
+  const serviceName = options.serviceName ?? DEFAULT_SERVICE_NAME;
+  const namespace = options.namespace ?? DEFAULT_NAMESPACE;
+  assertServiceName('serviceName', serviceName);
+  assertDnsLabel('namespace', namespace);
   // The Service names synth gives the registry (charts/main.ts keeps RegistryChart's defaults).
   const ca = rotateCa
     ? createCertificateAuthority({
         validityDays: options.caValidityDays,
         now,
-        permittedNames: registryNameConstraints(hostname, DEFAULT_SERVICE_NAME, DEFAULT_NAMESPACE),
+        permittedNames: registryNameConstraints(hostname, serviceName, namespace),
       })
     : readCertificateAuthority(dir, now);
   const constraintProblem = caConstraintProblem(
     ca.certificatePem,
     hostname,
-    DEFAULT_SERVICE_NAME,
-    DEFAULT_NAMESPACE,
+    serviceName,
+    namespace,
     file(MATERIAL_FILES.caCertificate),
   );
   if (constraintProblem !== undefined) throw new ValidationError(constraintProblem);
-  const required = registrySubjectAltNames(hostname, DEFAULT_SERVICE_NAME, DEFAULT_NAMESPACE);
+  const required = registrySubjectAltNames(hostname, serviceName, namespace);
   // An old name the CA may not vouch for is dropped: a certificate naming it would be rejected whole.
   const permitted = permittedNamesOf(ca.certificatePem);
   const kept = (names: SubjectAltNames): SubjectAltNames =>

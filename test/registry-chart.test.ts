@@ -106,13 +106,13 @@ describe('RegistryChart', () => {
       JSON.stringify(material.registries).replaceAll('container-registry.local', 'images.local'),
     );
     expect(() => synth({ material: { ...material, registries } })).toThrow(
-      "'material.tls' does not name images.local: clients using those names would fail TLS; 'material.ca' may not vouch for them (its name constraints): a new hostname needs a new CA: private-registry certs renew --rotate-ca, then give the nodes and desktops the new ca.crt",
+      "'material.tls' does not name images.local: clients using those names would fail TLS; 'material.ca' may not vouch for them (its name constraints): a new hostname, Service or namespace needs a new CA: private-registry certs renew --rotate-ca, then give the nodes and desktops the new ca.crt",
     );
   });
 
-  it('refuses another namespace with the fix for it: material made for that namespace', () => {
+  it('refuses another namespace with the fix for it: a new CA and certificate for that namespace', () => {
     expect(() => synth({ namespace: 'elsewhere' })).toThrow(
-      `'material.tls' does not name container-registry.elsewhere, container-registry.elsewhere.svc, container-registry.elsewhere.svc.cluster.local: clients using those names would fail TLS; make material for this Service and namespace on a new directory (loadOrCreateMaterial(dir, { hostname: "container-registry.local", serviceName: "container-registry", namespace: "elsewhere" }))`,
+      `'material.tls' does not name container-registry.elsewhere, container-registry.elsewhere.svc, container-registry.elsewhere.svc.cluster.local: clients using those names would fail TLS; 'material.ca' may not vouch for them (its name constraints): a new hostname, Service or namespace needs a new CA: private-registry certs renew --rotate-ca --namespace elsewhere, then give the nodes and desktops the new ca.crt`,
     );
   });
 
@@ -123,7 +123,7 @@ describe('RegistryChart', () => {
       subjectAltNames: registrySubjectAltNames('container-registry.local', 'container-registry', 'container-registry'),
     });
     expect(() => synth({ namespace: 'elsewhere', material: { ...material, ca, tls } })).toThrow(
-      `'material.tls' does not name container-registry.elsewhere, container-registry.elsewhere.svc, container-registry.elsewhere.svc.cluster.local: clients using those names would fail TLS; make material for this Service and namespace on a new directory (loadOrCreateMaterial(dir, { hostname: "container-registry.local", serviceName: "container-registry", namespace: "elsewhere" }))`,
+      `'material.tls' does not name container-registry.elsewhere, container-registry.elsewhere.svc, container-registry.elsewhere.svc.cluster.local: clients using those names would fail TLS; renew the certificate for this hostname, Service and namespace (private-registry certs renew --namespace elsewhere)`,
     );
   });
 

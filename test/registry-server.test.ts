@@ -268,7 +268,7 @@ describe('RegistryServer refuses what its material contradicts, as RegistryChart
 
   it('refuses a certificate that does not name the Service in the namespace where it lands', () => {
     expect(() => synth({}, 'platform')).toThrow(
-      `'material.tls' does not name container-registry.platform, container-registry.platform.svc, container-registry.platform.svc.cluster.local: clients using those names would fail TLS; make material for this Service and namespace on a new directory (loadOrCreateMaterial(dir, { hostname: "container-registry.local", serviceName: "container-registry", namespace: "platform" }))`,
+      `'material.tls' does not name container-registry.platform, container-registry.platform.svc, container-registry.platform.svc.cluster.local: clients using those names would fail TLS; 'material.ca' may not vouch for them (its name constraints): a new hostname, Service or namespace needs a new CA: private-registry certs renew --rotate-ca --namespace platform, then give the nodes and desktops the new ca.crt`,
     );
   });
 

@@ -14,9 +14,17 @@ export interface CertsRenewArgs {
   readonly rotateCa: boolean;
   readonly certDays?: number;
   readonly caDays?: number;
+  readonly serviceName?: string;
+  readonly namespace?: string;
 }
 
-const FLAGS = { certValidityDays: '--cert-days', caValidityDays: '--ca-days', rotateCa: '--rotate-ca' };
+const FLAGS = {
+  certValidityDays: '--cert-days',
+  caValidityDays: '--ca-days',
+  rotateCa: '--rotate-ca',
+  serviceName: '--service-name',
+  namespace: '--namespace',
+};
 
 export async function certsShow(args: CertsShowArgs, io: CliIo): Promise<ExitCode> {
   return withFlagNames(FLAGS, async () => {
@@ -65,6 +73,8 @@ export async function certsRenew(args: CertsRenewArgs, io: CliIo): Promise<ExitC
         rotateCa: args.rotateCa,
         certValidityDays: args.certDays,
         caValidityDays: args.caDays,
+        serviceName: args.serviceName,
+        namespace: args.namespace,
         now: io.now(),
       }),
     );
@@ -131,6 +141,16 @@ export const certsCommand: CommandFactory = (context) => ({
               type: 'number',
               requiresArg: true,
               describe: `New CA lifetime in days (with --rotate-ca; default ${DEFAULT_CA_VALIDITY_DAYS})`,
+            })
+            .option('service-name', {
+              type: 'string',
+              requiresArg: true,
+              describe: 'The registry Service the certificate names (default container-registry)',
+            })
+            .option('namespace', {
+              type: 'string',
+              requiresArg: true,
+              describe: "That Service's namespace (default container-registry)",
             }),
         handler: handler(context, certsRenew),
       })

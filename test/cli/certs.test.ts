@@ -17,6 +17,12 @@ import { NOW, captureIo, materialTemplate, read, treeHashes, write } from './hel
 
 const DAY_MS = 86_400_000;
 
+async function runCli(args: string[], now: Date): Promise<{ code: number; err: string }> {
+  const io = captureIo({ now });
+  const code = await main(args, io);
+  return { code, err: io.err() };
+}
+
 describe('certs', () => {
   let template: ReturnType<typeof materialTemplate>;
   beforeAll(() => {
@@ -110,6 +116,28 @@ describe('certs', () => {
       );
       expect(io.err()).not.toContain('warning');
       expect(checkMaterial(readMaterialSnapshot(dir), { now: io.now() }).filter((check) => !check.ok)).toEqual([]);
+    });
+
+    it('moves the registry to another namespace: refused on the constrained CA, done with --rotate-ca', async () => {
+      const dir = template.copy();
+      const before = treeHashes(dir);
+      const now = new Date('2025-03-04T05:06:07Z');
+      const refused = captureIo({ now });
+      expect(await main(['certs', 'renew', '--dir', dir, '--namespace', 'platform'], refused)).toBe(2);
+      expect(refused.err()).toContain(
+        'not for container-registry.platform, container-registry.platform.svc, container-registry.platform.svc.cluster.local: a new hostname or namespace needs a new CA: private-registry certs renew --rotate-ca',
+      );
+      expect(treeHashes(dir)).toEqual(before);
+
+      const io = captureIo({ now });
+      expect(await main(['certs', 'renew', '--dir', dir, '--rotate-ca', '--namespace', 'platform'], io)).toBe(0);
+      const tls = describeCertificate(read(dir, 'certs/tls.crt'), now);
+      expect(tls.dnsNames).toContain('container-registry.platform.svc.cluster.local');
+      const permitted = permittedNamesOf(read(dir, 'node/certs/ca.crt'));
+      expect(permitted?.dnsNames).toContain('container-registry.platform.svc');
+      expect(namesOutsideConstraints(tls, permitted!)).toEqual([]);
+      expect(isIssuedBy(read(dir, 'certs/tls.crt'), read(dir, 'node/certs/ca.crt'))).toBe(true);
+      expect((await runCli(['certs', 'renew', '--dir', dir, '--namespace', 'Not_A_Label'], now)).code).toBe(2);
     });
 
     it("adds the names a hand-made certificate lacks (the guide's CN-only certificate and unconstrained CA)", async () => {
