@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, it } from 'vitest';
 import { DEFAULT_BCRYPT_COST } from '../lib/defaults';
 import { createHtpasswd } from '../lib/htpasswd';
-import { generateMaterial, materialFiles } from '../lib/material';
+import { MATERIAL_FILES, generateMaterial, materialFiles } from '../lib/material';
 import { median } from './paired';
 import { freeLoopbackPort } from '../test/support/free-port';
 import { writeOciImage } from '../test/support/oci-image';
@@ -44,7 +44,7 @@ beforeAll(async () => {
     writeFileSync(join(work, 'material', file.relativePath), file.content);
   }
   mkdirSync(join(work, 'trust'));
-  copyFileSync(join(work, 'material', 'certs', 'ca.crt'), join(work, 'trust', 'ca.crt'));
+  copyFileSync(join(work, 'material', MATERIAL_FILES.caCertificate), join(work, 'trust', 'ca.crt'));
   for (const cost of COSTS) {
     const name = cost === undefined ? 'none' : `cost-${cost}`;
     const port = await freeLoopbackPort();

@@ -218,7 +218,7 @@ export const doctorCommand: CommandFactory = (context) => ({
       .option('fix-hosts-dir', {
         type: 'boolean',
         default: false,
-        describe: 'First rewrite <dir>/certs.d (containerd hosts files) from registries.yaml',
+        describe: 'First rewrite <dir>/node/certs.d (containerd hosts files) from registries.yaml',
       })
       .implies('url', 'live'),
   handler: handler(context, doctor),
