@@ -67,6 +67,10 @@ export interface MaterialSnapshot {
 export interface MaterialCheckOptions {
   /** @default - the current time */
   readonly now?: Date;
+  /** The registry Service the certificate and the CA must name. @default 'container-registry' */
+  readonly serviceName?: string;
+  /** That Service's namespace. @default 'container-registry' */
+  readonly namespace?: string;
 }
 
 /** One synthesized manifest file as read. */
@@ -135,6 +139,8 @@ export function readDistManifests(distDir: string): DistManifest[] | undefined {
 /** doctor's checks of the material: one Check per concern, each failure with its fix. */
 export function checkMaterial(snapshot: MaterialSnapshot, options: MaterialCheckOptions = {}): Check[] {
   const now = options.now ?? new Date();
+  const serviceName = options.serviceName ?? DEFAULT_SERVICE_NAME;
+  const namespace = options.namespace ?? DEFAULT_NAMESPACE;
   const { dir } = snapshot;
   const at = (relativePath: string): string => path.join(dir, relativePath);
   const text = (relativePath: MaterialFile): string | undefined => snapshot.files[relativePath]?.content;
@@ -243,7 +249,7 @@ export function checkMaterial(snapshot: MaterialSnapshot, options: MaterialCheck
 
   if (tls !== undefined) {
     const hostname = addresses?.hostname ?? DEFAULT_REGISTRY_HOSTNAME;
-    const required = registrySubjectAltNames(hostname, DEFAULT_SERVICE_NAME, DEFAULT_NAMESPACE);
+    const required = registrySubjectAltNames(hostname, serviceName, namespace);
     const lacking = missingSubjectAltNames(tls, required);
     if (lacking.length === 0)
       pass('server names', `the certificate covers ${[...required.dnsNames, ...required.ipAddresses].join(', ')}`);
@@ -376,7 +382,7 @@ export function checkMaterial(snapshot: MaterialSnapshot, options: MaterialCheck
       );
       return;
     }
-    const problem = caConstraintProblem(caPem, hostname, DEFAULT_SERVICE_NAME, DEFAULT_NAMESPACE, caFile);
+    const problem = caConstraintProblem(caPem, hostname, serviceName, namespace, caFile);
     if (problem === undefined)
       pass(name, `${caFile} may vouch only for ${[...permitted.dnsNames, ...permitted.ipAddresses].join(', ')}`);
     else

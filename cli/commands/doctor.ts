@@ -16,7 +16,7 @@ import { DEFAULT_DIST_DIR, assertMaterialDir, writeContainerdHostsDir } from '..
 import { crashLeftovers, underMaterialLock } from '../../lib/material-transaction';
 import { parseRegistriesYaml } from '../../lib/registries-yaml';
 import { probeMaterialRegistry, registryApiUrl } from '../../lib/registry-probe';
-import { ValidationError } from '../../lib/validate';
+import { ValidationError, assertDnsLabel, assertServiceName } from '../../lib/validate';
 import { type CommandFactory, handler } from '../command';
 import { applyCommandFor, dirFlag, materialDirForSynth, withFlagNames } from '../flags';
 import { type CliIo, EXIT_CHECK_FAILED, EXIT_OK, type ExitCode } from '../io';
@@ -32,13 +32,19 @@ export interface DoctorArgs {
   readonly k3dConfig?: string;
   /** The cluster's k3s version, e.g. v1.29.3+k3s1 (kubectl get nodes shows it). */
   readonly k3sVersion?: string;
+  /** The registry Service the certificate must name, when not the default. */
+  readonly serviceName?: string;
+  /** That Service's namespace, when not the default. */
+  readonly namespace?: string;
 }
 
 /** Every check on the material (and dist/, and with --live the running registry): exit 1 if any fails. */
 export async function doctor(args: DoctorArgs, io: CliIo): Promise<ExitCode> {
-  return withFlagNames({ url: '--url' }, async () => {
+  return withFlagNames({ url: '--url', serviceName: '--service-name', namespace: '--namespace' }, async () => {
     // Usage errors first, before any line of the report.
     const url = args.url === undefined ? undefined : registryApiUrl(args.url);
+    if (args.serviceName !== undefined) assertServiceName('serviceName', args.serviceName);
+    if (args.namespace !== undefined) assertDnsLabel('namespace', args.namespace);
     if (fs.existsSync(args.dist) && !fs.statSync(args.dist).isDirectory()) {
       throw new ValidationError(
         `--dist ${args.dist} is not a directory: point it at the directory synth writes (cdk8s.yaml "output", "dist" by default)`,
@@ -55,7 +61,10 @@ export async function doctor(args: DoctorArgs, io: CliIo): Promise<ExitCode> {
       },
       { reader: args.fixHostsDir !== true },
     );
-    const checks: Check[] = [...leftoverChecks(args.dir, recovered, io), ...checkMaterial(snapshot, { now: io.now() })];
+    const checks: Check[] = [
+      ...leftoverChecks(args.dir, recovered, io),
+      ...checkMaterial(snapshot, { now: io.now(), serviceName: args.serviceName, namespace: args.namespace }),
+    ];
     const manifests = readDistManifests(args.dist);
     if (manifests === undefined)
       io.stderr.write(`no ${args.dist}/ directory: the synthesized manifests are not checked\n`);
@@ -208,6 +217,16 @@ export const doctorCommand: CommandFactory = (context) => ({
         type: 'string',
         requiresArg: true,
         describe: 'Also check this k3d config file (k3s version, node volume, k3d registries: settings)',
+      })
+      .option('service-name', {
+        type: 'string',
+        requiresArg: true,
+        describe: 'The registry Service the certificate must name (default container-registry)',
+      })
+      .option('namespace', {
+        type: 'string',
+        requiresArg: true,
+        describe: "That Service's namespace (default container-registry)",
       })
       .option('k3s-version', {
         type: 'string',

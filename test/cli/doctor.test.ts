@@ -37,6 +37,30 @@ describe('doctor', () => {
     expect(io.err()).toBe(`no ${noDist}/ directory: the synthesized manifests are not checked\nall 16 checks passed\n`);
   });
 
+  it('checks material made for another Service and namespace against --service-name and --namespace', async () => {
+    const platform = materialTemplate({ serviceName: 'images', namespace: 'platform' });
+    const failing = captureIo();
+    expect(await main(['doctor', '--dir', platform.dir, '--dist', noDist], failing)).toBe(1);
+    expect(failing.out()).toContain('FAIL  server names: the certificate lacks subjectAltNames container-registry,');
+    const io = captureIo();
+    const args = [
+      'doctor',
+      '--dir',
+      platform.dir,
+      '--dist',
+      noDist,
+      '--service-name',
+      'images',
+      '--namespace',
+      'platform',
+    ];
+    expect(await main(args, io)).toBe(0);
+    expect(io.out()).toContain('images.platform.svc.cluster.local');
+    const bad = captureIo();
+    expect(await main(['doctor', '--dir', platform.dir, '--namespace', 'Platform'], bad)).toBe(2);
+    expect(bad.err()).toContain('--namespace must be a DNS label');
+  });
+
   it('exits 1 with FAIL lines that carry the fix', async () => {
     const dir = template.copy();
     fs.chmodSync(path.join(dir, 'certs/tls.key'), 0o644);
