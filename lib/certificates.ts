@@ -137,21 +137,71 @@ export function namesOutsideConstraints(names: SubjectAltNames, permitted: Subje
 
 /** The names a CA certificate's nameConstraints permit, or undefined when it has none (it may vouch for any). */
 export function permittedNamesOf(caPem: string, source = 'CA certificate'): SubjectAltNames | undefined {
-  parseCertificate(caPem, source);
-  // Node does not expose nameConstraints: node-forge reads them.
-  const extension = forge()
-    .pki.certificateFromPem(caPem)
-    .getExtension({ id: NAME_CONSTRAINTS_OID } as unknown as string) as {
-    permittedSubtrees?: { type: number; value: string }[];
-  } | null;
-  if (extension === null) return undefined;
-  const subtrees = extension.permittedSubtrees ?? [];
+  const extension = nameConstraintsExtension(parseCertificate(caPem, source).raw);
+  if (extension === undefined) return undefined;
+  // NameConstraints ::= SEQUENCE { permittedSubtrees [0] GeneralSubtrees OPTIONAL, excludedSubtrees [1] ... };
+  // each GeneralSubtree is a SEQUENCE whose first element is the GeneralName.
+  const permitted = derChildren(extension, derElement(extension, 0)).find((element) => element.tag === 0xa0);
+  const bases =
+    permitted === undefined ? [] : derChildren(extension, permitted).map((tree) => derChildren(extension, tree)[0]);
+  const content = (element: DerElement): Buffer => extension.subarray(element.start, element.end);
   return {
-    dnsNames: subtrees.filter((tree) => tree.type === 2).map((tree) => tree.value),
-    ipAddresses: subtrees
-      .filter((tree) => tree.type === 7 && tree.value.length === 8 && tree.value.slice(4) === '\xff\xff\xff\xff')
-      .map((tree) => [...tree.value.slice(0, 4)].map((byte) => byte.charCodeAt(0)).join('.')),
+    // dNSName [2] IA5String, implicitly tagged.
+    dnsNames: bases.filter((base) => base?.tag === 0x82).map((base) => content(base).toString('latin1')),
+    // iPAddress [7]: address + mask; only single addresses (/32) are ones the registry can be reached by.
+    ipAddresses: bases
+      .filter((base) => base?.tag === 0x87 && base.end - base.start === 8)
+      .map(content)
+      .filter((bytes) => bytes.subarray(4).equals(Buffer.from([0xff, 0xff, 0xff, 0xff])))
+      .map((bytes) => [...bytes.subarray(0, 4)].join('.')),
   };
+}
+
+/** One DER element: its tag and where its content starts and ends in the buffer. */
+interface DerElement {
+  readonly tag: number;
+  readonly start: number;
+  readonly end: number;
+}
+
+function derElement(der: Buffer, offset: number): DerElement {
+  const tag = der[offset];
+  let length = der[offset + 1];
+  let start = offset + 2;
+  if (length & 0x80) {
+    const bytes = length & 0x7f;
+    length = 0;
+    for (let i = 0; i < bytes; i++) length = length * 256 + der[start + i];
+    start += bytes;
+  }
+  if (tag === undefined || start + length > der.length) throw new Error('truncated DER');
+  return { tag, start, end: start + length };
+}
+
+function derChildren(der: Buffer, parent: DerElement): DerElement[] {
+  const children: DerElement[] = [];
+  for (let offset = parent.start; offset < parent.end; offset = children[children.length - 1].end) {
+    children.push(derElement(der, offset));
+  }
+  return children;
+}
+
+/**
+ * The DER value of the nameConstraints extension (2.5.29.30) of a certificate, or undefined. Node reads
+ * the certificate but has no API for this extension, and node-forge costs more to load than a synth.
+ */
+function nameConstraintsExtension(certificate: Buffer): Buffer | undefined {
+  const tbs = derChildren(certificate, derElement(certificate, 0))[0];
+  const extensions = derChildren(certificate, tbs).find((element) => element.tag === 0xa3);
+  if (extensions === undefined) return undefined;
+  const oid = Buffer.from([0x55, 0x1d, 0x1e]);
+  for (const extension of derChildren(certificate, derChildren(certificate, extensions)[0])) {
+    const [id, ...rest] = derChildren(certificate, extension);
+    if (id.tag !== 0x06 || !certificate.subarray(id.start, id.end).equals(oid)) continue;
+    const value = rest.find((element) => element.tag === 0x04); // after the optional critical BOOLEAN
+    return value === undefined ? undefined : certificate.subarray(value.start, value.end);
+  }
+  return undefined;
 }
 
 const NAME_CONSTRAINTS_OID = '2.5.29.30';
