@@ -1,4 +1,3 @@
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PUBLIC_FILE_MODE, SECRET_FILE_MODE } from './atomic-file';
 import {
@@ -21,7 +20,7 @@ import {
 } from './certificates';
 import { DEFAULT_NAMESPACE, DEFAULT_SERVICE_NAME } from './defaults';
 import { MATERIAL_FILES, materialAddressesOf } from './material';
-import { assertMaterialDir, copyToBackup } from './material-dir';
+import { assertMaterialDir, copyToBackup, readMaterialText } from './material-dir';
 import { commitMaterialChange, underMaterialLock } from './material-transaction';
 import { parseRegistriesYaml } from './registries-yaml';
 import { ValidationError, assertDnsLabel, assertServiceName } from './validate';
@@ -195,11 +194,8 @@ function readCertificateAuthority(dir: string, now: Date): CertificateAndKey {
 }
 
 function readMaterialFile(file: string, dir: string): string {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch {
-    throw new ValidationError(
-      `${file} is missing or unreadable: restore it from a backup (${dir}.backup-*), or create new material (private-registry init --force)`,
-    );
-  }
+  return readMaterialText(
+    file,
+    `restore it from a backup (${dir}.backup-*), or create new material (private-registry init --force)`,
+  );
 }

@@ -38,6 +38,15 @@ export function assertMaterialDir(dir: string): void {
   assertCurrentLayout(dir);
 }
 
+/** The text of `file`, a file of the material: when it cannot be read, a ValidationError naming it and `fix`. */
+export function readMaterialText(file: string, fix: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    throw new ValidationError(`${file} is missing or unreadable: ${fix}`);
+  }
+}
+
 /**
  * `<dir>.backup-<UTC timestamp>`, e.g. registry.backup-20250102T030405Z, next to `dir` (the .gitignore
  * ignores `registry.backup-*\/`). A counter keeps two backups made within one second apart.

@@ -1,9 +1,8 @@
-import * as fs from 'node:fs';
 import { request } from 'node:https';
 import * as path from 'node:path';
 import type { Credentials } from './htpasswd';
 import { MATERIAL_FILES, materialAddressesOf, nodeCredentialsOf } from './material';
-import { assertMaterialDir } from './material-dir';
+import { assertMaterialDir, readMaterialText } from './material-dir';
 import { parseRegistriesYaml } from './registries-yaml';
 import { defaultProbeUrl, registryApiUrl, requestFailure } from './registry-probe';
 import { ValidationError } from './validate';
@@ -27,16 +26,11 @@ export interface RegistryClient {
 export function materialRegistryClient(dir: string, options: { url?: string; pageSize?: number } = {}): RegistryClient {
   const url = options.url === undefined ? undefined : registryApiUrl(options.url);
   assertMaterialDir(dir);
-  const read = (relativePath: string): string => {
-    const file = path.join(dir, relativePath);
-    try {
-      return fs.readFileSync(file, 'utf8');
-    } catch {
-      throw new ValidationError(
-        `${file} is missing or unreadable: restore it from a backup (${dir}.backup-*), or point 'dir' at the material directory`,
-      );
-    }
-  };
+  const read = (relativePath: string): string =>
+    readMaterialText(
+      path.join(dir, relativePath),
+      `restore it from a backup (${dir}.backup-*), or point 'dir' at the material directory`,
+    );
   const registriesFile = path.join(dir, MATERIAL_FILES.registriesYaml);
   const registries = parseRegistriesYaml(read(MATERIAL_FILES.registriesYaml), registriesFile);
   return {
