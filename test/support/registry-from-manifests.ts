@@ -15,8 +15,36 @@ export function registryEnvFromManifests(
   listenAddress: string,
   debugAddress?: string,
 ): Record<string, string> {
-  const deployment = manifests.find((object) => object.kind === 'Deployment');
-  if (deployment === undefined) throw new Error('no Deployment in the synthesized manifests');
+  // The registry's own Deployment: a pull-through cache's is labelled component "cache".
+  const deployment = manifests.find(
+    (object) => object.kind === 'Deployment' && object.metadata.labels?.['app.kubernetes.io/component'] !== 'cache',
+  );
+  if (deployment === undefined) throw new Error('no registry Deployment in the synthesized manifests');
+  return podEnv(manifests, deployment, rootDir, listenAddress, debugAddress);
+}
+
+/**
+ * The same for the Deployment of a pull-through cache (`name`, e.g. container-registry-cache-docker-io):
+ * its proxy settings, and its upstream credentials read from its Secret through secretKeyRef, as the kubelet would.
+ */
+export function cacheEnvFromManifests(
+  manifests: any[],
+  name: string,
+  rootDir: string,
+  listenAddress: string,
+): Record<string, string> {
+  const deployment = manifests.find((object) => object.kind === 'Deployment' && object.metadata.name === name);
+  if (deployment === undefined) throw new Error(`no Deployment ${name} in the synthesized manifests`);
+  return podEnv(manifests, deployment, rootDir, listenAddress);
+}
+
+function podEnv(
+  manifests: any[],
+  deployment: any,
+  rootDir: string,
+  listenAddress: string,
+  debugAddress?: string,
+): Record<string, string> {
   const pod = deployment.spec.template.spec;
   const container = pod.containers[0];
   const secret = (name: string) => {
