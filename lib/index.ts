@@ -23,7 +23,17 @@ export {
 } from './registry-storage';
 export { type IRegistryAuth, RegistryAuth, type RegistryAuthMaterial, type RegistryAuthProps } from './registry-auth';
 export { NodeHostsDaemonSet, type NodeHostsDaemonSetProps, type NodeHostsMaterial } from './node-hosts-daemon-set';
-export { LocalRegistryHosting, type LocalRegistryHostingProps } from './local-registry-hosting';
+export {
+  RegistryCache,
+  type IRegistryCacheHost,
+  type RegistryCacheOptions,
+  type RegistryCacheProps,
+} from './registry-cache';
+export {
+  LocalRegistryHosting,
+  type LocalRegistryHostingProps,
+  type PullThroughCacheHosting,
+} from './local-registry-hosting';
 export { RegistryGarbageCollection, type RegistryGarbageCollectionProps } from './registry-garbage-collection';
 
 // The material directory.

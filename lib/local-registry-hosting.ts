@@ -12,6 +12,24 @@ export interface LocalRegistryHostingProps {
   readonly hostFromClusterNetwork?: string;
   /** A page that explains the setup. @default - none */
   readonly help?: string;
+  /**
+   * Pull-through caches, published under a key of their own (`pullThroughCaches.v1`) beside the KEP's:
+   * tools that read only `localRegistryHosting.v1` see the KEP's fields unchanged.
+   * @default - none: no such key
+   */
+  readonly pullThroughCaches?: readonly PullThroughCacheHosting[];
+}
+
+/** How a pull-through cache is reached, in the KEP's terms. */
+export interface PullThroughCacheHosting {
+  /** The registry it caches, as image references name it, e.g. docker.io. */
+  readonly upstream: string;
+  /** Where the cache pulls from, e.g. https://registry-1.docker.io. */
+  readonly remoteUrl: string;
+  /** How the nodes' container runtime reaches the cache, e.g. container-registry.local:5100. */
+  readonly hostFromContainerRuntime: string;
+  /** How pods reach it over the cluster network. */
+  readonly hostFromClusterNetwork: string;
 }
 
 /**
@@ -21,6 +39,8 @@ export interface LocalRegistryHostingProps {
 export class LocalRegistryHosting extends Construct {
   public static readonly NAMESPACE = 'kube-public';
   public static readonly NAME = 'local-registry-hosting';
+  /** The ConfigMap key listing the pull-through caches (ours, not the KEP's). */
+  public static readonly CACHES_KEY = 'pullThroughCaches.v1';
   public readonly configMap: k8s.KubeConfigMap;
 
   constructor(scope: Construct, id: string, props: LocalRegistryHostingProps) {
@@ -35,7 +55,12 @@ export class LocalRegistryHosting extends Construct {
     );
     this.configMap = new k8s.KubeConfigMap(this, 'ConfigMap', {
       metadata: { name: LocalRegistryHosting.NAME, namespace: LocalRegistryHosting.NAMESPACE },
-      data: { 'localRegistryHosting.v1': yaml.dump(value, { lineWidth: -1 }) },
+      data: {
+        'localRegistryHosting.v1': yaml.dump(value, { lineWidth: -1 }),
+        ...(props.pullThroughCaches === undefined || props.pullThroughCaches.length === 0
+          ? {}
+          : { [LocalRegistryHosting.CACHES_KEY]: yaml.dump([...props.pullThroughCaches], { lineWidth: -1 }) }),
+      },
     });
   }
 }

@@ -12,7 +12,7 @@ import {
 import { DEFAULT_NAMESPACE, DEFAULT_SERVICE_NAME } from './defaults';
 import type { Credentials } from './htpasswd';
 import { type MaterialAddresses, materialAddressesOf, nodeCredentialsOf } from './material';
-import type { RegistriesConfig } from './registries-yaml';
+import { type NodeCacheMirror, type RegistriesConfig, cacheMirrorsOf } from './registries-yaml';
 import { ValidationError } from './validate';
 
 /**
@@ -155,5 +155,39 @@ export function assertNodeCredentialsAgree(
     throw new ValidationError(
       `'material.nodeCredentials' (user ${JSON.stringify(nodeCredentials.username)}) are not what the material's registries.yaml gives the nodes (${which}): the nodes pull with registries.yaml's; take both from one material directory (readMaterial)`,
     );
+  }
+}
+
+/**
+ * The chart's caches must be the ones the material's registries.yaml mirrors, on the same ports: a cache the
+ * nodes do not know is never used, and a mirror with no cache behind it sends every node pull of that
+ * upstream to a port nothing serves before it falls back.
+ */
+export function assertCachesAgree(
+  caches: readonly NodeCacheMirror[],
+  registries: RegistriesConfig | undefined,
+  addresses: MaterialAddresses | undefined,
+): void {
+  if (registries === undefined || addresses === undefined) return;
+  const mirrored = cacheMirrorsOf(registries, addresses.hostname, addresses.registryPort);
+  caches.forEach((cache, index) => {
+    const mirror = mirrored.find((candidate) => candidate.upstream === cache.upstream);
+    if (mirror === undefined) {
+      throw new ValidationError(
+        `'caches[${index}]' (${cache.upstream} on port ${cache.port}) is not a mirror in the material's registries.yaml: the nodes would never pull through it; add it to the material (private-registry cache add ${cache.upstream}), or leave it out`,
+      );
+    }
+    if (mirror.port !== cache.port) {
+      throw new ValidationError(
+        `'caches[${index}].port' is ${cache.port} but the material's registries.yaml mirrors ${cache.upstream} to https://${addresses.hostname}:${mirror.port}: the nodes would pull through a port nothing serves; leave 'port' out or give ${mirror.port}`,
+      );
+    }
+  });
+  for (const mirror of mirrored) {
+    if (!caches.some((cache) => cache.upstream === mirror.upstream)) {
+      throw new ValidationError(
+        `the material's registries.yaml mirrors ${mirror.upstream} to https://${addresses.hostname}:${mirror.port}, but 'caches' has no cache for it: every node pull of ${mirror.upstream} would first try a port nothing serves; give the material's caches (readMaterial() returns them as 'caches'), or remove it from the material (private-registry cache rm ${mirror.upstream})`,
+      );
+    }
   }
 }

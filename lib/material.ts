@@ -29,6 +29,7 @@ import { containerdHostsFiles } from './containerd-hosts';
 import { assertCurrentLayout } from './material-layout';
 import { type Credentials, createHtpasswd, parseHtpasswd, validatePassword, validateUsername } from './htpasswd';
 import { type RandomSource, generatePassword, secureRandom } from './random';
+import type { RegistryCacheOptions } from './registry-cache';
 import { createMaterialDirectory, underMaterialLock } from './material-transaction';
 import {
   type RegistriesConfig,
@@ -57,6 +58,11 @@ export interface RegistryMaterial {
   readonly registries: RegistriesConfig;
   /** The user the nodes pull with, as written in registries.yaml. */
   readonly nodeCredentials: Credentials;
+  /**
+   * The pull-through caches (caches/upstreams.json, desktop-only), with their upstream credentials.
+   * @default - none
+   */
+  readonly caches?: readonly RegistryCacheOptions[];
 }
 
 /** Options of generateMaterial and loadOrCreateMaterial: the names, ports, user and lifetimes. */

@@ -41,6 +41,19 @@ export interface NodeRegistryOptions {
   readonly credentials: Credentials;
   /** The CA certificate's path on the node, e.g. /registry/certs/ca.crt. */
   readonly caFile: string;
+  /**
+   * Pull-through caches: each upstream is mirrored to https://<hostname>:<port>.
+   * @default - none
+   */
+  readonly caches?: readonly NodeCacheMirror[];
+}
+
+/** A pull-through cache as the nodes see it: the upstream they mirror, and the cache's port at the registry's hostname. */
+export interface NodeCacheMirror {
+  /** The registry name in image references, e.g. docker.io. */
+  readonly upstream: string;
+  /** The cache's port on the registry's Service, e.g. 5100. */
+  readonly port: number;
 }
 
 /**
@@ -50,13 +63,24 @@ export interface NodeRegistryOptions {
 export function nodeRegistriesConfig(options: NodeRegistryOptions): RegistriesConfig {
   const endpointHost = `${options.hostname}:${options.registryPort}`;
   const endpoint = [`https://${endpointHost}`];
+  const hostConfig = (): RegistryHostConfig => ({
+    auth: { username: options.credentials.username, password: options.credentials.password },
+    tls: { ca_file: options.caFile },
+  });
+  const caches = options.caches ?? [];
+  const cacheEndpoint = (cache: NodeCacheMirror): string => `${options.hostname}:${cache.port}`;
   return {
-    mirrors: { [endpointHost]: { endpoint }, [`localhost:${options.nodePort}`]: { endpoint } },
+    mirrors: {
+      [endpointHost]: { endpoint },
+      [`localhost:${options.nodePort}`]: { endpoint },
+      // Only the cache: k3s and containerd try the upstream's own (default) endpoint after every listed one,
+      // so a pull goes straight to the upstream while the cache is down.
+      ...Object.fromEntries(caches.map((cache) => [cache.upstream, { endpoint: [`https://${cacheEndpoint(cache)}`] }])),
+    },
     configs: {
-      [endpointHost]: {
-        auth: { username: options.credentials.username, password: options.credentials.password },
-        tls: { ca_file: options.caFile },
-      },
+      [endpointHost]: hostConfig(),
+      // Keyed by the cache's endpoint, not by the upstream's name (k3s#9839): the same user and CA.
+      ...Object.fromEntries(caches.map((cache) => [cacheEndpoint(cache), hostConfig()])),
     },
   };
 }
@@ -205,4 +229,19 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 /** js-yaml, loaded when YAML is read or written: commands that only import this module's helpers skip it. */
 function yaml(): typeof Yaml {
   return require('js-yaml') as typeof Yaml;
+}
+
+/**
+ * The pull-through caches a registries.yaml written by nodeRegistriesConfig mirrors: every mirror other than
+ * the registry's own two whose endpoint is https://<hostname>:<port> on another port than the registry's.
+ */
+export function cacheMirrorsOf(config: RegistriesConfig, hostname: string, registryPort: number): NodeCacheMirror[] {
+  const caches: NodeCacheMirror[] = [];
+  for (const [name, mirror] of Object.entries(config.mirrors)) {
+    if (name === `${hostname}:${registryPort}` || /^localhost:\d+$/.test(name)) continue;
+    const match = /^https:\/\/([^/:]+):(\d+)\/?$/.exec(mirror.endpoint[0] ?? '');
+    if (match === null || match[1] !== hostname || Number(match[2]) === registryPort) continue;
+    caches.push({ upstream: name, port: Number(match[2]) });
+  }
+  return caches;
 }

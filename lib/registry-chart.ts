@@ -8,7 +8,16 @@ import { LocalRegistryHosting } from './local-registry-hosting';
 import { NodeHostsDaemonSet } from './node-hosts-daemon-set';
 import { podSecurityLabels } from './pod-security';
 import type { RegistriesConfig } from './registries-yaml';
+import {
+  DEFAULT_CACHE_PORTS,
+  assertCachesDistinct,
+  cacheSlug,
+  nextCachePort,
+  resolveCacheUpstream,
+} from './cache-upstreams';
+import { assertCachesAgree, materialAddresses } from './material-agreement';
 import { RegistryAuth } from './registry-auth';
+import { RegistryCache, type RegistryCacheOptions } from './registry-cache';
 import { RegistryGarbageCollection } from './registry-garbage-collection';
 import { RegistryServer, type StorageAccessMode, serviceDnsName } from './registry-server';
 import type { RegistryStorage } from './registry-storage';
@@ -30,6 +39,11 @@ export interface RegistryChartMaterial {
    * @default - none: those props use their own defaults
    */
   readonly registries?: RegistriesConfig;
+  /**
+   * The pull-through caches the material holds (readMaterial() gives them); the chart's `caches` default.
+   * @default - none
+   */
+  readonly caches?: readonly RegistryCacheOptions[];
 }
 
 /** Props of RegistryChart: only `material` is required. */
@@ -75,6 +89,13 @@ export interface RegistryChartProps {
    * @default - the CronJob `<serviceName>-gc` is created suspended (ReadWriteOnce only): run it with kubectl create job --from
    */
   readonly garbageCollectionSchedule?: string;
+  /**
+   * Pull-through caches, one per upstream (docker.io, ghcr.io, quay.io, registry.k8s.io or an https:// URL):
+   * each a registry in proxy mode on its own volume, on one more port of the registry's Service. With the
+   * material's registries.yaml, they must be the ones it mirrors (private-registry cache add).
+   * @default - the material's `caches`, else none
+   */
+  readonly caches?: readonly RegistryCacheOptions[];
   /** Publish the KEP-1755 ConfigMap in kube-public. @default true */
   readonly localRegistryHosting?: boolean;
   /** Labels added to every object. @default - none */
@@ -94,6 +115,8 @@ export class RegistryChart extends Chart {
   public readonly nodeHosts: NodeHostsDaemonSet;
   /** Absent with storageAccessMode ReadWriteMany and no schedule. */
   public readonly garbageCollection?: RegistryGarbageCollection;
+  /** One per upstream, in the order given. */
+  public readonly caches: readonly RegistryCache[];
 
   constructor(scope: Construct, id: string, props: RegistryChartProps) {
     const namespace = props.namespace ?? DEFAULT_NAMESPACE;
@@ -173,6 +196,7 @@ export class RegistryChart extends Chart {
         schedule: props.garbageCollectionSchedule,
       });
     }
+    this.caches = this.addCaches(props.caches ?? props.material.caches ?? [], props.material.registries);
     if (props.localRegistryHosting ?? true) {
       new LocalRegistryHosting(this, 'LocalRegistryHosting', {
         host: `localhost:${this.registry.nodePort}`,
@@ -180,7 +204,49 @@ export class RegistryChart extends Chart {
         hostFromClusterNetwork: `${serviceDnsName(this.registry)}:${this.registry.port}`,
         // The KEP's own document: this package has no web page of its own to point at.
         help: 'https://github.com/kubernetes/enhancements/tree/master/keps/sig-cluster-lifecycle/generic/1755-communicating-a-local-registry',
+        pullThroughCaches: this.caches.map((cache) => ({
+          upstream: cache.upstream,
+          remoteUrl: cache.remoteUrl,
+          hostFromContainerRuntime: cache.endpoint,
+          hostFromClusterNetwork: `${serviceDnsName(this.registry)}:${cache.port}`,
+        })),
       });
     }
+  }
+
+  /** One RegistryCache per entry, each upstream and port once, agreeing with the material's registries.yaml. */
+  private addCaches(caches: readonly RegistryCacheOptions[], registries?: RegistriesConfig): RegistryCache[] {
+    if (!Array.isArray(caches)) {
+      throw new ValidationError(
+        `'caches' must be a list of { upstream, ... }, got ${typeof caches}: e.g. caches: [{ upstream: 'docker.io' }]`,
+      );
+    }
+    const resolved = caches.map((cache, index) => {
+      let name: string;
+      try {
+        name = resolveCacheUpstream(cache?.upstream, cache?.remoteUrl).name;
+      } catch (error) {
+        if (!(error instanceof ValidationError)) throw error;
+        // Name the entry: 'upstream' alone does not say which cache.
+        throw new ValidationError(error.message.replace(/'(upstream|remoteUrl)'/, `'caches[${index}].$1'`));
+      }
+      const port = cache.port ?? DEFAULT_CACHE_PORTS[name];
+      if (port === undefined) {
+        throw new ValidationError(
+          `'caches[${index}].port' is needed for the cache of ${JSON.stringify(name)}: only ${Object.keys(DEFAULT_CACHE_PORTS).join(', ')} have a default; give a free port, e.g. port: ${nextCachePort(name, [this.registry.port, ...caches.map((other) => other.port ?? 0)])}`,
+        );
+      }
+      return { upstream: name, port };
+    });
+    assertCachesDistinct('caches', resolved, { port: this.registry.port, 'metrics port': this.registry.metricsPort });
+    assertCachesAgree(resolved, registries, materialAddresses(registries));
+    return caches.map(
+      (cache, index) =>
+        new RegistryCache(this, `Cache-${cacheSlug(resolved[index].upstream)}`, {
+          ...cache,
+          registry: this.registry,
+          auth: this.auth,
+        }),
+    );
   }
 }

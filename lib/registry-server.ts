@@ -15,6 +15,16 @@ import {
 import { agreeWithMaterial, assertServerCertificate, materialAddresses } from './material-agreement';
 import type { RegistriesConfig } from './registries-yaml';
 import type { IRegistryAuth } from './registry-auth';
+import type { IRegistryCacheHost } from './registry-cache';
+import {
+  REGISTRY_STORAGE_PATH,
+  base64Values,
+  metricsAnnotations,
+  registryContainer,
+  registryPodSecurityContext,
+  registryVolumes,
+  sha256,
+} from './registry-pod';
 import { RegistryStorage, type S3Storage, type StorageAccessMode, isPlainHttp } from './registry-storage';
 import {
   ValidationError,
@@ -123,12 +133,11 @@ export interface RegistryServerProps {
   readonly resources?: k8s.ResourceRequirements;
 }
 
-const STORAGE_PATH = '/var/lib/registry';
-const CERTS_PATH = '/certs';
-const AUTH_PATH = '/auth';
-const RUN_AS_USER = 1000;
 const DEFAULT_METRICS_PORT = 5001;
-const METRICS_PATH = '/metrics';
+/** The label every pod behind the registry's Service carries (the registry's and each cache's): its name. */
+export const NAME_LABEL = 'app.kubernetes.io/name';
+/** The registry container's named port, which the Service's first port targets. */
+const REGISTRY_PORT_NAME = 'https';
 
 /**
  * The CNCF registry: a Deployment on a PersistentVolumeClaim (or, with `RegistryStorage.s3()`, on a bucket
@@ -137,7 +146,7 @@ const METRICS_PATH = '/metrics';
  * not naming the hostname and this Service in this namespace) and a hostname or ports that disagree with
  * the material's registries.yaml, as RegistryChart does.
  */
-export class RegistryServer extends Construct implements IRegistryService {
+export class RegistryServer extends Construct implements IRegistryCacheHost {
   public readonly serviceName: string;
   public readonly serviceNamespace: string;
   public readonly hostname: string;
@@ -147,6 +156,10 @@ export class RegistryServer extends Construct implements IRegistryService {
   public readonly image: string;
   public readonly replicas: number;
   public readonly tlsSecretName: string;
+  /** SHA-256 of the served certificate (a pod annotation: a renewal rolls the pods). */
+  public readonly tlsCertificateSha256: string;
+  /** The Secret holding the registry's HTTP secret (`http-secret`), which the caches share. */
+  public readonly httpSecretName: string;
   /** Where the images live. */
   public readonly storage: RegistryStorage;
   public readonly deployment: k8s.KubeDeployment;
@@ -155,6 +168,7 @@ export class RegistryServer extends Construct implements IRegistryService {
   public readonly persistentVolumeClaim?: k8s.KubePersistentVolumeClaim;
   /** Keeps one replica up through node drains; only when there is more than one. */
   public readonly podDisruptionBudget?: k8s.KubePodDisruptionBudget;
+  private readonly servicePorts: k8s.ServicePort[];
 
   constructor(scope: Construct, id: string, props: RegistryServerProps) {
     super(scope, id);
@@ -215,8 +229,12 @@ export class RegistryServer extends Construct implements IRegistryService {
       namespace: this.serviceNamespace,
     });
 
-    const labels = { 'app.kubernetes.io/name': name, 'app.kubernetes.io/component': 'registry' };
+    // The Deployment's and the budget's selector: unchanged since the first release (a Deployment's selector
+    // is immutable, so a changed one would break kubectl apply on every existing cluster).
+    const labels = { [NAME_LABEL]: name, 'app.kubernetes.io/component': 'registry' };
     const httpSecretName = `${name}-http`;
+    this.httpSecretName = httpSecretName;
+    this.tlsCertificateSha256 = sha256(tls.certificatePem);
 
     new k8s.KubeSecret(this, 'TlsSecret', {
       metadata: { name: this.tlsSecretName },
@@ -255,14 +273,6 @@ export class RegistryServer extends Construct implements IRegistryService {
     }
     const several = this.replicas > 1;
 
-    const probe = (initialDelaySeconds: number): k8s.Probe => ({
-      // The registry answers 200 on "/" without credentials; /v2/ would be 401.
-      httpGet: { path: '/', port: k8s.IntOrString.fromNumber(this.port), scheme: 'HTTPS' },
-      initialDelaySeconds,
-      periodSeconds: 10,
-      timeoutSeconds: 3,
-    });
-
     this.deployment = new k8s.KubeDeployment(this, 'Deployment', {
       metadata: { name, labels },
       spec: {
@@ -281,15 +291,13 @@ export class RegistryServer extends Construct implements IRegistryService {
             labels,
             annotations: {
               // A renewed certificate changes this and so rolls the pod (htpasswd is re-read live).
-              'cdk8s-private-registry/tls-sha256': sha256(tls.certificatePem),
+              'cdk8s-private-registry/tls-sha256': this.tlsCertificateSha256,
               // Environment variables are read at start only: new S3 settings or keys must roll the pods.
               // A one-way hash of a random key reveals nothing of it.
               ...(storage.kind === 's3'
                 ? { 'cdk8s-private-registry/storage-sha256': sha256(JSON.stringify(storage)) }
                 : {}),
-              'prometheus.io/scrape': 'true',
-              'prometheus.io/port': String(this.metricsPort),
-              'prometheus.io/path': METRICS_PATH,
+              ...metricsAnnotations(this.metricsPort),
             },
           },
           spec: {
@@ -308,69 +316,30 @@ export class RegistryServer extends Construct implements IRegistryService {
                   ],
                 }
               : {}),
-            securityContext: {
-              runAsNonRoot: true,
-              runAsUser: RUN_AS_USER,
-              runAsGroup: RUN_AS_USER,
-              fsGroup: RUN_AS_USER,
-              seccompProfile: { type: 'RuntimeDefault' },
-            },
+            securityContext: registryPodSecurityContext(),
             containers: [
-              {
-                name: 'registry',
+              registryContainer({
                 image: this.image,
-                ports: [
-                  { name: 'https', containerPort: this.port },
-                  { name: 'metrics', containerPort: this.metricsPort },
-                ],
-                env: [
-                  { name: 'REGISTRY_HTTP_ADDR', value: `0.0.0.0:${this.port}` },
-                  { name: 'REGISTRY_HTTP_TLS_CERTIFICATE', value: `${CERTS_PATH}/tls.crt` },
-                  { name: 'REGISTRY_HTTP_TLS_KEY', value: `${CERTS_PATH}/tls.key` },
-                  {
-                    name: 'REGISTRY_HTTP_SECRET',
-                    valueFrom: { secretKeyRef: { name: httpSecretName, key: 'http-secret' } },
-                  },
-                  { name: 'REGISTRY_AUTH', value: 'htpasswd' },
-                  { name: 'REGISTRY_AUTH_HTPASSWD_REALM', value: props.auth.realm },
-                  { name: 'REGISTRY_AUTH_HTPASSWD_PATH', value: `${AUTH_PATH}/${props.auth.htpasswdKey}` },
+                port: this.port,
+                portName: REGISTRY_PORT_NAME,
+                metricsPort: this.metricsPort,
+                httpSecretName: this.httpSecretName,
+                auth: props.auth,
+                environment: [
                   ...(storage.kind === 's3'
                     ? s3Environment(storage, s3SecretName)
-                    : [{ name: 'REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY', value: STORAGE_PATH }]),
+                    : [{ name: 'REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY', value: REGISTRY_STORAGE_PATH }]),
                   { name: 'REGISTRY_STORAGE_DELETE_ENABLED', value: String(props.deleteEnabled ?? true) },
-                  { name: 'REGISTRY_HTTP_DEBUG_ADDR', value: `0.0.0.0:${this.metricsPort}` },
-                  { name: 'REGISTRY_HTTP_DEBUG_PROMETHEUS_ENABLED', value: 'true' },
-                  { name: 'REGISTRY_HTTP_DEBUG_PROMETHEUS_PATH', value: METRICS_PATH },
-                  // Registry 3 exports traces to localhost:4318 unless told not to (distribution#4270).
-                  { name: 'OTEL_TRACES_EXPORTER', value: 'none' },
                 ],
-                volumeMounts: [
-                  ...(storage.kind === 's3' ? [] : [{ name: 'storage', mountPath: STORAGE_PATH }]),
-                  { name: 'tls', mountPath: CERTS_PATH, readOnly: true },
-                  { name: 'auth', mountPath: AUTH_PATH, readOnly: true },
-                  { name: 'tmp', mountPath: '/tmp' },
-                ],
-                readinessProbe: probe(1),
-                livenessProbe: probe(10),
-                resources: props.resources ?? {
-                  requests: { cpu: k8s.Quantity.fromString('50m'), memory: k8s.Quantity.fromString('64Mi') },
-                  limits: { cpu: k8s.Quantity.fromString('1'), memory: k8s.Quantity.fromString('512Mi') },
-                },
-                securityContext: {
-                  allowPrivilegeEscalation: false,
-                  privileged: false,
-                  readOnlyRootFilesystem: true,
-                  capabilities: { drop: ['ALL'] },
-                },
-              },
+                mountStorage: storage.kind !== 's3',
+                resources: props.resources,
+              }),
             ],
-            volumes: [
-              ...(storage.kind === 's3' ? [] : [{ name: 'storage', persistentVolumeClaim: { claimName: name } }]),
-              // 0440 + fsGroup: the registry's group can read the key, nobody else in the pod.
-              { name: 'tls', secret: { secretName: this.tlsSecretName, defaultMode: 0o440 } },
-              { name: 'auth', secret: { secretName: props.auth.secretName, defaultMode: 0o440 } },
-              { name: 'tmp', emptyDir: { sizeLimit: k8s.Quantity.fromString('64Mi') } },
-            ],
+            volumes: registryVolumes({
+              claimName: storage.kind === 's3' ? undefined : name,
+              tlsSecretName: this.tlsSecretName,
+              auth: props.auth,
+            }),
           },
         },
       },
@@ -383,21 +352,49 @@ export class RegistryServer extends Construct implements IRegistryService {
       });
     }
 
+    // One Service for the registry and every pull-through cache (RegistryCache): the nodes reach a cache at
+    // <hostname>:<its port>, which the hosts line and the certificate already cover. So the selector is the
+    // label all of them share, and each port targets a container port BY NAME that only its own pods
+    // declare: Kubernetes' endpoints and EndpointSlice controllers look the name up in each selected pod
+    // (podutil.FindPort; pkg/controller/endpoint/endpoints_controller.go skips the pod for that port with
+    // "Failed to find port for service", the EndpointSlice controller's getEndpointPorts likewise), so port
+    // 5000 reaches only registry pods and a cache's port only that cache's pods.
+    this.servicePorts = [
+      {
+        name: REGISTRY_PORT_NAME,
+        port: this.port,
+        targetPort: k8s.IntOrString.fromString(REGISTRY_PORT_NAME),
+        nodePort: this.nodePort,
+      },
+    ];
     this.service = new k8s.KubeService(this, 'Service', {
       metadata: { name, labels },
       spec: {
         type: 'NodePort',
-        selector: labels,
-        ports: [
-          {
-            name: 'https',
-            port: this.port,
-            targetPort: k8s.IntOrString.fromNumber(this.port),
-            nodePort: this.nodePort,
-          },
-        ],
+        selector: { [NAME_LABEL]: name },
+        // The array itself: ports added later (addServicePort) are synthesized too.
+        ports: this.servicePorts,
       },
     });
+  }
+
+  /**
+   * Publishes one more port on the registry's Service, e.g. a pull-through cache's. Its `targetPort` must be
+   * a container port NAME that only the pods meant to serve it declare (see the Service's comment).
+   */
+  public addServicePort(port: k8s.ServicePort): void {
+    if (port.targetPort?.value === undefined || typeof port.targetPort.value !== 'string') {
+      throw new ValidationError(
+        `addServicePort: 'targetPort' of port ${port.port} must be a container port name, got ${JSON.stringify(port.targetPort?.value)}: a number would reach the registry's pods too`,
+      );
+    }
+    const clash = this.servicePorts.find((existing) => existing.port === port.port || existing.name === port.name);
+    if (clash !== undefined) {
+      throw new ValidationError(
+        `addServicePort: port ${port.port} (${JSON.stringify(port.name)}) clashes with the Service's port ${clash.port} (${JSON.stringify(clash.name)}): each port needs its own number and name`,
+      );
+    }
+    this.servicePorts.push(port);
   }
 }
 
@@ -468,12 +465,4 @@ export function serviceDnsName(service: IRegistryService): string {
 /** A stable secret that is not stored anywhere on its own: a one-way function of the TLS key. */
 export function deriveHttpSecret(tlsPrivateKeyPem: string): string {
   return createHash('sha256').update('cdk8s-private-registry http secret\0').update(tlsPrivateKeyPem).digest('hex');
-}
-
-function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
-}
-
-function base64Values(values: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(values).map(([key, value]) => [key, Buffer.from(value).toString('base64')]));
 }

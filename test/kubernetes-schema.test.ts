@@ -2,7 +2,7 @@ import { Testing } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
 import { RegistryChart, RegistryStorage } from '../lib';
 import { ExampleChart } from '../charts/example-chart';
-import { customFixtureMaterial, fixtureMaterial } from './support/fixture-material';
+import { customFixtureMaterial, fixtureMaterial, fixtureMaterialWithCaches } from './support/fixture-material';
 
 /**
  * No API server here for `kubectl apply --dry-run`, so every synthesized object is checked against the
@@ -46,6 +46,14 @@ const charts = {
         bucket: 'container-registry',
         credentials: { accessKeyId: 'AKIAEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' },
       }),
+    }),
+  'pull-through caches': () =>
+    new RegistryChart(Testing.app(), 'registry', {
+      material: fixtureMaterialWithCaches([
+        { upstream: 'docker.io', credentials: { username: 'hub-user', password: 'dckr_pat_example' } },
+        { upstream: 'ghcr.io', ttl: '24h' },
+        { upstream: 'https://registry.example.com', port: 5104 },
+      ]),
     }),
   example: () => new ExampleChart(Testing.app(), 'example'),
 };

@@ -15,6 +15,7 @@ const PUBLIC_RUNTIME_EXPORTS = [
   'NodeHostsDaemonSet',
   'PrivateApp',
   'RegistryAuth',
+  'RegistryCache',
   'RegistryChart',
   'RegistryGarbageCollection',
   'RegistryServer',

@@ -2,6 +2,7 @@ import * as yaml from 'js-yaml';
 import { describe, expect, it } from 'vitest';
 import {
   MAX_REGISTRIES_YAML_BYTES,
+  cacheMirrorsOf,
   endpointHost,
   misplacedConfigKeys,
   nodeRegistriesConfig,
@@ -149,5 +150,78 @@ describe('misplacedConfigKeys', () => {
   it('reads host:port from endpoint URLs', () => {
     expect(endpointHost('https://container-registry.local:5000/v2')).toBe('container-registry.local:5000');
     expect(endpointHost('registry.example')).toBe('registry.example');
+  });
+});
+
+describe('pull-through cache mirrors', () => {
+  const withCaches = nodeRegistriesConfig({
+    hostname: 'container-registry.local',
+    registryPort: 5000,
+    nodePort: 31113,
+    credentials: { username: 'registry', password: 'node-password' },
+    caFile: '/registry/certs/ca.crt',
+    caches: [
+      { upstream: 'docker.io', port: 5100 },
+      { upstream: 'registry.example.com:8443', port: 5104 },
+    ],
+  });
+
+  it('mirrors each upstream to its cache alone (the default endpoint stays last), configs keyed by the endpoint', () => {
+    expect(withCaches.mirrors['docker.io']).toEqual({ endpoint: ['https://container-registry.local:5100'] });
+    expect(withCaches.mirrors['registry.example.com:8443']).toEqual({
+      endpoint: ['https://container-registry.local:5104'],
+    });
+    const registryConfig = withCaches.configs?.['container-registry.local:5000'];
+    expect(withCaches.configs?.['container-registry.local:5100']).toEqual(registryConfig);
+    expect(withCaches.configs?.['container-registry.local:5104']).toEqual(registryConfig);
+    // Never keyed by the upstream's name (k3s#9839): that would configure the upstream itself.
+    expect(withCaches.configs?.['docker.io']).toBeUndefined();
+    expect(misplacedConfigKeys(withCaches)).toEqual([]);
+    // Round trip through the file, and read back.
+    const parsed = parseRegistriesYaml(renderRegistriesYaml(withCaches));
+    expect(parsed).toEqual(withCaches);
+    expect(cacheMirrorsOf(parsed, 'container-registry.local', 5000)).toEqual([
+      { upstream: 'docker.io', port: 5100 },
+      { upstream: 'registry.example.com:8443', port: 5104 },
+    ]);
+  });
+
+  it('renders hosts.toml whose server is the upstream (the fallback) and whose [host] is the cache, with our CA', () => {
+    const files = Object.fromEntries(containerdHostsFiles(withCaches).map((file) => [file.host, file.content]));
+    expect(files['docker.io']).toBe(
+      [
+        '# containerd hosts.toml rendered from registries.yaml by the k3s rules. DO NOT EDIT.',
+        'server = "https://registry-1.docker.io/v2"',
+        'capabilities = ["pull", "resolve", "push"]',
+        '',
+        '[host]',
+        '',
+        '[host."https://container-registry.local:5100/v2"]',
+        '  capabilities = ["pull", "resolve"]',
+        '  ca = ["/registry/certs/ca.crt"]',
+        '',
+      ].join('\n'),
+    );
+    expect(files['registry.example.com:8443']).toContain('server = "https://registry.example.com:8443/v2"');
+    expect(files['registry.example.com:8443']).toContain('[host."https://container-registry.local:5104/v2"]');
+    // containerd keeps credentials out of hosts.toml: no password in any node file.
+    for (const content of Object.values(files)) expect(content).not.toContain('node-password');
+  });
+
+  it("cacheMirrorsOf ignores the registry's own mirrors and mirrors pointing elsewhere", () => {
+    expect(
+      cacheMirrorsOf(
+        {
+          mirrors: {
+            'container-registry.local:5000': { endpoint: ['https://container-registry.local:5000'] },
+            'localhost:31113': { endpoint: ['https://container-registry.local:5000'] },
+            'quay.io': { endpoint: ['https://other-mirror.example.com:5102'] },
+            'ghcr.io': { endpoint: ['https://container-registry.local:5101'] },
+          },
+        },
+        'container-registry.local',
+        5000,
+      ),
+    ).toEqual([{ upstream: 'ghcr.io', port: 5101 }]);
   });
 });

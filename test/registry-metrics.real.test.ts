@@ -66,9 +66,10 @@ describeReal('the synthesized registry serves Prometheus metrics on its own port
     expect(env.REGISTRY_HTTP_DEBUG_PROMETHEUS_PATH).toBe(annotations['prometheus.io/path']);
     // The NodePort publishes the registry's TLS port only.
     const service = findObject(app.manifests, 'Service');
-    expect(service.spec.ports.map((port: any) => port.targetPort)).not.toContain(
-      Number(annotations['prometheus.io/port']),
-    );
+    const targets = service.spec.ports.map((port: any) => port.targetPort);
+    expect(targets).toEqual(['https']);
+    expect(targets).not.toContain('metrics');
+    expect(targets).not.toContain(Number(annotations['prometheus.io/port']));
   });
 
   it('counts requests in the Prometheus text format at /metrics, plain HTTP without credentials', async () => {

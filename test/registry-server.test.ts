@@ -161,8 +161,33 @@ describe('RegistryServer', () => {
   it('exposes port 5000 as NodePort 31113', () => {
     const service = findObject(synth().manifests, 'Service');
     expect(service.spec.type).toBe('NodePort');
-    expect(service.spec.ports).toEqual([{ name: 'https', port: 5000, targetPort: 5000, nodePort: 31113 }]);
-    expect(service.spec.selector).toEqual(findObject(synth().manifests, 'Deployment').spec.selector.matchLabels);
+    expect(service.spec.ports).toEqual([{ name: 'https', port: 5000, targetPort: 'https', nodePort: 31113 }]);
+  });
+
+  it('selects by the shared name label and targets the named port, so the caches can share the Service', () => {
+    const { manifests } = synth();
+    const service = findObject(manifests, 'Service');
+    const deployment = findObject(manifests, 'Deployment');
+    expect(service.spec.selector).toEqual({ 'app.kubernetes.io/name': 'container-registry' });
+    // The Deployment's selector is immutable on a cluster: it must stay what it always was.
+    expect(deployment.spec.selector.matchLabels).toEqual({
+      'app.kubernetes.io/name': 'container-registry',
+      'app.kubernetes.io/component': 'registry',
+    });
+    expect(deployment.spec.template.metadata.labels).toMatchObject(service.spec.selector);
+    const named = deployment.spec.template.spec.containers[0].ports.find((port: any) => port.name === 'https');
+    expect(named.containerPort).toBe(5000);
+  });
+
+  it('addServicePort refuses a numeric targetPort and a port or name already published', () => {
+    const { server } = synth();
+    const { k8s } = require('cdk8s-plus-28');
+    expect(() =>
+      server.addServicePort({ name: 'x', port: 5100, targetPort: k8s.IntOrString.fromNumber(5100) }),
+    ).toThrow("addServicePort: 'targetPort' of port 5100 must be a container port name, got 5100");
+    expect(() =>
+      server.addServicePort({ name: 'cache-5000', port: 5000, targetPort: k8s.IntOrString.fromString('cache-5000') }),
+    ).toThrow('clashes with the Service\'s port 5000 ("https")');
   });
 
   it('serves Prometheus metrics on a second container port, annotated for scraping and not in the Service', () => {
@@ -177,7 +202,7 @@ describe('RegistryServer', () => {
       'prometheus.io/port': '5001',
       'prometheus.io/path': '/metrics',
     });
-    expect(findObject(manifests, 'Service').spec.ports.map((port: any) => port.targetPort)).toEqual([5000]);
+    expect(findObject(manifests, 'Service').spec.ports.map((port: any) => port.targetPort)).toEqual(['https']);
   });
 
   it('rolls the pod when the certificate changes', () => {

@@ -1,5 +1,8 @@
 import { join } from 'node:path';
-import { type RegistryMaterial, readMaterial } from '../../lib';
+import { type RegistryCacheOptions, type RegistryMaterial, readMaterial } from '../../lib';
+import { DEFAULT_CACHE_PORTS, resolveCacheUpstream } from '../../lib/cache-upstreams';
+import { NODE_CA_FILE } from '../../lib/material';
+import { nodeRegistriesConfig } from '../../lib/registries-yaml';
 
 /** The committed fixture material (fixed keys, password "fixture-password"): no randomness in snapshots. */
 export const FIXTURE_MATERIAL_DIR = join(__dirname, '..', 'fixtures', 'material');
@@ -22,4 +25,27 @@ export function findObject(manifests: any[], kind: string, name?: string): Manif
   );
   if (matches.length !== 1) throw new Error(`expected one ${kind}${name ? ` ${name}` : ''}, found ${matches.length}`);
   return matches[0];
+}
+
+/**
+ * The fixture material with its registries.yaml mirroring `caches` (known upstreams named as such), as
+ * `private-registry cache add` would write it.
+ */
+export function fixtureMaterialWithCaches(caches: readonly RegistryCacheOptions[]): RegistryMaterial {
+  const material = fixtureMaterial();
+  return {
+    ...material,
+    registries: nodeRegistriesConfig({
+      hostname: 'container-registry.local',
+      registryPort: 5000,
+      nodePort: 31113,
+      credentials: material.nodeCredentials,
+      caFile: NODE_CA_FILE,
+      caches: caches.map((cache) => {
+        const upstream = resolveCacheUpstream(cache.upstream, cache.remoteUrl).name;
+        return { upstream, port: cache.port ?? DEFAULT_CACHE_PORTS[upstream] };
+      }),
+    }),
+    caches,
+  };
 }
