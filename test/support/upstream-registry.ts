@@ -40,6 +40,8 @@ export interface UpstreamRegistry {
   readonly tokenServer?: NodeProcess;
   /** The registry's access log lines so far: `"METHOD PATH HTTP/x" STATUS`. */
   requests(): string[];
+  /** Pushes the image of an OCI layout (tag latest) as `name:latest`, with skopeo in the node. */
+  push(layoutDir: string, name: string): Promise<void>;
   /** Stops the registry and the token server (by their PIDs). */
   stop(): Promise<void>;
 }
@@ -118,22 +120,25 @@ export async function startUpstreamRegistry(options: UpstreamRegistryOptions): P
     await tokenServer?.stop();
   };
 
+  const certDir = join(workDir, 'trust');
+  mkdirSync(certDir, { recursive: true });
+  writeFileSync(join(certDir, 'ca.crt'), ca.certificatePem);
+  const push = async (layoutDir: string, name: string): Promise<void> => {
+    const pushed = await skopeoCopy({
+      from: `oci:${layoutDir}:latest`,
+      to: `docker://127.0.0.1:${port}/${name}:latest`,
+      creds: user,
+      certDir,
+      runner: node.execInNode,
+    });
+    if (pushed.code !== 0) throw new Error(`pushing ${name} to the upstream failed:\n${pushed.stderr}`);
+  };
   try {
     const image = writeOciImage(join(workDir, 'image'), {
       files: { 'hello.txt': UPSTREAM_GREETING },
       cmd: ['cat', '/hello.txt'],
     });
-    const certDir = join(workDir, 'trust');
-    mkdirSync(certDir, { recursive: true });
-    writeFileSync(join(certDir, 'ca.crt'), ca.certificatePem);
-    const pushed = await skopeoCopy({
-      from: `oci:${image.dir}:latest`,
-      to: `docker://127.0.0.1:${port}/${UPSTREAM_IMAGE}:latest`,
-      creds: user,
-      certDir,
-      runner: node.execInNode,
-    });
-    if (pushed.code !== 0) throw new Error(`pushing ${UPSTREAM_IMAGE} to the upstream failed:\n${pushed.stderr}`);
+    await push(image.dir, UPSTREAM_IMAGE);
   } catch (error) {
     await stop();
     throw error;
@@ -147,6 +152,7 @@ export async function startUpstreamRegistry(options: UpstreamRegistryOptions): P
     registry,
     tokenServer,
     requests: () => registry.output().match(/"(?:GET|HEAD|PUT|POST|PATCH|DELETE) [^"]*" \d{3}/g) ?? [],
+    push,
     stop,
   };
 }
