@@ -22,8 +22,8 @@ export interface UpstreamProbeOptions {
   readonly url: string;
   /** What the material stores for this upstream; none means anonymous pulls. */
   readonly credentials?: Credentials;
-  /** The command that stores new credentials, ending where the user name goes (see loginFix). */
-  readonly loginCommand: (username: string) => string;
+  /** The fix when the upstream refuses (or needs) credentials: how to store them for this user name. */
+  readonly loginFix: (username: string) => string;
   /** Extra CA certificates to trust (PEM), on top of Node's: none for public registries. */
   readonly caCertificatesPem?: string;
   /** @default 10000 */
@@ -135,8 +135,7 @@ export async function probeUpstream(options: UpstreamProbeOptions): Promise<Chec
   const requestOptions = { caCertificatesPem: options.caCertificatesPem, timeoutMs };
   const apiUrl = `${options.url.replace(/\/+$/, '')}/v2/`;
   const who = credentials === undefined ? '' : JSON.stringify(credentials.username);
-  const loginFix = (username: string) =>
-    `store the right credentials: ${options.loginCommand(username)}, then apply them (npx cdk8s synth && kubectl apply -f dist)`;
+  const { loginFix } = options;
   // Whatever an upstream echoes back, the password never reaches the report.
   const redact = (check: Check): Check => {
     const secret = credentials?.password;
@@ -253,4 +252,29 @@ export async function probeUpstream(options: UpstreamProbeOptions): Promise<Chec
     detail: `GET ${apiUrl}: 401 with ${header === '' ? 'no WWW-Authenticate header' : `WWW-Authenticate ${JSON.stringify(header)}`}: neither a token realm nor Basic auth`,
     fix: `check the upstream URL (${options.url}): it must be the registry's API endpoint`,
   };
+}
+
+/** A cache's upstream as the material stores it (caches/upstreams.json). */
+export interface CacheUpstreamToProbe {
+  readonly upstream: string;
+  readonly remoteUrl: string;
+  readonly credentials?: Credentials;
+}
+
+/** probeUpstream for every cache, at once; one check each, in the caches' order. */
+export function probeCacheUpstreams(
+  caches: readonly CacheUpstreamToProbe[],
+  options: { loginFix: (upstream: string, username: string) => string; timeoutMs?: number },
+): Promise<Check[]> {
+  return Promise.all(
+    caches.map((cache) =>
+      probeUpstream({
+        upstream: cache.upstream,
+        url: cache.remoteUrl,
+        credentials: cache.credentials,
+        loginFix: (username) => options.loginFix(cache.upstream, username),
+        timeoutMs: options.timeoutMs,
+      }),
+    ),
+  );
 }
