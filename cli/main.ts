@@ -34,6 +34,12 @@ const COMMANDS: readonly { command: string; describe: string; load(): Promise<Co
     load: async () => (await import('./commands/storage.js')).storageCommand,
   },
   {
+    command: 'cache',
+    describe:
+      'Pull docker.io, ghcr.io, quay.io, registry.k8s.io (or any https:// registry) through caches in the cluster',
+    load: async () => (await import('./commands/cache.js')).cacheCommand,
+  },
+  {
     command: 'k3d-config',
     describe: 'Print a k3d cluster config (k3d.io/v1alpha5) whose nodes use the registry',
     load: async () => (await import('./commands/k3d-config.js')).k3dConfigCommand,
@@ -261,6 +267,7 @@ function commandPath(args: readonly string[]): string {
     user: ['add', 'remove', 'list', 'verify'],
     certs: ['show', 'renew'],
     storage: ['s3', 'show', 'clear'],
+    cache: ['add', 'rm', 'remove', 'list', 'login', 'logout'],
     'k3d-config': [],
     trust: [],
     doctor: [],

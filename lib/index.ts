@@ -49,6 +49,7 @@ export {
   writeNewMaterial,
 } from './material';
 export { type S3StorageSettings, readMaterialStorage } from './material-storage';
+export type { CacheRequest, MaterialCache } from './material-caches-file';
 export {
   type MaterialCertificate,
   type RenewOptions,
@@ -79,7 +80,13 @@ export {
 } from './certificates';
 export type { Credentials } from './htpasswd';
 export type { RandomSource } from './random';
-export type { NodeRegistryOptions, RegistriesConfig, RegistryHostConfig, RegistryMirror } from './registries-yaml';
+export type {
+  NodeCacheMirror,
+  NodeRegistryOptions,
+  RegistriesConfig,
+  RegistryHostConfig,
+  RegistryMirror,
+} from './registries-yaml';
 
 // Defaults and errors.
 export {

@@ -16,7 +16,7 @@ import { MATERIAL_FILES, type RegistryMaterial, nodeConfigKey, readMaterial } fr
 import { assertMaterialDir, containerdHostsChange } from './material-dir';
 import { commitMaterialChange, underMaterialLock } from './material-transaction';
 import { type RandomSource, generatePassword, secureRandom } from './random';
-import { type RegistriesConfig, renderRegistriesYaml } from './registries-yaml';
+import { type RegistriesConfig, type RegistryHostConfig, renderRegistriesYaml } from './registries-yaml';
 import { ValidationError } from './validate';
 
 /**
@@ -176,13 +176,20 @@ export function withNodeCredentials(registries: RegistriesConfig, credentials: C
   const key = nodeConfigKey(registries);
   if (key === undefined)
     throw new ValidationError(`registries.yaml has no mirror endpoint to give credentials to: recreate the material`);
-  const config = registries.configs?.[key] ?? {};
+  const old = registries.configs?.[key]?.auth;
+  const auth = { username: credentials.username, password: credentials.password };
+  // The pull-through caches' endpoints log in as the nodes' user too: every endpoint that had the old
+  // credentials gets the new ones.
+  const loggedInAsNodes = (config: RegistryHostConfig): boolean =>
+    old !== undefined && config.auth?.username === old.username && config.auth?.password === old.password;
   return {
     ...registries,
-    configs: {
-      ...registries.configs,
-      [key]: { ...config, auth: { username: credentials.username, password: credentials.password } },
-    },
+    configs: Object.fromEntries(
+      Object.entries({ ...registries.configs, [key]: registries.configs?.[key] ?? {} }).map(([host, config]) => [
+        host,
+        host === key || loggedInAsNodes(config) ? { ...config, auth } : config,
+      ]),
+    ),
   };
 }
 

@@ -29,10 +29,19 @@ import { containerdHostsFiles } from './containerd-hosts';
 import { assertCurrentLayout } from './material-layout';
 import { type Credentials, createHtpasswd, parseHtpasswd, validatePassword, validateUsername } from './htpasswd';
 import { type RandomSource, generatePassword, secureRandom } from './random';
-import type { RegistryCacheOptions } from './registry-cache';
+import {
+  CACHES_FILE,
+  type CacheRequest,
+  type MaterialCache,
+  readCachesFile,
+  renderCachesFile,
+  resolveMaterialCaches,
+} from './material-caches-file';
 import { createMaterialDirectory, underMaterialLock } from './material-transaction';
 import {
+  type NodeCacheMirror,
   type RegistriesConfig,
+  cacheMirrorsOf,
   endpointHost,
   nodeRegistriesConfig,
   parseRegistriesYaml,
@@ -59,10 +68,11 @@ export interface RegistryMaterial {
   /** The user the nodes pull with, as written in registries.yaml. */
   readonly nodeCredentials: Credentials;
   /**
-   * The pull-through caches (caches/upstreams.json, desktop-only), with their upstream credentials.
+   * The pull-through caches (caches/upstreams.json, desktop-only), with their upstream credentials; what
+   * RegistryChart deploys unless given its own `caches`.
    * @default - none
    */
-  readonly caches?: readonly RegistryCacheOptions[];
+  readonly caches?: readonly MaterialCache[];
 }
 
 /** Options of generateMaterial and loadOrCreateMaterial: the names, ports, user and lifetimes. */
@@ -79,6 +89,12 @@ export interface MaterialOptions {
   readonly nodePort?: number;
   /** @default 'registry' */
   readonly username?: string;
+  /**
+   * Pull-through caches to start with (`private-registry init --cache docker.io`); add or remove them later
+   * with `private-registry cache add` / `cache rm`.
+   * @default - none
+   */
+  readonly caches?: readonly CacheRequest[];
   /** @default - a random 24-character password */
   readonly password?: string;
   /** @default 3650 */
@@ -152,6 +168,7 @@ export function generateMaterial(options: MaterialOptions = {}): RegistryMateria
   validateUsername(username);
   if (options.password !== undefined) validatePassword(options.password, username);
 
+  const caches = resolveMaterialCaches([], options.caches ?? [], registryPort);
   const random = options.random ?? secureRandom;
   const password = options.password ?? generatePassword(random);
   const ca = createCertificateAuthority({
@@ -176,8 +193,10 @@ export function generateMaterial(options: MaterialOptions = {}): RegistryMateria
       nodePort,
       credentials: nodeCredentials,
       caFile: NODE_CA_FILE,
+      caches,
     }),
     nodeCredentials,
+    caches,
   };
 }
 
@@ -207,6 +226,10 @@ export function materialFiles(material: RegistryMaterial): FileToWrite[] {
       content: `${material.nodeCredentials.password}\n`,
       mode: SECRET_FILE_MODE,
     },
+    // Desktop-only: it may hold upstream credentials. No caches, no file.
+    ...(material.caches === undefined || material.caches.length === 0
+      ? []
+      : [{ relativePath: CACHES_FILE, content: renderCachesFile(material.caches), mode: SECRET_FILE_MODE }]),
     // For containerd clusters that are not k3s (kind, plain containerd): what k3s derives from registries.yaml.
     ...containerdHostsFiles(material.registries).map((file) => ({
       relativePath: `${CONTAINERD_HOSTS_DIR}/${file.host}/hosts.toml`,
@@ -299,8 +322,39 @@ function readMaterialFiles(dir: string, options: ReadMaterialOptions): RegistryM
   const registries = parseRegistriesYaml(read(MATERIAL_FILES.registriesYaml), file(MATERIAL_FILES.registriesYaml));
   const nodeCredentials = nodeCredentialsOf(registries, file(MATERIAL_FILES.registriesYaml));
   // Checked here so that a bad port or name is blamed on the file, not on a construct prop nobody gave.
-  materialAddressesOf(registries, file(MATERIAL_FILES.registriesYaml));
-  return { ca, tls, htpasswd, registries, nodeCredentials };
+  const addresses = materialAddressesOf(registries, file(MATERIAL_FILES.registriesYaml));
+  const caches = readCachesFile(dir);
+  const problem = cachesDisagreement(caches, cacheMirrorsOf(registries, addresses.hostname, addresses.registryPort));
+  if (problem !== undefined) {
+    throw new ValidationError(
+      `${file(CACHES_FILE)} and ${file(MATERIAL_FILES.registriesYaml)} disagree: ${problem}; restore both from a backup (${dir}.backup-*), or remove that cache and add it again (private-registry cache rm / cache add)`,
+    );
+  }
+  return { ca, tls, htpasswd, registries, nodeCredentials, caches };
+}
+
+/**
+ * What differs between the caches the caches file holds and the ones registries.yaml mirrors (upstream and
+ * port), in words; undefined when they are the same.
+ */
+export function cachesDisagreement(
+  caches: readonly { readonly upstream: string; readonly port: number }[],
+  mirrored: readonly NodeCacheMirror[],
+): string | undefined {
+  const problems: string[] = [];
+  for (const cache of caches) {
+    const mirror = mirrored.find((candidate) => candidate.upstream === cache.upstream);
+    if (mirror === undefined) problems.push(`the ${cache.upstream} cache is not mirrored in registries.yaml`);
+    else if (mirror.port !== cache.port)
+      problems.push(
+        `the ${cache.upstream} cache is on port ${cache.port}, registries.yaml mirrors it to port ${mirror.port}`,
+      );
+  }
+  for (const mirror of mirrored) {
+    if (!caches.some((cache) => cache.upstream === mirror.upstream))
+      problems.push(`registries.yaml mirrors ${mirror.upstream} to port ${mirror.port}, which no cache serves`);
+  }
+  return problems.length === 0 ? undefined : problems.join('; ');
 }
 
 /**

@@ -127,6 +127,7 @@ export function metricsAnnotations(metricsPort: number): Record<string, string> 
   };
 }
 
+/** Hex SHA-256 of `text`: pod annotations that roll the pod when what they hash changes. */
 export function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }

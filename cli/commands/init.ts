@@ -19,6 +19,8 @@ export interface InitArgs {
   readonly caDays: number;
   readonly certDays?: number;
   readonly force: boolean;
+  /** Upstreams to cache from the start (--cache, repeatable). */
+  readonly cache?: readonly string[];
 }
 
 const FLAGS = {
@@ -28,6 +30,7 @@ const FLAGS = {
   password: 'the password read by --password-stdin',
   caValidityDays: '--ca-days',
   certValidityDays: '--cert-days',
+  upstream: '--cache',
 };
 
 /** Creates the material directory exactly as the first synth would; --force keeps the old one as a backup. */
@@ -59,6 +62,7 @@ export async function init(args: InitArgs, io: CliIo): Promise<ExitCode> {
           password,
           caValidityDays: args.caDays,
           certValidityDays: args.certDays,
+          caches: (args.cache ?? []).map((upstream) => ({ upstream })),
           now: io.now(),
         });
         // The old directory goes to the backup and the new one in its place as one transaction.
@@ -72,7 +76,7 @@ export async function init(args: InitArgs, io: CliIo): Promise<ExitCode> {
     const user = args.user;
     io.stderr.write(
       [
-        `created ${args.dir}/: CA, server certificate, htpasswd and registries.yaml for user "${user}"`,
+        `created ${args.dir}/: CA, server certificate, htpasswd and registries.yaml for user "${user}"${(args.cache ?? []).length === 0 ? '' : `, pull-through caches of ${(args.cache ?? []).join(', ')}`}`,
         `the password of "${user}" is in ${args.dir}/${MATERIAL_FILES.password}${password === undefined ? ' (generated)' : ''}`,
         '',
         'next steps:',
@@ -135,6 +139,13 @@ export const initCommand: CommandFactory = (context) => ({
         type: 'boolean',
         default: false,
         describe: 'Move existing material to <dir>.backup-<UTC time> first',
+      })
+      .option('cache', {
+        type: 'string',
+        array: true,
+        requiresArg: true,
+        describe:
+          'Pull this upstream through a cache (docker.io, ghcr.io, quay.io, registry.k8s.io or https://...); repeatable (default: none)',
       }),
   handler: handler(context, init),
 });

@@ -48,7 +48,7 @@ describe('main', () => {
     it.each([
       [
         [],
-        'name a command: init, user, certs, storage, k3d-config, trust, doctor, images, migrate',
+        'name a command: init, user, certs, storage, cache, k3d-config, trust, doctor, images, migrate',
         'private-registry --help',
       ],
       [['instal'], 'unknown argument "instal"', 'private-registry --help'],

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { type RegistryCacheOptions, type RegistryMaterial, readMaterial } from '../../lib';
+import { type RegistryCacheOptions, type RegistryChartMaterial, type RegistryMaterial, readMaterial } from '../../lib';
 import { DEFAULT_CACHE_PORTS, resolveCacheUpstream } from '../../lib/cache-upstreams';
 import { NODE_CA_FILE } from '../../lib/material';
 import { nodeRegistriesConfig } from '../../lib/registries-yaml';
@@ -31,7 +31,7 @@ export function findObject(manifests: any[], kind: string, name?: string): Manif
  * The fixture material with its registries.yaml mirroring `caches` (known upstreams named as such), as
  * `private-registry cache add` would write it.
  */
-export function fixtureMaterialWithCaches(caches: readonly RegistryCacheOptions[]): RegistryMaterial {
+export function fixtureMaterialWithCaches(caches: readonly RegistryCacheOptions[]): RegistryChartMaterial {
   const material = fixtureMaterial();
   return {
     ...material,

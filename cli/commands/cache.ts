@@ -1,0 +1,196 @@
+import * as path from 'node:path';
+import { CACHES_FILE } from '../../lib/material-caches-file';
+import {
+  addMaterialCache,
+  listMaterialCaches,
+  removeMaterialCache,
+  setMaterialCacheCredentials,
+} from '../../lib/material-caches';
+import { ValidationError } from '../../lib/validate';
+import { type CommandFactory, handler } from '../command';
+import { applyCommandFor, withFlagNames } from '../flags';
+import { type CliIo, EXIT_OK, type ExitCode, readPasswordFromStdin } from '../io';
+
+export interface CacheAddArgs {
+  readonly dir: string;
+  readonly upstream: string;
+  readonly port?: number;
+  readonly ttl?: string;
+  readonly remoteUrl?: string;
+}
+
+export interface CacheUpstreamArgs {
+  readonly dir: string;
+  readonly upstream: string;
+}
+
+export interface CacheLoginArgs extends CacheUpstreamArgs {
+  readonly username: string;
+  readonly passwordStdin: boolean;
+}
+
+export interface CacheListArgs {
+  readonly dir: string;
+  readonly json: boolean;
+}
+
+const FLAGS = {
+  upstream: 'UPSTREAM',
+  remoteUrl: '--remote-url',
+  port: '--port',
+  ttl: '--ttl',
+  username: '--username',
+  password: 'the token or password on stdin (--password-stdin)',
+};
+
+/** Why every cache change ends with a restart of the nodes. */
+const RESTART =
+  'k3s reads registries.yaml only at start: restart the nodes (k3d cluster stop NAME && k3d cluster start NAME)';
+
+/** Adds a pull-through cache: the caches file, registries.yaml and certs.d in one transaction. */
+export async function cacheAdd(args: CacheAddArgs, io: CliIo): Promise<ExitCode> {
+  return withFlagNames(FLAGS, async () => {
+    const cache = addMaterialCache(args.dir, {
+      upstream: args.upstream,
+      port: args.port,
+      ttl: args.ttl,
+      remoteUrl: args.remoteUrl,
+    });
+    io.stderr.write(
+      `added a cache of ${cache.upstream} (from ${cache.remoteUrl}, TTL ${cache.ttl}) on port ${cache.port}: the nodes pull ${cache.upstream} through it, and from ${cache.upstream} directly while it is down\n` +
+        `deploy it: ${applyCommandFor(args.dir, io)}; then ${RESTART}\n`,
+    );
+    return EXIT_OK;
+  });
+}
+
+/** Removes a cache: the nodes pull that upstream directly again. */
+export async function cacheRemove(args: CacheUpstreamArgs, io: CliIo): Promise<ExitCode> {
+  return withFlagNames(FLAGS, async () => {
+    const cache = removeMaterialCache(args.dir, args.upstream);
+    io.stderr.write(
+      `removed the cache of ${cache.upstream}: ${RESTART}, then ${applyCommandFor(args.dir, io)} (kubectl apply leaves its Deployment and volume: kubectl -n NAMESPACE delete deployment,pvc -l cdk8s-private-registry/upstream)\n`,
+    );
+    return EXIT_OK;
+  });
+}
+
+/** Lists the caches, never a password or token. */
+export async function cacheList(args: CacheListArgs, io: CliIo): Promise<ExitCode> {
+  return withFlagNames(FLAGS, async () => {
+    const caches = listMaterialCaches(args.dir);
+    if (args.json) {
+      io.stdout.write(`${JSON.stringify(caches, null, 2)}\n`);
+      return EXIT_OK;
+    }
+    if (caches.length === 0) {
+      io.stderr.write(
+        'no caches: the nodes pull every public image from its registry; add one with: cache add docker.io\n',
+      );
+      return EXIT_OK;
+    }
+    for (const cache of caches) {
+      io.stdout.write(
+        `${cache.upstream}\t${cache.endpoint}\t${cache.remoteUrl}\tttl ${cache.ttl}\t${cache.username === undefined ? 'anonymous' : `user ${cache.username}`}\n`,
+      );
+    }
+    return EXIT_OK;
+  });
+}
+
+/** Stores the upstream account of a cache; the token or password from stdin only. */
+export async function cacheLogin(args: CacheLoginArgs, io: CliIo): Promise<ExitCode> {
+  return withFlagNames(FLAGS, async () => {
+    if (!args.passwordStdin) {
+      throw new ValidationError(
+        `--password-stdin is required: the upstream's token or password is read from stdin only (a flag would show in ps and shell history)`,
+      );
+    }
+    const password = await readPasswordFromStdin(io);
+    const cache = setMaterialCacheCredentials(args.dir, args.upstream, { username: args.username, password });
+    io.stderr.write(
+      `stored the ${cache.upstream} account of user ${JSON.stringify(args.username)} in ${path.join(args.dir, CACHES_FILE)} (0600; never in node/): the cache reads it from a Secret once you apply: ${applyCommandFor(args.dir, io)}\n`,
+    );
+    return EXIT_OK;
+  });
+}
+
+/** Forgets the upstream account of a cache: it pulls anonymously again. */
+export async function cacheLogout(args: CacheUpstreamArgs, io: CliIo): Promise<ExitCode> {
+  return withFlagNames(FLAGS, async () => {
+    const cache = setMaterialCacheCredentials(args.dir, args.upstream, undefined);
+    io.stderr.write(
+      `removed the ${cache.upstream} account: the cache pulls anonymously once you apply: ${applyCommandFor(args.dir, io)}\n`,
+    );
+    return EXIT_OK;
+  });
+}
+
+export const cacheCommand: CommandFactory = (context) => ({
+  builder: (yargs) =>
+    yargs
+      .command({
+        command: 'add <upstream>',
+        describe: 'Pull an upstream (docker.io, ghcr.io, quay.io, registry.k8s.io or an https:// URL) through a cache',
+        builder: (sub) =>
+          sub
+            .positional('upstream', {
+              type: 'string',
+              describe: 'docker.io, ghcr.io, quay.io, registry.k8s.io or https://...',
+            })
+            .option('port', {
+              type: 'number',
+              requiresArg: true,
+              describe:
+                "The cache's port on the registry's Service (default: docker.io 5100, ghcr.io 5101, quay.io 5102, registry.k8s.io 5103, else the next free from 5104)",
+            })
+            .option('ttl', {
+              type: 'string',
+              requiresArg: true,
+              describe: 'How long a cached tag is served before the upstream is asked again (default 168h)',
+            })
+            .option('remote-url', {
+              type: 'string',
+              requiresArg: true,
+              describe: "Pull from this https:// address instead of the upstream's own (e.g. a Docker Hub mirror)",
+            })
+            .epilog('Example:\n  $0 cache add docker.io\n  $0 cache add https://registry.example.com --ttl 24h'),
+        handler: handler(context, cacheAdd),
+      })
+      .command({
+        command: 'rm <upstream>',
+        aliases: ['remove'],
+        describe: 'Remove the cache of an upstream: the nodes pull it directly again',
+        builder: (sub) => sub.positional('upstream', { type: 'string', describe: 'The upstream of the cache' }),
+        handler: handler(context, cacheRemove),
+      })
+      .command({
+        command: 'list',
+        describe: 'List the caches: upstream, endpoint, remote URL, TTL, upstream user (never a password)',
+        builder: (sub) => sub.option('json', { type: 'boolean', default: false, describe: 'As JSON' }),
+        handler: handler(context, cacheList),
+      })
+      .command({
+        command: 'login <upstream>',
+        describe: "Store the cache's account at the upstream (token or password on stdin)",
+        builder: (sub) =>
+          sub
+            .positional('upstream', { type: 'string', describe: 'The upstream of the cache' })
+            .option('username', { type: 'string', demandOption: true, requiresArg: true, describe: 'Upstream user' })
+            .option('password-stdin', {
+              type: 'boolean',
+              demandOption: true,
+              describe: 'Read the token or password from stdin (never a flag: flags show in ps and shell history)',
+            })
+            .epilog('Example:\n  $0 cache login docker.io --username me --password-stdin < hub-token.txt'),
+        handler: handler(context, cacheLogin),
+      })
+      .command({
+        command: 'logout <upstream>',
+        describe: "Forget the cache's account at the upstream: it pulls anonymously",
+        builder: (sub) => sub.positional('upstream', { type: 'string', describe: 'The upstream of the cache' }),
+        handler: handler(context, cacheLogout),
+      })
+      .demandCommand(1, 'name a cache command: add, rm, list, login or logout'),
+  handler: () => undefined,
+});
