@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as yaml from 'js-yaml';
-import { k3dConfigProblems } from '../../lib/k3d-config';
+import { k3dConfigProblems, shellQuote } from '../../lib/k3d-config';
 import { DEFAULT_K3S_IMAGE, k3sVersionProblem } from '../../lib/k3s-version';
 import { CONTAINERD_HOSTS_DIR, MATERIAL_FILES, NODE_DIR } from '../../lib/material';
 import { MIGRATE_COMMAND, oldLayoutMessage, oldLayoutPaths } from '../../lib/material-layout';
@@ -15,7 +15,9 @@ import {
 import { DEFAULT_DIST_DIR, assertMaterialDir, writeContainerdHostsDir } from '../../lib/material-dir';
 import { crashLeftovers, underMaterialLock } from '../../lib/material-transaction';
 import { parseRegistriesYaml } from '../../lib/registries-yaml';
+import { type MaterialCache, readCachesFile } from '../../lib/material-caches-file';
 import { probeMaterialRegistry, registryApiUrl } from '../../lib/registry-probe';
+import { probeCacheUpstreams } from '../../lib/upstream-probe';
 import { ValidationError, assertDnsLabel, assertServiceName } from '../../lib/validate';
 import { type CommandFactory, handler } from '../command';
 import { applyCommandFor, dirFlag, materialDirForSynth, withFlagNames } from '../flags';
@@ -72,7 +74,10 @@ export async function doctor(args: DoctorArgs, io: CliIo): Promise<ExitCode> {
       checks.push(
         ...checkDist(snapshot, manifests, { distDir: args.dist, materialDir: materialDirForSynth(args.dir, io) }),
       );
-    if (args.live === true) checks.push(await probeMaterialRegistry(snapshot, { url }));
+    if (args.live === true) {
+      checks.push(await probeMaterialRegistry(snapshot, { url }));
+      checks.push(...(await cacheUpstreamChecks(args.dir, io)));
+    }
     if (args.k3sVersion !== undefined) checks.push(k3sVersionCheck(args.k3sVersion));
     if (args.k3dConfig !== undefined) checks.push(k3dConfigCheck(args.k3dConfig));
     return report(checks, args.json, io);
@@ -103,6 +108,31 @@ function report(checks: readonly Check[], json: boolean, io: CliIo): ExitCode {
       : `${failed.length} of ${checks.length} checks failed${warned}\n`,
   );
   return failed.length === 0 ? EXIT_OK : EXIT_CHECK_FAILED;
+}
+
+/**
+ * `--live` for each pull-through cache: its upstream, logged in to from here with the stored credentials. A
+ * cache refused by its upstream answers the nodes "manifest unknown", never 401: the refusal shows only here.
+ */
+async function cacheUpstreamChecks(dir: string, io: CliIo): Promise<Check[]> {
+  let caches: MaterialCache[];
+  try {
+    caches = readCachesFile(dir);
+  } catch (error) {
+    return [
+      {
+        name: 'cache upstreams',
+        ok: false,
+        detail: `not run: ${(error as Error).message}`,
+        fix: 'fix the caches file first (see its message)',
+      },
+    ];
+  }
+  const apply = applyCommandFor(dir, io);
+  return probeCacheUpstreams(caches, {
+    loginFix: (upstream, username) =>
+      `store the right token or password from stdin: private-registry cache login ${upstream} --username ${shellQuote(username)} --password-stdin${dirFlag(dir, io)} < token.txt (a file holding only the token), then apply: ${apply}`,
+  });
 }
 
 function k3sVersionCheck(version: string): Check {

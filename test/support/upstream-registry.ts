@@ -4,7 +4,7 @@ import { createCertificateAuthority, createServerCertificate } from '../../lib/c
 import { type Credentials, createHtpasswd } from '../../lib/htpasswd';
 import { freeLoopbackPort } from './free-port';
 import type { NodeProcess, NodeSandbox } from './node-sandbox';
-import { writeOciImage } from './oci-image';
+import { type OciImage, writeOciImage } from './oci-image';
 import { skopeoCopy } from './skopeo';
 import { TOKEN_SERVER_SOURCE, type TokenServerConfig, libtrustKeyId } from './token-server';
 
@@ -34,6 +34,8 @@ export interface UpstreamRegistry {
   /** The upstream's own test CA (PEM) and a file of it, e.g. for SSL_CERT_FILE / NODE_EXTRA_CA_CERTS. */
   readonly caCertificatePem: string;
   readonly caFile: string;
+  /** The image pushed as library/hello:latest (its digests). */
+  readonly image: OciImage;
   /** The token realm (auth 'token'). */
   readonly realm?: string;
   readonly registry: NodeProcess;
@@ -133,8 +135,9 @@ export async function startUpstreamRegistry(options: UpstreamRegistryOptions): P
     });
     if (pushed.code !== 0) throw new Error(`pushing ${name} to the upstream failed:\n${pushed.stderr}`);
   };
+  let image: OciImage;
   try {
-    const image = writeOciImage(join(workDir, 'image'), {
+    image = writeOciImage(join(workDir, 'image'), {
       files: { 'hello.txt': UPSTREAM_GREETING },
       cmd: ['cat', '/hello.txt'],
     });
@@ -148,6 +151,7 @@ export async function startUpstreamRegistry(options: UpstreamRegistryOptions): P
     url: `https://127.0.0.1:${port}`,
     caCertificatePem: ca.certificatePem,
     caFile,
+    image,
     realm,
     registry,
     tokenServer,
