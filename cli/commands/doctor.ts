@@ -236,7 +236,8 @@ export const doctorCommand: CommandFactory = (context) => ({
       // No default: yargs counts a default as given, and --url needs --live.
       .option('live', {
         type: 'boolean',
-        describe: "Also GET /v2/ on the registry with our CA and the nodes' credentials",
+        describe:
+          "Also GET /v2/ on the registry with our CA and the nodes' credentials, and log in to each cache's upstream",
       })
       .option('url', {
         type: 'string',
