@@ -32,6 +32,7 @@ import {
   materialAddressesOf,
   nodeCredentialsOf,
 } from './material';
+import { cacheSlug } from './cache-upstreams';
 import { CACHES_FILE, parseCachesFile } from './material-caches-file';
 import { S3_STORAGE_FILE } from './material-storage';
 import { EXPIRY_WARNING_DAYS } from './material-certs';
@@ -626,7 +627,63 @@ export function checkDist(
   };
   compare('dist certificate', TLS_SECRET_NAME, 'tls.crt', MATERIAL_FILES.tlsCertificate);
   compare('dist htpasswd', HTPASSWD_SECRET_NAME, 'htpasswd', MATERIAL_FILES.htpasswd);
+  const cachesCheck = distCachesCheck(snapshot, parsed.value as unknown[], options.distDir, fix);
+  if (cachesCheck !== undefined) checks.push(cachesCheck);
   return checks;
+}
+
+/**
+ * Whether dist/ deploys the material's caches, each from its upstream with its TTL: a cache added since the
+ * last synth is not there yet, while the nodes (after a restart) would already mirror to it.
+ */
+function distCachesCheck(
+  snapshot: MaterialSnapshot,
+  objects: unknown[],
+  distDir: string,
+  fix: string,
+): Check | undefined {
+  const stored = snapshot.optionalFiles?.[CACHES_FILE];
+  const caches = stored === undefined ? { value: [] } : attempt(() => parseCachesFile(stored.content, CACHES_FILE));
+  if (caches.value === undefined) return undefined; // the 'caches' check reports the broken file
+  type Deployment = {
+    kind?: unknown;
+    metadata?: { labels?: Record<string, unknown> };
+    spec?: { template?: { spec?: { containers?: { env?: { name?: unknown; value?: unknown }[] }[] } } };
+  };
+  const deployed = new Map<string, Record<string, unknown>>();
+  for (const object of objects as Deployment[]) {
+    const labels = object?.metadata?.labels;
+    if (object?.kind !== 'Deployment' || labels?.['app.kubernetes.io/component'] !== 'cache') continue;
+    const env = Object.fromEntries(
+      (object.spec?.template?.spec?.containers?.[0]?.env ?? []).map((entry) => [String(entry?.name), entry?.value]),
+    );
+    deployed.set(String(labels['cdk8s-private-registry/upstream']), env);
+  }
+  if (caches.value.length === 0 && deployed.size === 0) return undefined;
+  const problems: string[] = [];
+  for (const cache of caches.value) {
+    const env = deployed.get(cacheSlug(cache.upstream));
+    if (env === undefined) problems.push(`no cache of ${cache.upstream}`);
+    else if (env.REGISTRY_PROXY_REMOTEURL !== cache.remoteUrl || env.REGISTRY_PROXY_TTL !== cache.ttl)
+      problems.push(
+        `the ${cache.upstream} cache pulls from ${String(env.REGISTRY_PROXY_REMOTEURL)} with TTL ${String(env.REGISTRY_PROXY_TTL)}, the material says ${cache.remoteUrl} and ${cache.ttl}`,
+      );
+  }
+  const known = new Set(caches.value.map((cache) => cacheSlug(cache.upstream)));
+  for (const slug of deployed.keys())
+    if (!known.has(slug)) problems.push(`a cache (${slug}) the material no longer has`);
+  if (problems.length === 0)
+    return {
+      name: 'dist caches',
+      ok: true,
+      detail: `${distDir} deploys the caches of ${caches.value.map((cache) => cache.upstream).join(', ')}`,
+    };
+  return {
+    name: 'dist caches',
+    ok: false,
+    detail: `${distDir} differs from ${path.join(snapshot.dir, CACHES_FILE)}: ${problems.join('; ')}`,
+    fix,
+  };
 }
 
 type Attempt<T> = { value: T; error?: undefined } | { value?: undefined; error: string };

@@ -11,7 +11,10 @@ import {
   checkMaterial,
   readMaterialSnapshot,
 } from '../lib/material-checks';
-import { setMaterialCacheCredentials } from '../lib/material-caches';
+import { Testing } from 'cdk8s';
+import * as yaml from 'js-yaml';
+import { RegistryChart } from '../lib';
+import { addMaterialCache, setMaterialCacheCredentials } from '../lib/material-caches';
 import { CACHES_FILE } from '../lib/material-caches-file';
 import { nodeRegistriesConfig, renderRegistriesYaml } from '../lib/registries-yaml';
 import { FIXTURE_USER, NOW, materialTemplate } from './cli/helpers';
@@ -458,5 +461,28 @@ describe('checkMaterial: pull-through caches', () => {
     expect(result?.ok).toBe(false);
     expect(result?.detail).toContain(`${withCache.dir}/node/x.txt holds the docker.io cache's upstream password`);
     expect(`${result?.detail}${result?.fix}`).not.toContain('dckr_pat_token');
+  });
+});
+
+describe('checkDist: pull-through caches', () => {
+  it('passes when dist deploys the material caches, fails on one added since the last synth', () => {
+    const dir = materialTemplate({ caches: [{ upstream: 'docker.io' }] }).copy();
+    const synthesized = (): string =>
+      Testing.synth(new RegistryChart(Testing.app(), 'registry', { material: readMaterial(dir, { now: NOW }) }))
+        .map((object) => yaml.dump(object))
+        .join('---\n');
+    const manifests = [{ file: 'dist/a.k8s.yaml', content: synthesized() }];
+    const cachesCheck = (snapshot: MaterialSnapshot) =>
+      checkDist(snapshot, manifests, { distDir: 'dist' }).find((check) => check.name === 'dist caches');
+    expect(cachesCheck(readMaterialSnapshot(dir))).toEqual({
+      name: 'dist caches',
+      ok: true,
+      detail: 'dist deploys the caches of docker.io',
+    });
+    addMaterialCache(dir, { upstream: 'quay.io' });
+    const stale = cachesCheck(readMaterialSnapshot(dir));
+    expect(stale?.ok).toBe(false);
+    expect(stale?.detail).toBe(`dist differs from ${dir}/${CACHES_FILE}: no cache of quay.io`);
+    expect(stale?.fix).toContain('npx cdk8s synth');
   });
 });
