@@ -108,7 +108,7 @@ export function parseCachesFile(text: string, file: string): MaterialCache[] {
     if (unknown.length > 0) throw broken(`${where} has unknown fields ${unknown.join(', ')}`);
     const { upstream, remoteUrl, port, ttl, credentials } = record;
     if (typeof upstream !== 'string' || typeof remoteUrl !== 'string' || typeof ttl !== 'string') {
-      throw broken(`${where} needs 'upstream', 'remoteUrl' and 'ttl' as strings`);
+      throw broken(`${where} needs upstream, remoteUrl and ttl as strings`);
     }
     if (typeof port !== 'number') throw broken(`${where}.port must be a number`);
     try {
@@ -118,22 +118,24 @@ export function parseCachesFile(text: string, file: string): MaterialCache[] {
       assertPort('port', port);
       assertCacheTtl('ttl', ttl);
     } catch (error) {
+      // Unquoted: these are fields of the file, not props or flags to be renamed.
       if (error instanceof ValidationError && !error.message.startsWith(file))
-        throw broken(`${where} holds a bad setting (${error.message})`);
+        throw broken(`${where} holds a bad setting (${error.message.replace(/'(\w+)'/g, '$1')})`);
       throw error;
     }
     if (credentials === undefined) return { upstream, remoteUrl, port, ttl };
     const { username, password } = (credentials ?? {}) as Record<string, unknown>;
     if (typeof username !== 'string' || username === '' || typeof password !== 'string' || password === '') {
       // Never the value: it may be a token.
-      throw broken(`${where}.credentials need a non-empty 'username' and 'password'`);
+      throw broken(`${where}.credentials need a non-empty username and password`);
     }
     return { upstream, remoteUrl, port, ttl, credentials: { username, password } };
   });
   try {
     assertCachesDistinct('caches', caches, {});
   } catch (error) {
-    if (error instanceof ValidationError) throw broken(`holds clashing caches (${error.message})`);
+    if (error instanceof ValidationError)
+      throw broken(`holds clashing caches (${error.message.replace(/'([\w.[\]]+)'/g, '$1')})`);
     throw error;
   }
   return caches;

@@ -76,7 +76,9 @@ export function setMaterialCacheCredentials(
   if (credentials !== undefined) {
     validateUsername(credentials.username);
     if (credentials.password === '') {
-      throw new ValidationError(`'password' of the upstream account is empty: pipe the token or password in on stdin`);
+      throw new ValidationError(
+        'the upstream token or password read from stdin is empty: pipe it in, e.g. --password-stdin < token.txt',
+      );
     }
   }
   return underMaterialLock(dir, () => {

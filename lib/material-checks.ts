@@ -14,7 +14,13 @@ import {
   registrySubjectAltNames,
 } from './certificates';
 import { containerdHostsFiles } from './containerd-hosts';
-import { DEFAULT_NAMESPACE, DEFAULT_REGISTRY_HOSTNAME, DEFAULT_SERVICE_NAME, registrySecretNames } from './defaults';
+import {
+  DEFAULT_NAMESPACE,
+  DEFAULT_REGISTRY_HOSTNAME,
+  DEFAULT_SERVICE_NAME,
+  NODE_DIR,
+  registrySecretNames,
+} from './defaults';
 import { type Credentials, type HtpasswdEntry, bcryptCostOf, parseHtpasswd, verifyPassword } from './htpasswd';
 import {
   CONTAINERD_HOSTS_DIR,
@@ -22,13 +28,17 @@ import {
   type MaterialAddresses,
   type MaterialFile,
   SECRET_MATERIAL_FILES,
+  cachesDisagreement,
   materialAddressesOf,
   nodeCredentialsOf,
 } from './material';
+import { cacheSlug } from './cache-upstreams';
+import { CACHES_FILE, parseCachesFile } from './material-caches-file';
+import { S3_STORAGE_FILE } from './material-storage';
 import { EXPIRY_WARNING_DAYS } from './material-certs';
 import { applyCommand, assertMaterialDir } from './material-dir';
 import { underMaterialLock } from './material-transaction';
-import { type RegistriesConfig, misplacedConfigKeys, parseRegistriesYaml } from './registries-yaml';
+import { type RegistriesConfig, cacheMirrorsOf, misplacedConfigKeys, parseRegistriesYaml } from './registries-yaml';
 
 /**
  * The doctor's checks. Reading is separate from judging: `readMaterialSnapshot` / `readDistManifests`
@@ -61,7 +71,22 @@ export interface MaterialSnapshot {
   readonly files: Readonly<Partial<Record<MaterialFile, SnapshotFile>>>;
   /** Each `certs.d/<host>/hosts.toml` by host; undefined when there is no certs.d directory. */
   readonly hostsFiles: Readonly<Record<string, string>> | undefined;
+  /**
+   * The optional desktop-only files holding credentials (OPTIONAL_SECRET_FILES: the caches file, the S3
+   * settings), when present.
+   * @default - none present
+   */
+  readonly optionalFiles?: Readonly<Record<string, SnapshotFile>>;
+  /**
+   * Every file under node/ by its path relative to the material directory: what the nodes mount, searched for
+   * upstream credentials that must never reach it.
+   * @default - not read
+   */
+  readonly nodeFiles?: Readonly<Record<string, string>>;
 }
+
+/** Files that may be absent but, when present, hold credentials: 0600 like the keys. */
+export const OPTIONAL_SECRET_FILES: readonly string[] = [CACHES_FILE, S3_STORAGE_FILE];
 
 /** Options of checkMaterial. */
 export interface MaterialCheckOptions {
@@ -104,7 +129,48 @@ function readSnapshotUnderLock(dir: string): MaterialSnapshot {
       // Missing or unreadable: the 'files' check names it.
     }
   }
-  return { dir, files, hostsFiles: readHostsFiles(path.join(dir, CONTAINERD_HOSTS_DIR)) };
+  const optionalFiles: Record<string, SnapshotFile> = {};
+  for (const relativePath of OPTIONAL_SECRET_FILES) {
+    const file = path.join(dir, relativePath);
+    try {
+      optionalFiles[relativePath] = { content: fs.readFileSync(file, 'utf8'), mode: fs.statSync(file).mode & 0o777 };
+    } catch {
+      // Absent: nothing stored.
+    }
+  }
+  return {
+    dir,
+    files,
+    hostsFiles: readHostsFiles(path.join(dir, CONTAINERD_HOSTS_DIR)),
+    optionalFiles,
+    nodeFiles: readTree(dir, NODE_DIR),
+  };
+}
+
+/** Every regular file under `relativeDir` of `dir` by relative path; unreadable ones are left out. */
+function readTree(dir: string, relativeDir: string): Record<string, string> {
+  const files: Record<string, string> = {};
+  const walk = (relative: string): void => {
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(path.join(dir, relative), { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const entry of entries) {
+      const child = path.posix.join(relative, entry.name);
+      if (entry.isDirectory()) walk(child);
+      else if (entry.isFile()) {
+        try {
+          files[child] = fs.readFileSync(path.join(dir, child), 'utf8');
+        } catch {
+          // Unreadable: not searched.
+        }
+      }
+    }
+  };
+  walk(relativeDir);
+  return files;
 }
 
 function readHostsFiles(hostsDir: string): Record<string, string> | undefined {
@@ -347,19 +413,22 @@ export function checkMaterial(snapshot: MaterialSnapshot, options: MaterialCheck
   }
 
   if (registries !== undefined) hostsDirCheck(registries);
+  if (registries !== undefined && addresses !== undefined) cachesCheck(registries, addresses);
 
   // Stricter than 0600 (0400) is fine: what matters is that group and others have no access.
-  const open = SECRET_MATERIAL_FILES.filter(
-    (relativePath) => ((snapshot.files[relativePath]?.mode ?? 0) & 0o077) !== 0,
-  );
+  const modeOf = (relativePath: string): number | undefined =>
+    (snapshot.files as Record<string, SnapshotFile | undefined>)[relativePath]?.mode ??
+    snapshot.optionalFiles?.[relativePath]?.mode;
+  const secretFiles = [...SECRET_MATERIAL_FILES, ...OPTIONAL_SECRET_FILES];
+  const open = secretFiles.filter((relativePath) => ((modeOf(relativePath) ?? 0) & 0o077) !== 0);
   if (open.length === 0) {
     pass(
       'file modes',
-      `keys and credentials are readable by their owner only (${SECRET_MATERIAL_FILES.filter((relativePath) => snapshot.files[relativePath] !== undefined).join(', ')})`,
+      `keys and credentials are readable by their owner only (${secretFiles.filter((relativePath) => modeOf(relativePath) !== undefined).join(', ')})`,
     );
   } else {
     const described = open.map(
-      (relativePath) => `${relativePath} is ${(snapshot.files[relativePath]?.mode ?? 0).toString(8).padStart(4, '0')}`,
+      (relativePath) => `${relativePath} is ${(modeOf(relativePath) ?? 0).toString(8).padStart(4, '0')}`,
     );
     fail(
       'file modes',
@@ -429,6 +498,60 @@ export function checkMaterial(snapshot: MaterialSnapshot, options: MaterialCheck
     ];
     if (problems.length === 0) pass(name, `${hostsDir} matches registries.yaml (${[...expected.keys()].join(', ')})`);
     else fail(name, `${hostsDir} does not match registries.yaml: ${problems.join('; ')}: ${why}`, fix);
+  }
+
+  /**
+   * The caches file and registries.yaml name the same caches on the same ports (certs.d follows registries.yaml,
+   * checked above), and no upstream password has reached node/, which every node mounts.
+   */
+  function cachesCheck(config: RegistriesConfig, registryAddresses: MaterialAddresses): void {
+    const name = 'caches';
+    const cachesFile = at(CACHES_FILE);
+    const mirrored = cacheMirrorsOf(config, registryAddresses.hostname, registryAddresses.registryPort);
+    const stored = snapshot.optionalFiles?.[CACHES_FILE];
+    const parsed = stored === undefined ? { value: [] } : attempt(() => parseCachesFile(stored.content, cachesFile));
+    if (parsed.error !== undefined) {
+      fail(
+        name,
+        parsed.error,
+        'restore it from a backup, or remove the caches and add them again (private-registry cache rm / cache add)',
+      );
+      return;
+    }
+    const caches = parsed.value;
+    const problem = cachesDisagreement(caches, mirrored);
+    if (problem !== undefined)
+      fail(
+        name,
+        `${cachesFile} and ${registriesFile} disagree: ${problem}: the nodes would mirror an upstream to a cache that is not deployed, or never use one that is`,
+        'remove that cache and add it again (private-registry cache rm UPSTREAM, then cache add UPSTREAM), or restore both files from a backup',
+      );
+    else if (caches.length === 0)
+      pass(name, 'no pull-through caches: the nodes pull public images from their registries');
+    else
+      pass(
+        name,
+        `${caches.map((cache) => `${cache.upstream} → https://${registryAddresses.hostname}:${cache.port}`).join(', ')}: ${cachesFile} and registries.yaml agree`,
+      );
+
+    const withCredentials = caches.filter((cache) => cache.credentials !== undefined);
+    if (withCredentials.length === 0) return;
+    const leaks = Object.entries(snapshot.nodeFiles ?? {}).flatMap(([relativePath, content]) =>
+      withCredentials
+        .filter((cache) => content.includes(cache.credentials?.password ?? ''))
+        .map((cache) => `${at(relativePath)} holds the ${cache.upstream} cache's upstream password`),
+    );
+    if (leaks.length === 0)
+      pass(
+        'upstream credentials',
+        `the upstream accounts of ${withCredentials.map((cache) => cache.upstream).join(', ')} are only in ${cachesFile}, not in ${at(NODE_DIR)}`,
+      );
+    else
+      fail(
+        'upstream credentials',
+        `${leaks.join('; ')}: every node mounts ${at(NODE_DIR)}, so the token reaches every node`,
+        `remove it from there, then revoke the token at the upstream and store a new one (private-registry cache login UPSTREAM --username U --password-stdin)`,
+      );
   }
 
   function expiry(summary: CertificateSummary, name: string, file: string, fix: string): void {
@@ -504,7 +627,63 @@ export function checkDist(
   };
   compare('dist certificate', TLS_SECRET_NAME, 'tls.crt', MATERIAL_FILES.tlsCertificate);
   compare('dist htpasswd', HTPASSWD_SECRET_NAME, 'htpasswd', MATERIAL_FILES.htpasswd);
+  const cachesCheck = distCachesCheck(snapshot, parsed.value as unknown[], options.distDir, fix);
+  if (cachesCheck !== undefined) checks.push(cachesCheck);
   return checks;
+}
+
+/**
+ * Whether dist/ deploys the material's caches, each from its upstream with its TTL: a cache added since the
+ * last synth is not there yet, while the nodes (after a restart) would already mirror to it.
+ */
+function distCachesCheck(
+  snapshot: MaterialSnapshot,
+  objects: unknown[],
+  distDir: string,
+  fix: string,
+): Check | undefined {
+  const stored = snapshot.optionalFiles?.[CACHES_FILE];
+  const caches = stored === undefined ? { value: [] } : attempt(() => parseCachesFile(stored.content, CACHES_FILE));
+  if (caches.value === undefined) return undefined; // the 'caches' check reports the broken file
+  type Deployment = {
+    kind?: unknown;
+    metadata?: { labels?: Record<string, unknown> };
+    spec?: { template?: { spec?: { containers?: { env?: { name?: unknown; value?: unknown }[] }[] } } };
+  };
+  const deployed = new Map<string, Record<string, unknown>>();
+  for (const object of objects as Deployment[]) {
+    const labels = object?.metadata?.labels;
+    if (object?.kind !== 'Deployment' || labels?.['app.kubernetes.io/component'] !== 'cache') continue;
+    const env = Object.fromEntries(
+      (object.spec?.template?.spec?.containers?.[0]?.env ?? []).map((entry) => [String(entry?.name), entry?.value]),
+    );
+    deployed.set(String(labels['cdk8s-private-registry/upstream']), env);
+  }
+  if (caches.value.length === 0 && deployed.size === 0) return undefined;
+  const problems: string[] = [];
+  for (const cache of caches.value) {
+    const env = deployed.get(cacheSlug(cache.upstream));
+    if (env === undefined) problems.push(`no cache of ${cache.upstream}`);
+    else if (env.REGISTRY_PROXY_REMOTEURL !== cache.remoteUrl || env.REGISTRY_PROXY_TTL !== cache.ttl)
+      problems.push(
+        `the ${cache.upstream} cache pulls from ${String(env.REGISTRY_PROXY_REMOTEURL)} with TTL ${String(env.REGISTRY_PROXY_TTL)}, the material says ${cache.remoteUrl} and ${cache.ttl}`,
+      );
+  }
+  const known = new Set(caches.value.map((cache) => cacheSlug(cache.upstream)));
+  for (const slug of deployed.keys())
+    if (!known.has(slug)) problems.push(`a cache (${slug}) the material no longer has`);
+  if (problems.length === 0)
+    return {
+      name: 'dist caches',
+      ok: true,
+      detail: `${distDir} deploys the caches of ${caches.value.map((cache) => cache.upstream).join(', ')}`,
+    };
+  return {
+    name: 'dist caches',
+    ok: false,
+    detail: `${distDir} differs from ${path.join(snapshot.dir, CACHES_FILE)}: ${problems.join('; ')}`,
+    fix,
+  };
 }
 
 type Attempt<T> = { value: T; error?: undefined } | { value?: undefined; error: string };

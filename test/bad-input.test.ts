@@ -16,6 +16,10 @@ import {
   readMaterial,
 } from '../lib';
 import { CONTAINERD_HOSTS_DIR } from '../lib/material';
+import { addMaterialCache } from '../lib/material-caches';
+import { CACHES_FILE } from '../lib/material-caches-file';
+import { S3_STORAGE_FILE } from '../lib/material-storage';
+import { RegistryCache } from '../lib/registry-cache';
 import { FIXTURE_USER, NOW, captureIo, materialTemplate, tempDir } from './cli/helpers';
 
 /**
@@ -480,6 +484,132 @@ const flagCases: CliCase[] = [
     message: 'holds a symbolic link',
   },
 
+  // cache
+  ...(
+    [
+      [
+        'dockerhub',
+        [],
+        'UPSTREAM must be one of docker.io, ghcr.io, quay.io, registry.k8s.io or an https:// URL, got "dockerhub": write it as https://dockerhub',
+      ],
+      ['http://registry.example.com', [], 'UPSTREAM must use https://, got "http://registry.example.com"'],
+      ['https://registry.example.com/v2/x', [], 'UPSTREAM must be only https://host[:port]'],
+      [
+        'docker.io',
+        ['--port', '5000'],
+        "'caches[0].port' is 5000, which is the registry's port: pick another port for the docker.io cache, e.g. 5100",
+      ],
+      ['docker.io', ['--port', '5001'], "which is the registry's metrics port"],
+      ['docker.io', ['--port', '70000'], '--port must be an integer in 1-65535, got 70000'],
+      ['docker.io', ['--port', 'many'], '--port must be an integer in 1-65535, got NaN'],
+      ['docker.io', ['--ttl', 'forever'], '--ttl must be a duration like "168h", "24h" or "90m", got "forever"'],
+      ['docker.io', ['--ttl', '0h'], '--ttl must be a duration'],
+      ['docker.io', ['--remote-url', 'ftp://mirror.example.com'], '--remote-url must use https://'],
+      [
+        'docker.io',
+        ['--remote-url', 'https://me:token@mirror.example.com'],
+        '--remote-url must be only https://host[:port], got "https://me:token@mirror.example.com": leave out credentials',
+      ],
+      ['docker.io', ['--remote-url', 'not a url'], '--remote-url must be an https:// URL like'],
+      [
+        'Docker Hub',
+        ['--remote-url', 'https://registry-1.docker.io'],
+        'UPSTREAM must be a registry name as image references write it',
+      ],
+    ] as const
+  ).map(
+    ([upstream, extra, message]): CliCase => ({
+      name: `cache add ${upstream} ${extra.join(' ')}`.trim(),
+      args: (ws) => ['cache', 'add', upstream, ...extra, '--dir', ws.dir],
+      message,
+    }),
+  ),
+  {
+    name: 'cache add docker.io a second time',
+    setup: (ws) => void addMaterialCache(ws.dir, { upstream: 'docker.io' }),
+    args: (ws) => ['cache', 'add', 'docker.io', '--port', '5200', '--dir', ws.dir],
+    message:
+      'there is already a cache for "docker.io": one upstream has one cache; remove it first (private-registry cache rm docker.io)',
+  },
+  {
+    name: 'cache add ghcr.io --port <the docker.io cache port>',
+    setup: (ws) => void addMaterialCache(ws.dir, { upstream: 'docker.io' }),
+    args: (ws) => ['cache', 'add', 'ghcr.io', '--port', '5100', '--dir', ws.dir],
+    message: "'caches[1].port' is 5100, which the docker.io cache already uses",
+  },
+  {
+    name: 'cache add (no upstream)',
+    args: (ws) => ['cache', 'add', '--dir', ws.dir],
+    message: 'Not enough non-option arguments',
+  },
+  {
+    name: 'cache rm <an upstream with no cache>',
+    setup: (ws) => void addMaterialCache(ws.dir, { upstream: 'docker.io' }),
+    args: (ws) => ['cache', 'rm', 'quay.io', '--dir', ws.dir],
+    message: 'no cache for "quay.io" in',
+  },
+  {
+    name: 'cache logout <with no caches at all>',
+    args: (ws) => ['cache', 'logout', 'docker.io', '--dir', ws.dir],
+    message: 'there are no caches; add one with private-registry cache add docker.io',
+  },
+  ...(
+    [
+      [
+        'empty token on stdin',
+        ['--username', 'me', '--password-stdin'],
+        '\n',
+        'the upstream token or password read from stdin is empty',
+      ],
+      ['no --password-stdin', ['--username', 'me'], 'token', 'missing --password-stdin'],
+      [
+        '--password-stdin=false',
+        ['--username', 'me', '--password-stdin=false'],
+        'token',
+        "--password-stdin is required: the upstream's token or password is read from stdin only",
+      ],
+      ['--password-stdin=yes', ['--username', 'me', '--password-stdin=yes'], 'token', '--password-stdin is a switch'],
+      [
+        'a user name with a colon',
+        ['--username', 'me:you', '--password-stdin'],
+        'token',
+        "--username must be non-empty with no ':' or whitespace",
+      ],
+      ['no --username', ['--password-stdin'], 'token', 'missing --username'],
+      [
+        'a token that is not UTF-8',
+        ['--username', 'me', '--password-stdin'],
+        new Uint8Array([0x74, 0xff, 0x6b]),
+        'is not valid UTF-8 (byte 0xff at offset 1)',
+      ],
+    ] as const
+  ).map(
+    ([what, extra, stdin, message]): CliCase => ({
+      name: `cache login docker.io: ${what}`,
+      setup: (ws) => void addMaterialCache(ws.dir, { upstream: 'docker.io' }),
+      args: (ws) => ['cache', 'login', 'docker.io', ...extra, '--dir', ws.dir],
+      stdin,
+      message,
+    }),
+  ),
+  {
+    name: 'cache login <an upstream with no cache>',
+    setup: (ws) => void addMaterialCache(ws.dir, { upstream: 'docker.io' }),
+    args: (ws) => ['cache', 'login', 'ghcr.io', '--username', 'me', '--password-stdin', '--dir', ws.dir],
+    stdin: 'token\n',
+    message: 'no cache for "ghcr.io" in',
+  },
+  {
+    name: 'init --cache dockerhub',
+    args: (ws) => ['init', '--dir', NEW(ws), '--cache', 'dockerhub'],
+    message: '--cache must be one of docker.io, ghcr.io, quay.io, registry.k8s.io or an https:// URL, got "dockerhub"',
+  },
+  {
+    name: 'init --cache docker.io --cache docker.io',
+    args: (ws) => ['init', '--dir', NEW(ws), '--cache', 'docker.io', '--cache', 'docker.io'],
+    message: 'there is already a cache for "docker.io"',
+  },
+
   // doctor
   {
     name: 'doctor --dist <a regular file>',
@@ -781,6 +911,78 @@ const materialCases: CliCase[] = [
     code: 1,
     message: 'does not match',
   },
+  // The caches file (caches/upstreams.json), read by every command that reads the material.
+  ...(
+    [
+      ['not JSON', '{ caches: ', 'is not JSON'],
+      ['a list', '[]', 'must be a JSON object { "caches": [...] }'],
+      [
+        'an unknown field',
+        JSON.stringify({
+          caches: [
+            { upstream: 'docker.io', remoteUrl: 'https://registry-1.docker.io', port: 5100, ttl: '168h', token: 'x' },
+          ],
+        }),
+        'caches[0] has unknown fields token',
+      ],
+      [
+        'a port as a string',
+        JSON.stringify({
+          caches: [{ upstream: 'docker.io', remoteUrl: 'https://registry-1.docker.io', port: '5100', ttl: '168h' }],
+        }),
+        'caches[0].port must be a number',
+      ],
+      [
+        'a password as a number',
+        JSON.stringify({
+          caches: [
+            {
+              upstream: 'docker.io',
+              remoteUrl: 'https://registry-1.docker.io',
+              port: 5100,
+              ttl: '168h',
+              credentials: { username: 'u', password: 12345678 },
+            },
+          ],
+        }),
+        'caches[0].credentials need a non-empty username and password',
+      ],
+      [
+        'an http remoteUrl',
+        JSON.stringify({
+          caches: [{ upstream: 'docker.io', remoteUrl: 'http://registry-1.docker.io', port: 5100, ttl: '168h' }],
+        }),
+        'caches[0] holds a bad setting (remoteUrl must use https://',
+      ],
+      [
+        'a port registries.yaml does not mirror',
+        JSON.stringify({
+          caches: [{ upstream: 'docker.io', remoteUrl: 'https://registry-1.docker.io', port: 5107, ttl: '168h' }],
+        }),
+        'disagree: the docker.io cache is on port 5107, registries.yaml mirrors it to port 5100',
+      ],
+    ] as const
+  ).map(
+    ([what, content, message]): CliCase => ({
+      name: `caches file with ${what}`,
+      setup: (ws) => {
+        addMaterialCache(ws.dir, { upstream: 'docker.io' });
+        fs.writeFileSync(file(ws, CACHES_FILE), content);
+      },
+      args: (ws) => ['cache', 'list', '--dir', ws.dir],
+      message,
+    }),
+  ),
+  {
+    name: 'registries.yaml mirroring an upstream with no cache behind it',
+    setup: (ws) => {
+      addMaterialCache(ws.dir, { upstream: 'docker.io' });
+      fs.rmSync(file(ws, CACHES_FILE));
+    },
+    args: (ws) => ['k3d-config', '--dir', ws.dir],
+    message: 'disagree: registries.yaml mirrors docker.io to port 5100, which no cache serves',
+  },
+
   // Files only doctor reads (exit 1: the input was fine, the check says no).
   {
     name: 'auth/password from another material',
@@ -809,6 +1011,44 @@ const materialCases: CliCase[] = [
     args: (ws) => ['doctor', '--dir', ws.dir, '--dist', path.join(ws.root, 'no-dist')],
     code: 1,
     message: 'FAIL',
+  },
+  {
+    name: 'caches file readable by everyone',
+    setup: (ws) => {
+      addMaterialCache(ws.dir, { upstream: 'docker.io' });
+      fs.chmodSync(file(ws, CACHES_FILE), 0o644);
+    },
+    args: (ws) => ['doctor', '--dir', ws.dir, '--dist', path.join(ws.root, 'no-dist')],
+    code: 1,
+    message: `${CACHES_FILE} is 0644`,
+  },
+  {
+    name: 'storage/s3.json readable by everyone',
+    setup: (ws) => {
+      fs.mkdirSync(path.join(ws.dir, 'storage'), { mode: 0o700 });
+      fs.writeFileSync(
+        file(ws, S3_STORAGE_FILE),
+        JSON.stringify({ region: 'us-east-1', bucket: 'b', accessKeyId: 'AKIA', secretAccessKey: 'secret' }),
+      );
+      fs.chmodSync(file(ws, S3_STORAGE_FILE), 0o644);
+    },
+    args: (ws) => ['doctor', '--dir', ws.dir, '--dist', path.join(ws.root, 'no-dist')],
+    code: 1,
+    message: `${S3_STORAGE_FILE} is 0644`,
+  },
+  {
+    name: 'an upstream token copied into node/',
+    setup: (ws) => {
+      addMaterialCache(ws.dir, { upstream: 'docker.io' });
+      const cachesFile = file(ws, CACHES_FILE);
+      const stored = JSON.parse(fs.readFileSync(cachesFile, 'utf8'));
+      stored.caches[0].credentials = { username: 'hub-user', password: 'dckr_pat_leaked-token' };
+      fs.writeFileSync(cachesFile, JSON.stringify(stored));
+      fs.writeFileSync(path.join(ws.dir, 'node', 'notes.txt'), 'token: dckr_pat_leaked-token\n');
+    },
+    args: (ws) => ['doctor', '--dir', ws.dir, '--dist', path.join(ws.root, 'no-dist')],
+    code: 1,
+    message: /FAIL {2}upstream credentials: .*node\/notes\.txt holds the docker\.io cache's upstream password/,
   },
   {
     name: 'doctor on expired material',
@@ -949,6 +1189,54 @@ const constructCases: ConstructCase[] = [
     message: /interval/i,
   },
 ];
+
+constructCases.push(
+  {
+    name: 'RegistryCache ttl "a week"',
+    build: () => {
+      const chart = new Chart(Testing.app(), 'c', { namespace: 'container-registry' });
+      const material = good();
+      const auth = new RegistryAuth(chart, 'Auth', { material });
+      const registry = new RegistryServer(chart, 'Registry', { material, auth });
+      new RegistryCache(chart, 'Cache', { registry, auth, upstream: 'docker.io', ttl: 'a week' });
+    },
+    message: `'ttl' must be a duration like "168h", "24h" or "90m", got "a week"`,
+  },
+  {
+    name: 'RegistryCache in another namespace than the registry',
+    build: () => {
+      const app = Testing.app();
+      const chart = new Chart(app, 'c', { namespace: 'container-registry' });
+      const material = good();
+      const auth = new RegistryAuth(chart, 'Auth', { material });
+      const registry = new RegistryServer(chart, 'Registry', { material, auth });
+      new RegistryCache(new Chart(app, 'other', { namespace: 'other' }), 'Cache', {
+        registry,
+        auth,
+        upstream: 'ghcr.io',
+      });
+    },
+    message: `RegistryCache must be in the registry's namespace "container-registry", got "other"`,
+  },
+  {
+    name: 'RegistryChart caches: two for quay.io',
+    build: () =>
+      new RegistryChart(Testing.app(), 'registry', {
+        material: { ...good(), registries: undefined },
+        caches: [{ upstream: 'quay.io' }, { upstream: 'https://quay.io', port: 5110 }],
+      }),
+    message: `'caches[1]' is a second cache for "quay.io" (also 'caches[0]')`,
+  },
+  {
+    name: 'RegistryChart caches: credentials without a password',
+    build: () =>
+      new RegistryChart(Testing.app(), 'registry', {
+        material: { ...good(), registries: undefined },
+        caches: [{ upstream: 'ghcr.io', credentials: { username: 'octocat', password: '' } }],
+      }),
+    message: `'credentials' of the ghcr.io cache need both 'username' and 'password', got no password`,
+  },
+);
 
 const counts = {
   flags: flagCases.length,

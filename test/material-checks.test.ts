@@ -11,6 +11,11 @@ import {
   checkMaterial,
   readMaterialSnapshot,
 } from '../lib/material-checks';
+import { Testing } from 'cdk8s';
+import * as yaml from 'js-yaml';
+import { RegistryChart } from '../lib';
+import { addMaterialCache, setMaterialCacheCredentials } from '../lib/material-caches';
+import { CACHES_FILE } from '../lib/material-caches-file';
 import { nodeRegistriesConfig, renderRegistriesYaml } from '../lib/registries-yaml';
 import { FIXTURE_USER, NOW, materialTemplate } from './cli/helpers';
 
@@ -67,6 +72,7 @@ describe('checkMaterial', () => {
       'node credentials',
       'auth/password',
       'certs.d',
+      'caches',
       'file modes',
     ]);
     expect(checks.find((check) => check.name === 'certs.d')?.detail).toBe(
@@ -418,5 +424,65 @@ describe('checkDist', () => {
     ]);
     const broken = checkDist(snapshot, [{ file: 'dist/a.k8s.yaml', content: 'a: [' }], { distDir: 'dist' });
     expect(broken).toMatchObject([{ name: 'dist manifests', ok: false, fix }]);
+  });
+});
+
+describe('checkMaterial: pull-through caches', () => {
+  let withCache: MaterialSnapshot;
+  beforeAll(() => {
+    const template = materialTemplate({ caches: [{ upstream: 'docker.io' }] });
+    const dir = template.copy();
+    setMaterialCacheCredentials(dir, 'docker.io', { username: 'hub-user', password: 'dckr_pat_token' });
+    withCache = readMaterialSnapshot(dir);
+  });
+  const check = (snapshot: MaterialSnapshot, name: string): Check | undefined =>
+    checkMaterial(snapshot, { now: NOW }).find((candidate) => candidate.name === name);
+
+  it('passes when the caches file and registries.yaml agree and no token is in node/', () => {
+    expect(checkMaterial(withCache, { now: NOW }).filter((candidate) => !candidate.ok)).toEqual([]);
+    expect(check(withCache, 'caches')?.detail).toBe(
+      `docker.io → https://container-registry.local:5100: ${withCache.dir}/${CACHES_FILE} and registries.yaml agree`,
+    );
+    expect(check(withCache, 'upstream credentials')?.ok).toBe(true);
+    expect(check(withCache, 'file modes')?.detail).toContain(CACHES_FILE);
+  });
+
+  it('fails when registries.yaml mirrors an upstream the caches file does not hold', () => {
+    const { [CACHES_FILE]: _removed, ...optionalFiles } = withCache.optionalFiles ?? {};
+    const result = check({ ...withCache, optionalFiles }, 'caches');
+    expect(result?.ok).toBe(false);
+    expect(result?.detail).toContain('registries.yaml mirrors docker.io to port 5100, which no cache serves');
+    expect(result?.fix).toContain('private-registry cache rm UPSTREAM');
+  });
+
+  it('fails when an upstream token is in a node file, naming the file but not the token', () => {
+    const leaked = { ...withCache, nodeFiles: { ...withCache.nodeFiles, 'node/x.txt': 'dckr_pat_token' } };
+    const result = check(leaked, 'upstream credentials');
+    expect(result?.ok).toBe(false);
+    expect(result?.detail).toContain(`${withCache.dir}/node/x.txt holds the docker.io cache's upstream password`);
+    expect(`${result?.detail}${result?.fix}`).not.toContain('dckr_pat_token');
+  });
+});
+
+describe('checkDist: pull-through caches', () => {
+  it('passes when dist deploys the material caches, fails on one added since the last synth', () => {
+    const dir = materialTemplate({ caches: [{ upstream: 'docker.io' }] }).copy();
+    const synthesized = (): string =>
+      Testing.synth(new RegistryChart(Testing.app(), 'registry', { material: readMaterial(dir, { now: NOW }) }))
+        .map((object) => yaml.dump(object))
+        .join('---\n');
+    const manifests = [{ file: 'dist/a.k8s.yaml', content: synthesized() }];
+    const cachesCheck = (snapshot: MaterialSnapshot) =>
+      checkDist(snapshot, manifests, { distDir: 'dist' }).find((check) => check.name === 'dist caches');
+    expect(cachesCheck(readMaterialSnapshot(dir))).toEqual({
+      name: 'dist caches',
+      ok: true,
+      detail: 'dist deploys the caches of docker.io',
+    });
+    addMaterialCache(dir, { upstream: 'quay.io' });
+    const stale = cachesCheck(readMaterialSnapshot(dir));
+    expect(stale?.ok).toBe(false);
+    expect(stale?.detail).toBe(`dist differs from ${dir}/${CACHES_FILE}: no cache of quay.io`);
+    expect(stale?.fix).toContain('npx cdk8s synth');
   });
 });

@@ -1,4 +1,6 @@
 import * as path from 'node:path';
+import { cacheSlug } from '../../lib/cache-upstreams';
+import { DEFAULT_NAMESPACE } from '../../lib/defaults';
 import { CACHES_FILE } from '../../lib/material-caches-file';
 import {
   addMaterialCache,
@@ -69,7 +71,8 @@ export async function cacheRemove(args: CacheUpstreamArgs, io: CliIo): Promise<E
   return withFlagNames(FLAGS, async () => {
     const cache = removeMaterialCache(args.dir, args.upstream);
     io.stderr.write(
-      `removed the cache of ${cache.upstream}: ${RESTART}, then ${applyCommandFor(args.dir, io)} (kubectl apply leaves its Deployment and volume: kubectl -n NAMESPACE delete deployment,pvc -l cdk8s-private-registry/upstream)\n`,
+      `removed the cache of ${cache.upstream}: ${RESTART}, then ${applyCommandFor(args.dir, io)}\n` +
+        `kubectl apply does not delete what it no longer finds in dist/: kubectl -n ${DEFAULT_NAMESPACE} delete deployment,pvc,secret -l cdk8s-private-registry/upstream=${cacheSlug(cache.upstream)}\n`,
     );
     return EXIT_OK;
   });

@@ -142,6 +142,9 @@ describe('cache', () => {
     const removed = await run(['cache', 'rm', 'quay.io', '--dir', dir]);
     expect(removed.code).toBe(0);
     expect(removed.err).toContain('removed the cache of quay.io');
+    expect(removed.err).toContain(
+      'kubectl -n container-registry delete deployment,pvc,secret -l cdk8s-private-registry/upstream=quay-io\n',
+    );
     const registries = parseRegistriesYaml(read(dir, MATERIAL_FILES.registriesYaml));
     expect(Object.keys(registries.mirrors)).toEqual([
       'container-registry.local:5000',

@@ -31,10 +31,10 @@ describe('doctor', () => {
     const io = captureIo();
     expect(await doctor({ dir: template.dir, dist: noDist, json: false }, io)).toBe(0);
     const lines = io.out().trimEnd().split('\n');
-    expect(lines).toHaveLength(16);
+    expect(lines).toHaveLength(17);
     expect(lines.every((line) => line.startsWith('ok    '))).toBe(true);
     expect(lines[0]).toBe(`ok    files: all 7 material files are in ${template.dir}`);
-    expect(io.err()).toBe(`no ${noDist}/ directory: the synthesized manifests are not checked\nall 16 checks passed\n`);
+    expect(io.err()).toBe(`no ${noDist}/ directory: the synthesized manifests are not checked\nall 17 checks passed\n`);
   });
 
   it('checks material made for another Service and namespace against --service-name and --namespace', async () => {
@@ -69,7 +69,7 @@ describe('doctor', () => {
     expect(io.out()).toContain(
       `FAIL  file modes: certs/tls.key is 0644: keys and credentials must be readable by their owner only; fix: chmod 600 ${dir}/certs/tls.key\n`,
     );
-    expect(io.err()).toContain('1 of 16 checks failed\n');
+    expect(io.err()).toContain('1 of 17 checks failed\n');
   });
 
   it('--json prints the checks as data', async () => {
@@ -131,7 +131,7 @@ describe('doctor', () => {
       expect(read(dir, hostsToml)).toBe(rendered);
       expect(fixed.err()).toBe(
         `rewrote ${dir}/node/certs.d from ${dir}/node/certs/registries.yaml (container-registry.local:5000, localhost:31113)\n` +
-          `no ${noDist}/ directory: the synthesized manifests are not checked\nall 16 checks passed\n`,
+          `no ${noDist}/ directory: the synthesized manifests are not checked\nall 17 checks passed\n`,
       );
       expect(fixed.out()).toContain(
         `ok    certs.d: ${dir}/node/certs.d matches registries.yaml (container-registry.local:5000, localhost:31113)\n`,
