@@ -60,13 +60,18 @@ export function resolveCacheUpstream(upstream: string, remoteUrl?: string, field
         `'remoteUrl' is ${JSON.stringify(remoteUrl)} but '${field}' is already the URL ${JSON.stringify(upstream)}: give the upstream's name (e.g. "docker.io") with 'remoteUrl', or the URL alone`,
       );
     }
-    return { name: new URL(url).host, remoteUrl: url };
+    const name = new URL(url).host;
+    assertNotLoopback(field, name);
+    return { name, remoteUrl: url };
   }
   const name = upstream.toLowerCase();
   const known = KNOWN_CACHE_UPSTREAMS[name];
   if (remoteUrl !== undefined) {
     assertUpstreamName(field, upstream);
-    return { name, remoteUrl: parseHttpsUrl('remoteUrl', remoteUrl) };
+    assertNotLoopback(field, name);
+    const url = parseHttpsUrl('remoteUrl', remoteUrl);
+    assertNotLoopback('remoteUrl', new URL(url).host);
+    return { name, remoteUrl: url };
   }
   if (known === undefined) {
     throw new ValidationError(
@@ -74,6 +79,19 @@ export function resolveCacheUpstream(upstream: string, remoteUrl?: string, field
     );
   }
   return { name, remoteUrl: known };
+}
+
+/**
+ * Refuses localhost and loopback addresses: the cache runs in a pod, where they are the pod itself, and the
+ * nodes' registries.yaml names the desktop's push address `localhost:<nodePort>`.
+ */
+function assertNotLoopback(field: string, host: string): void {
+  const hostname = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+  if (/^localhost$/i.test(hostname) || /^127\./.test(hostname) || hostname === '::1') {
+    throw new ValidationError(
+      `'${field}' must not be localhost or a loopback address, got ${JSON.stringify(host)}: the cache runs in a pod, where that is the pod itself; give the registry's name on the network`,
+    );
+  }
 }
 
 /** A registry name as image references give it: a hostname with an optional port, lowercase. */

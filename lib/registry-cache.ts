@@ -10,6 +10,7 @@ import {
   resolveCacheUpstream,
 } from './cache-upstreams';
 import type { Credentials } from './htpasswd';
+import { type RegistriesConfig, cacheMirrorsOf } from './registries-yaml';
 import type { IRegistryAuth } from './registry-auth';
 import {
   REGISTRY_STORAGE_PATH,
@@ -89,6 +90,12 @@ export interface RegistryCacheProps extends RegistryCacheOptions {
   readonly registry: IRegistryCacheHost;
   /** The htpasswd Secret: the cache takes the registry's users. */
   readonly auth: IRegistryAuth;
+  /**
+   * The material the registry was made from: its registries.yaml must mirror this cache's upstream to
+   * <hostname>:<port>, or the nodes would never pull through it (checked as RegistryChart checks it).
+   * @default - not checked
+   */
+  readonly material?: { readonly registries?: RegistriesConfig };
 }
 
 const DEFAULT_STORAGE_SIZE = '10Gi';
@@ -164,6 +171,17 @@ export class RegistryCache extends Construct {
       );
     }
     this.endpoint = `${registry.hostname}:${port}`;
+    const registries = props.material?.registries;
+    if (registries !== undefined) {
+      const mirror = cacheMirrorsOf(registries, registry.hostname, registry.port).find(
+        (candidate) => candidate.upstream === upstream,
+      );
+      if (mirror?.port !== port) {
+        throw new ValidationError(
+          `the material's registries.yaml ${mirror === undefined ? `does not mirror ${upstream}` : `mirrors ${upstream} to port ${mirror.port}`}, but this cache serves it on ${this.endpoint}: the nodes would not pull through it; add it to the material (private-registry cache add ${upstream}${port === DEFAULT_CACHE_PORTS[upstream] ? '' : ` --port ${port}`}), or give the port the material says`,
+        );
+      }
+    }
     const portName = cachePortName(port);
 
     // `name` is the label the registry's Service selects on; `component: cache` keeps these pods out of the

@@ -246,6 +246,7 @@ export class RegistryChart extends Chart {
           ...cache,
           registry: this.registry,
           auth: this.auth,
+          material: { registries },
         }),
     );
   }

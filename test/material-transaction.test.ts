@@ -196,7 +196,7 @@ describe('what a crash leaves', () => {
     expect(io.out().split('\n')[0]).toBe(
       `FAIL  interrupted command: an interrupted command had left its work half done; now: removed ${path.join(copy, JOURNAL_DIR)}, a change an interrupted command had not committed: the material is as before it; fix: apply the material as it now is: REGISTRY_MATERIAL_DIR=${copy} npx cdk8s synth && kubectl apply -f dist`,
     );
-    expect(io.err()).toMatch(/1 of 17 checks failed\n$/);
+    expect(io.err()).toMatch(/1 of 18 checks failed\n$/);
     const before = treeHashes(copy);
     const again = captureIo();
     expect(await doctor({ dir: copy, dist: path.join(work, 'no-dist'), json: false }, again)).toBe(0);

@@ -263,4 +263,29 @@ describe('RegistryCache', () => {
       `'remoteUrl' must be only https://host[:port], got "https://u:p@mirror.gcr.io": leave out credentials`,
     );
   });
+
+  it('used on its own with the material, checks that registries.yaml mirrors it on its port', () => {
+    const chart = new Chart(Testing.app(), 'test', {
+      namespace: 'container-registry',
+      disableResourceNameHashes: true,
+    });
+    const withDockerHub = fixtureMaterialWithCaches([{ upstream: 'docker.io' }]);
+    const auth = new RegistryAuth(chart, 'Auth', { material });
+    const registry = new RegistryServer(chart, 'Registry', { material, auth });
+    new RegistryCache(chart, 'DockerHub', { registry, auth, upstream: 'docker.io', material: withDockerHub });
+    expect(
+      () => new RegistryCache(chart, 'Quay', { registry, auth, upstream: 'quay.io', material: withDockerHub }),
+    ).toThrow(
+      "the material's registries.yaml does not mirror quay.io, but this cache serves it on container-registry.local:5102: the nodes would not pull through it; add it to the material (private-registry cache add quay.io)",
+    );
+  });
+
+  it('refuses a loopback upstream: in a pod that is the pod itself', () => {
+    expect(() => synthPieces({ upstream: 'https://localhost:5000', port: 5200 })).toThrow(
+      `'upstream' must not be localhost or a loopback address, got "localhost:5000"`,
+    );
+    expect(() => synthPieces({ upstream: 'docker.io', remoteUrl: 'https://127.0.0.1:8443' })).toThrow(
+      `'remoteUrl' must not be localhost or a loopback address`,
+    );
+  });
 });

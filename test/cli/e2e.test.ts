@@ -42,7 +42,7 @@ describe('the built private-registry bin', () => {
     const doctor = await cli(cwd, ['doctor']);
     expect(doctor.code, doctor.stdout).toBe(0);
     expect(doctor.stdout).toContain('ok    htpasswd: 2 user(s) (registry, bob), all bcrypt, cost 4\n');
-    expect(doctor.stderr).toContain('all 16 checks passed');
+    expect(doctor.stderr).toContain('all 17 checks passed');
 
     const oldCertificate = fs.readFileSync(path.join(cwd, 'registry/certs/tls.crt'), 'utf8');
     const renew = await cli(cwd, ['certs', 'renew']);
