@@ -29,6 +29,8 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 const LAYERS = 4;
 const LAYER_BYTES = 4 * 1024 * 1024;
 const SERVICE_IP = '10.43.0.50';
+/** Where the stand-in for Docker Hub listens: an address of the node (a cache refuses a loopback upstream). */
+const UPSTREAM_IP = '10.99.0.10';
 const HUB_USER: Credentials = { username: 'hub-user', password: 'dckr_pat_bench-token' };
 
 const work = mkdtempSync(join(tmpdir(), 'bench-cache-'));
@@ -38,8 +40,13 @@ let hostsDir: string;
 let nodeCredentials: Credentials;
 
 beforeAll(async () => {
-  node = await startNodeSandbox({ addresses: [`${SERVICE_IP}/32`], dns: false });
-  upstream = await startUpstreamRegistry({ node, workDir: join(work, 'upstream'), user: HUB_USER });
+  node = await startNodeSandbox({ addresses: [`${SERVICE_IP}/32`, `${UPSTREAM_IP}/32`], dns: false });
+  upstream = await startUpstreamRegistry({
+    node,
+    workDir: join(work, 'upstream'),
+    user: HUB_USER,
+    address: UPSTREAM_IP,
+  });
   const { material, manifests, registries, cachePort } = synthesizeWithCache(upstream.url);
   nodeCredentials = registries.configs?.[`container-registry.local:${cachePort}`]?.auth as Credentials;
   await startCacheInNode({

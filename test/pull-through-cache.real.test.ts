@@ -31,6 +31,8 @@ import {
  */
 const TOOLS = ['ip', 'ss', 'containerd', 'ctr', 'docker-registry', 'skopeo', 'curl'];
 const SERVICE_IP = '10.43.0.50';
+/** Where the stand-in for Docker Hub listens: an address of the node (a cache refuses a loopback upstream). */
+const UPSTREAM_IP = '10.99.0.10';
 /** Where a second cache (another material's) listens while a test points the node's hosts line at it. */
 const OTHER_SERVICE_IP = '10.43.0.51';
 const REF = `docker.io/${UPSTREAM_IMAGE}:latest`;
@@ -131,8 +133,16 @@ describeReal('pull-through cache: containerd pulls docker.io through the synthes
 
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'pull-through-'));
-    node = await startNodeSandbox({ addresses: [`${SERVICE_IP}/32`, `${OTHER_SERVICE_IP}/32`], dns: false });
-    upstream = await startUpstreamRegistry({ node, workDir: join(work, 'upstream'), user: HUB_USER });
+    node = await startNodeSandbox({
+      addresses: [`${SERVICE_IP}/32`, `${OTHER_SERVICE_IP}/32`, `${UPSTREAM_IP}/32`],
+      dns: false,
+    });
+    upstream = await startUpstreamRegistry({
+      node,
+      workDir: join(work, 'upstream'),
+      user: HUB_USER,
+      address: UPSTREAM_IP,
+    });
 
     // The user's steps: material, a docker.io cache pulling from the stand-in, the account's token from stdin.
     await cli(['init', '--dir', materialDir()]);
@@ -282,6 +292,7 @@ describeReal('pull-through cache: containerd pulls docker.io through the synthes
       workDir: join(work, 'basic-upstream'),
       user: HUB_USER,
       auth: 'htpasswd',
+      address: UPSTREAM_IP,
     });
     try {
       const dir = copyMaterial('basic');

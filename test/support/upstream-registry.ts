@@ -26,10 +26,15 @@ export interface UpstreamRegistryOptions {
   readonly auth?: 'token' | 'htpasswd';
   /** Who may log in. */
   readonly user: Credentials;
+  /**
+   * The address it listens on inside the node: an address of the node's `lo` other than 127.0.0.1, since a
+   * cache refuses a loopback upstream (in a pod, that is the pod itself).
+   */
+  readonly address: string;
 }
 
 export interface UpstreamRegistry {
-  /** https://127.0.0.1:PORT, inside the node. */
+  /** https://ADDRESS:PORT, inside the node. */
   readonly url: string;
   /** The upstream's own test CA (PEM) and a file of it, e.g. for SSL_CERT_FILE / NODE_EXTRA_CA_CERTS. */
   readonly caCertificatePem: string;
@@ -53,20 +58,20 @@ export const UPSTREAM_GREETING = 'hello from the upstream\n';
 
 /** Starts the upstream and pushes `library/hello:latest` (one layer holding /hello.txt) to it with skopeo. */
 export async function startUpstreamRegistry(options: UpstreamRegistryOptions): Promise<UpstreamRegistry> {
-  const { node, workDir, user } = options;
+  const { node, workDir, user, address } = options;
   const auth = options.auth ?? 'token';
   mkdirSync(workDir, { recursive: true });
   const ca = createCertificateAuthority({ commonName: 'upstream test CA' });
-  const tls = createServerCertificate({ ca, subjectAltNames: { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] } });
+  const tls = createServerCertificate({ ca, subjectAltNames: { dnsNames: ['localhost'], ipAddresses: [address] } });
   const caFile = join(workDir, 'ca.crt');
   writeFileSync(caFile, ca.certificatePem);
   writeFileSync(join(workDir, 'tls.crt'), tls.certificatePem);
   writeFileSync(join(workDir, 'tls.key'), tls.privateKeyPem, { mode: 0o600 });
   writeFileSync(join(workDir, 'registry.yml'), 'version: 0.1\n');
-  // The namespace has its own loopback; a port picked free here is free there too.
+  // The node's network is its own: a port picked free here is free there too.
   const port = await freeLoopbackPort();
   const env: Record<string, string> = {
-    REGISTRY_HTTP_ADDR: `127.0.0.1:${port}`,
+    REGISTRY_HTTP_ADDR: `${address}:${port}`,
     REGISTRY_HTTP_SECRET: 'upstream-test',
     REGISTRY_HTTP_TLS_CERTIFICATE: join(workDir, 'tls.crt'),
     REGISTRY_HTTP_TLS_KEY: join(workDir, 'tls.key'),
@@ -79,9 +84,9 @@ export async function startUpstreamRegistry(options: UpstreamRegistryOptions): P
     const signing = createCertificateAuthority({ commonName: 'upstream token signer' });
     writeFileSync(join(workDir, 'token-signer.crt'), signing.certificatePem);
     const tokenPort = await freeLoopbackPort();
-    realm = `https://127.0.0.1:${tokenPort}/token`;
+    realm = `https://${address}:${tokenPort}/token`;
     const config: TokenServerConfig = {
-      host: '127.0.0.1',
+      host: address,
       port: tokenPort,
       tlsCertificatePem: tls.certificatePem,
       tlsKeyPem: tls.privateKeyPem,
@@ -115,7 +120,7 @@ export async function startUpstreamRegistry(options: UpstreamRegistryOptions): P
   }
   const registry = await node.spawnInNode('docker-registry', ['serve', join(workDir, 'registry.yml')], {
     env,
-    readyListen: { host: '127.0.0.1', port },
+    readyListen: { host: address, port },
   });
   const stop = async (): Promise<void> => {
     await registry.stop();
@@ -128,7 +133,7 @@ export async function startUpstreamRegistry(options: UpstreamRegistryOptions): P
   const push = async (layoutDir: string, name: string): Promise<void> => {
     const pushed = await skopeoCopy({
       from: `oci:${layoutDir}:latest`,
-      to: `docker://127.0.0.1:${port}/${name}:latest`,
+      to: `docker://${address}:${port}/${name}:latest`,
       creds: user,
       certDir,
       runner: node.execInNode,
@@ -148,7 +153,7 @@ export async function startUpstreamRegistry(options: UpstreamRegistryOptions): P
   }
 
   return {
-    url: `https://127.0.0.1:${port}`,
+    url: `https://${address}:${port}`,
     caCertificatePem: ca.certificatePem,
     caFile,
     image,
