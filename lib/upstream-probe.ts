@@ -82,8 +82,35 @@ export function parseAuthChallenges(header: string): AuthChallenge[] {
   return challenges;
 }
 
-/** GET with the given headers; never follows redirects, never rejects but with a network error. */
-function get(
+/** How many redirects a GET follows, as Go's http.Client (the cache's) does: up to 10. */
+const MAX_REDIRECTS = 10;
+
+/**
+ * GET with the given headers, following redirects as Go's client does (registry.k8s.io redirects its API);
+ * the Authorization header only goes to the host it was meant for. Rejects on a network error only.
+ */
+async function get(
+  url: string,
+  headers: Record<string, string>,
+  options: { caCertificatesPem?: string; timeoutMs: number },
+): Promise<HttpAnswer> {
+  let target = new URL(url);
+  let sent = headers;
+  for (let hop = 0; ; hop++) {
+    const answer = await getOnce(target.toString(), sent, options);
+    const location = [answer.headers.location].flat()[0];
+    if (![301, 302, 303, 307, 308].includes(answer.status) || location === undefined || hop === MAX_REDIRECTS)
+      return answer;
+    const next = new URL(location, target);
+    if (next.host !== target.host) {
+      const { authorization: _dropped, ...rest } = sent;
+      sent = rest;
+    }
+    target = next;
+  }
+}
+
+function getOnce(
   url: string,
   headers: Record<string, string>,
   options: { caCertificatesPem?: string; timeoutMs: number },

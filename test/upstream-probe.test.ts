@@ -100,3 +100,31 @@ describe('probeUpstream', () => {
     expect(check.fix).toContain(`check the upstream URL (https://127.0.0.1:${port})`);
   });
 });
+
+describe('probeUpstream through redirects', () => {
+  it('follows the API redirect of an open upstream (as registry.k8s.io does) and passes', async () => {
+    const ca = createCertificateAuthority();
+    const cert = createServerCertificate({
+      ca,
+      subjectAltNames: { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] },
+    });
+    const server = createServer({ cert: cert.certificatePem, key: cert.privateKeyPem }, (req, res) => {
+      if (req.url === '/v2/') res.writeHead(307, { location: '/moved/v2/' }).end();
+      else res.writeHead(req.url === '/moved/v2/' ? 200 : 404).end('{}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      expect(
+        await probeUpstream({
+          upstream: 'registry.k8s.io',
+          url,
+          loginFix: () => 'login',
+          caCertificatesPem: ca.certificatePem,
+        }),
+      ).toEqual({ name: 'upstream registry.k8s.io', ok: true, detail: `GET ${url}/v2/: 200 without a login` });
+    } finally {
+      server.close();
+    }
+  });
+});
