@@ -29,7 +29,7 @@ export const DEFAULT_CACHE_PORTS: Readonly<Record<string, number>> = {
 /** Where the ports of caches for other upstreams start. */
 export const FIRST_OTHER_CACHE_PORT = 5104;
 
-/** distribution's own default: how long a cached manifest is served before the upstream is asked again. */
+/** distribution's own default: how long the cache keeps each manifest and layer it fetched. */
 export const DEFAULT_CACHE_TTL = '168h';
 
 /** An upstream, resolved: the name image references use, and the URL the cache pulls from. */

@@ -26,7 +26,7 @@ export interface MaterialCache {
   readonly remoteUrl: string;
   /** Its port on the registry's Service. */
   readonly port: number;
-  /** How long a cached tag is served before the upstream is asked again, e.g. 168h. */
+  /** How long the cache keeps each manifest and layer it fetched before deleting it, e.g. 168h. */
   readonly ttl: string;
   /** The account at the upstream. @default - anonymous pulls */
   readonly credentials?: Credentials;

@@ -63,8 +63,9 @@ export interface RegistryCacheOptions {
    */
   readonly port?: number;
   /**
-   * How long the cache serves its copy of a tag before it asks the upstream again (a Go duration;
-   * distribution's proxy.ttl, read by registry 3).
+   * How long the cache keeps each manifest and layer it fetched before deleting it (a Go duration;
+   * distribution's proxy.ttl, read by registry 3). Tags are asked of the upstream on every pull; the cache
+   * answers from its copy while the upstream is unreachable, and serves what the upstream deleted until then.
    * @default '168h'
    */
   readonly ttl?: string;
