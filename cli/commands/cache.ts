@@ -150,7 +150,8 @@ export const cacheCommand: CommandFactory = (context) => ({
             .option('ttl', {
               type: 'string',
               requiresArg: true,
-              describe: 'How long each fetched manifest and layer is kept before it is deleted (a Go duration, default 168h)',
+              describe:
+                'How long each fetched manifest and layer is kept before it is deleted (a Go duration, default 168h)',
             })
             .option('remote-url', {
               type: 'string',
