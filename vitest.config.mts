@@ -7,6 +7,8 @@ export default defineConfig({
     // npm run test:consumer (it installs packages, vitest.consumer.config.mts).
     exclude: [...configDefaults.exclude, 'test/faults/**', 'test/consumer/**'],
     globalSetup: ['test/global-setup.ts'],
+    // RSA-2048 keys from a committed pool instead of generating each (test/support/rsa-key-pool.ts says why).
+    setupFiles: ['test/support/rsa-key-pool.ts'],
     reporters: ['default', './test/summary-reporter.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
