@@ -1,3 +1,4 @@
+import { createPrivateKey } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import {
   registrySubjectAltNames,
 } from '../lib/certificates';
 import { describeReal } from './support/real-software';
+import { RSA_KEY_POOL_SIZE, pooledKeysUsed, withRealKeyGeneration } from './support/rsa-key-pool';
 import { run } from './support/run';
 
 const sans = registrySubjectAltNames('container-registry.local', 'container-registry', 'container-registry');
@@ -86,6 +88,41 @@ describe('createCertificateAuthority / createServerCertificate', () => {
     expect(() => describeCertificate('not a pem', now, 'certs/tls.crt')).toThrow(
       /^certs\/tls.crt is not a PEM X.509 RSA certificate \(.*\): restore it or create new material$/,
     );
+  });
+});
+
+describe("key generation (Node's own, not the test key pool)", () => {
+  const rsaDetails = (pem: string) => {
+    const key = createPrivateKey(pem);
+    return { type: key.asymmetricKeyType, ...key.asymmetricKeyDetails };
+  };
+
+  it('makes a new RSA-2048 key (e = 65537, PKCS#1 PEM) for every CA and server certificate', () => {
+    const pooledBefore = pooledKeysUsed();
+    const [first, second] = withRealKeyGeneration(() => [
+      createCertificateAuthority({ now }),
+      createCertificateAuthority({ now }),
+    ]);
+    const issued = withRealKeyGeneration(() => createServerCertificate({ ca: first, subjectAltNames: sans, now }));
+    expect(pooledKeysUsed()).toBe(pooledBefore);
+    const keys = [first, second, issued].map((made) => made.privateKeyPem);
+    for (const pem of keys) {
+      expect(pem).toMatch(/^-----BEGIN RSA PRIVATE KEY-----\n/);
+      expect(rsaDetails(pem)).toEqual({ type: 'rsa', modulusLength: 2048, publicExponent: 65537n });
+    }
+    expect(new Set(keys).size).toBe(3);
+    expect(keyMatchesCertificate(issued.certificatePem, issued.privateKeyPem)).toBe(true);
+  });
+
+  it('the test key pool (test/support/rsa-key-pool.ts) hands out each of its keys once per test file', () => {
+    const pem = (made: CertificateAndKey) => made.privateKeyPem;
+    const before = pooledKeysUsed();
+    const made = Array.from({ length: RSA_KEY_POOL_SIZE - before + 1 }, () => pem(createCertificateAuthority({ now })));
+    // The pool ran out on the last one, which Node generated.
+    expect(pooledKeysUsed()).toBe(RSA_KEY_POOL_SIZE);
+    expect(new Set([...made, ca.privateKeyPem, server.privateKeyPem]).size).toBe(made.length + 2);
+    for (const key of made)
+      expect(rsaDetails(key)).toEqual({ type: 'rsa', modulusLength: 2048, publicExponent: 65537n });
   });
 });
 

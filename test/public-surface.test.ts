@@ -64,11 +64,16 @@ describe('the public surface', () => {
     const files = readdirSync(join(REPO_ROOT, 'lib'))
       .filter((name) => name.endsWith('.ts'))
       .map((name) => join(REPO_ROOT, 'lib', name));
+    // lib/'s own files only: doc comments and exports (re-exports between lib/ files included) need no
+    // declarations of Node or cdk8s, whose 270 files made this test 2.8 s of parsing instead of 0.3 s. An
+    // export that resolved outside lib/ would have no doc comment here and fail, never pass unread.
     const program = ts.createProgram(files, {
       strict: true,
       module: ts.ModuleKind.NodeNext,
       moduleResolution: ts.ModuleResolutionKind.NodeNext,
-      types: ['node'],
+      noResolve: true,
+      noLib: true,
+      types: [],
     });
     const checker = program.getTypeChecker();
     const undocumented: string[] = [];

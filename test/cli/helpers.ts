@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { afterAll } from 'vitest';
 import type { CliIo } from '../../cli/io';
 import { type MaterialOptions, generateMaterial, writeNewMaterial } from '../../lib/material';
+import { tempDir } from '../support/temp-dir';
 
 /** The fixture material's node user and password (random passwords would make assertions harder). */
 export const FIXTURE_USER = { username: 'registry', password: 'fixture-password-1' };
@@ -36,17 +35,7 @@ export function captureIo(
   };
 }
 
-const created: string[] = [];
-afterAll(() => {
-  for (const dir of created.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
-});
-
-/** A temp directory removed after the test file. */
-export function tempDir(prefix = 'cli-test-'): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  created.push(dir);
-  return dir;
-}
+export { tempDir } from '../support/temp-dir';
 
 /**
  * Material made once (RSA key generation is the slow part) and copied per test: `copy()` returns a fresh

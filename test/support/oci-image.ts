@@ -47,6 +47,9 @@ const GO_ARCH: Readonly<Record<string, string>> = {
   riscv64: 'riscv64',
 };
 
+/** Layers larger than this are written as stored (level 0) gzip. */
+const STORED_ABOVE_BYTES = 1024 * 1024;
+
 // ---- minimal ustar writer -------------------------------------------------------------------
 
 const BLOCK = 512;
@@ -157,7 +160,9 @@ export function writeOciImage(dir: string, options: OciImageOptions): OciImage {
 
   const layers: OciLayerInfo[] = layerFiles.map((files) => {
     const tar = ustar(files);
-    const { digest, size } = writeBlob(dir, gzipSync(tar));
+    // A big layer is gzip without compression (still tar+gzip to every client): the big layers here are random
+    // bytes, which deflate cannot shrink, and trying costs 2 s of CPU per 64 MiB.
+    const { digest, size } = writeBlob(dir, gzipSync(tar, { level: tar.length > STORED_ABOVE_BYTES ? 0 : undefined }));
     return { digest, size, diffId: sha256(tar) };
   });
 
