@@ -11,6 +11,7 @@ const LONGEST_FIRST = [
   'test/s3-replicas.real.test.ts',
   'test/synth-staleness.test.ts',
   'test/node-pull.real.test.ts',
+  'test/pull-through-cache.real.test.ts',
   'test/bad-input.real.test.ts',
   'test/synth.test.ts',
   'test/bad-input.test.ts',
