@@ -7,6 +7,7 @@ import {
   createCertificateAuthority,
   createServerCertificate,
   describeCertificate,
+  generateRsaPrivateKey,
   isIssuedBy,
   keyMatchesCertificate,
   registrySubjectAltNames,
@@ -62,6 +63,25 @@ describe('createCertificateAuthority / createServerCertificate', () => {
     expect(describeCertificate(ca.certificatePem, now).daysLeft).toBe(3650);
     expect(describeCertificate(server.certificatePem, now).sha256Fingerprint).toMatch(
       /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/,
+    );
+  });
+
+  it('uses keys made ahead in the thread pool (generateRsaPrivateKey), and refuses one of another size', async () => {
+    const [caKey, serverKey] = await Promise.all([generateRsaPrivateKey(), generateRsaPrivateKey()]);
+    expect(caKey).toMatch(/^-----BEGIN RSA PRIVATE KEY-----\n/);
+    const aheadCa = createCertificateAuthority({ now, privateKeyPem: caKey });
+    const aheadServer = createServerCertificate({ ca: aheadCa, subjectAltNames: sans, now, privateKeyPem: serverKey });
+    expect(aheadCa.privateKeyPem).toBe(caKey);
+    expect(aheadServer.privateKeyPem).toBe(serverKey);
+    expect(keyMatchesCertificate(aheadCa.certificatePem, caKey)).toBe(true);
+    expect(keyMatchesCertificate(aheadServer.certificatePem, serverKey)).toBe(true);
+    expect(isIssuedBy(aheadServer.certificatePem, aheadCa.certificatePem)).toBe(true);
+    expect(describeCertificate(aheadServer.certificatePem, now).dnsNames).toEqual(sans.dnsNames);
+    expect(() => createCertificateAuthority({ now, privateKeyPem: caKey, keySizeBits: 3072 })).toThrow(
+      "'privateKeyPem' must be an RSA key of 3072 bits ('keySizeBits'), got 2048 bits: give a key of that size, or leave 'privateKeyPem' out to make one",
+    );
+    expect(() => createServerCertificate({ ca, subjectAltNames: sans, privateKeyPem: 'not a key' })).toThrow(
+      /^'privateKeyPem' is not a PEM RSA private key/,
     );
   });
 
