@@ -1,4 +1,5 @@
 import type * as Yaml from 'js-yaml';
+import { parsePlainBlockYaml } from './block-yaml';
 import type { Credentials } from './htpasswd';
 import { ValidationError } from './validate';
 
@@ -86,8 +87,9 @@ export function parseRegistriesYaml(content: string, source = 'registries.yaml')
   }
   let parsed: unknown;
   try {
-    // js-yaml resolves an alias to the same object, so loading is linear; walking the result is not.
-    parsed = yaml().load(content);
+    // What we write is read without loading js-yaml (block-yaml.ts), anything else by js-yaml. js-yaml
+    // resolves an alias to the same object, so loading is linear; walking the result is not.
+    parsed = parsePlainBlockYaml(content) ?? yaml().load(content);
   } catch (error) {
     throw new ValidationError(
       `${source} is not valid YAML (${(error as Error).message.split('\n')[0]}): fix the syntax or recreate it`,
