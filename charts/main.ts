@@ -12,6 +12,7 @@ async function main(): Promise<void> {
   const materialDir = process.env.REGISTRY_MATERIAL_DIR ?? DEFAULT_MATERIAL_DIR;
   let keys: Promise<MaterialKeys> | undefined;
   if (materialDir !== '' && !existsSync(materialDir)) keys = generateMaterialKeys();
+  // require, not import(): a dynamic import would load Node's ESM loader, a cost the app need not pay.
   const { synthesizeApp } = require('./registry-app') as typeof import('./registry-app');
   synthesizeApp(materialDir, await keys);
 }

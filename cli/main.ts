@@ -127,6 +127,10 @@ export async function main(
       .exitProcess(false)
       .showHelpOnFail(false)
       .fail(false);
+    // Once a command's handler has started, yargs renders that command's whole help and keeps it, in case
+    // the handler asks for it later. Ours never do, and the rendering costs every command 5-30 ms; yargs has
+    // no setting for it, so its internal method is switched off (its types do not list it).
+    (parser as unknown as YargsInternals).getInternalMethods().getUsageInstance().cacheHelpMessage = () => {};
     // With a callback yargs hands --help/--version text back instead of printing it.
     await parser.parseAsync([...args], {}, (_error, _argv, text) => {
       output = text;
@@ -152,6 +156,11 @@ export async function main(
   }
   io.stderr.write(`error: unexpected error: ${message}\n`);
   return EXIT_CHECK_FAILED;
+}
+
+/** What main() reaches inside yargs: the method that renders and keeps a command's help. */
+interface YargsInternals {
+  getInternalMethods(): { getUsageInstance(): { cacheHelpMessage(): void } };
 }
 
 /** The boolean flags of the command being run (yargs has them, its types do not say so). */
