@@ -8,6 +8,14 @@ import { type CliIo, EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_OK, type ExitCode, 
 const SCRIPT = 'private-registry';
 
 /**
+ * A command's module. The build requires it: import() would bring in Node's ESM loader, milliseconds that
+ * every command would pay. The sources, which the tests run as TypeScript, are reached by import() only.
+ */
+async function loadModule<T>(specifier: string): Promise<T> {
+  return __filename.endsWith('.js') ? (require(specifier) as T) : ((await import(specifier)) as T);
+}
+
+/**
  * The commands, each with what the top-level help shows. A command's module (its flags, its handlers and
  * the library code they use) is loaded only when the command line names it: start-up is most of what a
  * command costs, and `--help` or `user list` need none of the others.
@@ -16,47 +24,50 @@ const COMMANDS: readonly { command: string; describe: string; load(): Promise<Co
   {
     command: 'init',
     describe: 'Create the material directory: CA, server certificate, htpasswd, registries.yaml',
-    load: async () => (await import('./commands/init.js')).initCommand,
+    load: async () => (await loadModule<typeof import('./commands/init.js')>('./commands/init.js')).initCommand,
   },
   {
     command: 'user',
     describe: 'Add, remove, list and verify registry users (htpasswd; registries.yaml kept consistent)',
-    load: async () => (await import('./commands/user.js')).userCommand,
+    load: async () => (await loadModule<typeof import('./commands/user.js')>('./commands/user.js')).userCommand,
   },
   {
     command: 'certs',
     describe: 'Show or renew the CA and the server certificate',
-    load: async () => (await import('./commands/certs.js')).certsCommand,
+    load: async () => (await loadModule<typeof import('./commands/certs.js')>('./commands/certs.js')).certsCommand,
   },
   {
     command: 'storage',
     describe: 'Keep the images in an S3 bucket (AWS S3, MinIO, Ceph) with 2 replicas, or go back to a volume',
-    load: async () => (await import('./commands/storage.js')).storageCommand,
+    load: async () =>
+      (await loadModule<typeof import('./commands/storage.js')>('./commands/storage.js')).storageCommand,
   },
   {
     command: 'k3d-config',
     describe: 'Print a k3d cluster config (k3d.io/v1alpha5) whose nodes use the registry',
-    load: async () => (await import('./commands/k3d-config.js')).k3dConfigCommand,
+    load: async () =>
+      (await loadModule<typeof import('./commands/k3d-config.js')>('./commands/k3d-config.js')).k3dConfigCommand,
   },
   {
     command: 'trust',
     describe: "How this machine's Docker, Podman/Skopeo/Buildah, containerd and curl trust the registry's CA",
-    load: async () => (await import('./commands/trust.js')).trustCommand,
+    load: async () => (await loadModule<typeof import('./commands/trust.js')>('./commands/trust.js')).trustCommand,
   },
   {
     command: 'doctor',
     describe: 'Check the material, the synthesized manifests and (--live) the running registry',
-    load: async () => (await import('./commands/doctor.js')).doctorCommand,
+    load: async () => (await loadModule<typeof import('./commands/doctor.js')>('./commands/doctor.js')).doctorCommand,
   },
   {
     command: 'images',
     describe: 'List, delete and size the images in the registry (HTTP API v2, our CA and credentials)',
-    load: async () => (await import('./commands/images.js')).imagesCommand,
+    load: async () => (await loadModule<typeof import('./commands/images.js')>('./commands/images.js')).imagesCommand,
   },
   {
     command: 'migrate',
     describe: 'Move old-layout material into node/, the only directory the nodes mount',
-    load: async () => (await import('./commands/migrate.js')).migrateCommand,
+    load: async () =>
+      (await loadModule<typeof import('./commands/migrate.js')>('./commands/migrate.js')).migrateCommand,
   },
 ];
 
