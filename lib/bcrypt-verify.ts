@@ -153,6 +153,7 @@ function bcryptAsm(stdlib: { Int32Array: Int32ArrayConstructor }, _foreign: unkn
   return crypt;
 }
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 const BASE64 = './ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 const HASH = /^\$2([aby])\$(\d\d)\$([./A-Za-z0-9]{22})([./A-Za-z0-9]{31})$/;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
@@ -173,8 +174,10 @@ export function bcryptMatches(password: string, hash: string): boolean | undefin
   const key = Buffer.from(`${password}\0`, 'utf8');
   const heap = new ArrayBuffer(MEMORY_BYTES);
   const memory = new Int32Array(heap);
+  // The big-endian words, byte-swapped natively where the memory is little-endian (Int32Array uses the CPU's order).
   const init = Buffer.from(BLOWFISH_INIT, 'base64');
-  for (let word = 0; word < init.length / 4; word++) memory[P_AT / 4 + word] = init.readInt32BE(word * 4);
+  if (LITTLE_ENDIAN) init.swap32();
+  new Uint8Array(heap).set(init, P_AT);
   memory.set(wordStream(key), KEY_STREAM_AT / 4);
   memory.set(wordStream(salt), SALT_STREAM_AT / 4);
   memory.set(wordStream(salt).subarray(0, 4), SALT_WORDS_AT / 4);
