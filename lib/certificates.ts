@@ -429,8 +429,25 @@ export function assertPrivateKeyPem(pem: string, source: string): void {
   parsePrivateKey(pem, source);
 }
 
+/**
+ * What Node parsed from a PEM, by the PEM's text: a synth checks the same certificates and keys in
+ * readMaterial and again in each construct (each piece must refuse bad material on its own too), and
+ * doctor several times over. The objects are immutable and the key is the whole content, so a changed
+ * file is parsed anew; only parses that succeeded are kept, and only the last few.
+ */
+const parsed = new Map<string, X509Certificate | KeyObject>();
+const MAX_PARSED = 16;
+
+function remember<T extends X509Certificate | KeyObject>(pem: string, value: T): T {
+  if (parsed.size >= MAX_PARSED) parsed.delete(parsed.keys().next().value as string);
+  parsed.set(pem, value);
+  return value;
+}
+
 /** The certificate in `pem`, or a ValidationError naming `source` and the fix. Parsed and checked by Node (OpenSSL). */
 export function parseCertificate(pem: string, source: string): X509Certificate {
+  const known = parsed.get(pem);
+  if (known instanceof X509Certificate) return known;
   let cert: X509Certificate;
   try {
     if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new Error('no "BEGIN CERTIFICATE" line');
@@ -446,11 +463,13 @@ export function parseCertificate(pem: string, source: string): X509Certificate {
       `${source} is not a PEM X.509 RSA certificate (its key is ${keyType}): restore it or create new material`,
     );
   }
-  return cert;
+  return remember(pem, cert);
 }
 
 /** The RSA private key in `pem`, or a ValidationError naming `source` and the fix. */
 export function parsePrivateKey(pem: string, source: string): KeyObject {
+  const known = parsed.get(pem);
+  if (known !== undefined && !(known instanceof X509Certificate)) return known;
   let key: KeyObject;
   try {
     if (!pem.includes('PRIVATE KEY-----')) throw new Error('no "BEGIN ... PRIVATE KEY" line');
@@ -465,7 +484,7 @@ export function parsePrivateKey(pem: string, source: string): KeyObject {
       `${source} is not a PEM RSA private key (it is ${key.asymmetricKeyType}): restore it or create new material`,
     );
   }
-  return key;
+  return remember(pem, key);
 }
 
 /** node-forge, loaded only when a certificate is made: it is the slowest module this package loads. */

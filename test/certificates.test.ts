@@ -10,6 +10,8 @@ import {
   generateRsaPrivateKey,
   isIssuedBy,
   keyMatchesCertificate,
+  parseCertificate,
+  parsePrivateKey,
   registrySubjectAltNames,
 } from '../lib/certificates';
 import { describeReal } from './support/real-software';
@@ -106,6 +108,23 @@ describe('createCertificateAuthority / createServerCertificate', () => {
     expect(() => describeCertificate('not a pem', now, 'certs/tls.crt')).toThrow(
       /^certs\/tls.crt is not a PEM X.509 RSA certificate \(.*\): restore it or create new material$/,
     );
+  });
+});
+
+describe('parseCertificate / parsePrivateKey', () => {
+  it('parse a PEM once: the same text gives the same object, any other text is parsed and judged anew', () => {
+    expect(parseCertificate(ca.certificatePem, 'a')).toBe(parseCertificate(ca.certificatePem, 'b'));
+    expect(parseCertificate(server.certificatePem, 'x')).not.toBe(parseCertificate(ca.certificatePem, 'x'));
+    expect(parsePrivateKey(ca.privateKeyPem, 'k')).toBe(parsePrivateKey(ca.privateKeyPem, 'k'));
+    expect(keyMatchesCertificate(server.certificatePem, ca.privateKeyPem)).toBe(false);
+    // One character changed: a new text, refused each time, naming the source given each time.
+    const damaged = ca.certificatePem.replace('-----\nMII', '-----\nAII');
+    expect(damaged).not.toBe(ca.certificatePem);
+    expect(() => parseCertificate(damaged, 'ca.crt')).toThrow(/^ca\.crt is not a PEM X\.509 RSA certificate/);
+    expect(() => parseCertificate(damaged, 'again')).toThrow(/^again is not a PEM X\.509 RSA certificate/);
+    // A key where a certificate belongs, and the reverse, after both were parsed as what they are.
+    expect(() => parseCertificate(ca.privateKeyPem, 'cert')).toThrow(/^cert is not a PEM X\.509 RSA certificate/);
+    expect(() => parsePrivateKey(ca.certificatePem, 'key')).toThrow(/^key is not a PEM RSA private key/);
   });
 });
 
