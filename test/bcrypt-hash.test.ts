@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import * as bcrypt from 'bcryptjs';
 import { describe, expect, it } from 'vitest';
-import { bcryptMatches } from '../lib/bcrypt-verify';
+import { bcryptHash, bcryptMatches, encodeBcryptBase64 } from '../lib/bcrypt-hash';
 import { seededRandom } from './support/seeded-random';
 
 const REPO = join(__dirname, '..');
@@ -13,9 +13,21 @@ function hashWith(password: string, cost: number, minor: 'a' | 'b' | 'y', random
   return bcrypt.hashSync(password, salt).replace(/^\$2b/, `$2${minor}`);
 }
 
+describe('bcryptHash', () => {
+  it('makes the very hash bcryptjs makes from the same password and salt', () => {
+    const random = seededRandom('bcrypt-hash-salts');
+    for (const [index, password] of ['registry', 'ünïcödé 😀', 'x'.repeat(72), `${'y'.repeat(72)}ignored`].entries()) {
+      const bytes = random(16);
+      const salt = `$2b$0${4 + (index % 2)}$${encodeBcryptBase64(bytes)}`;
+      expect(encodeBcryptBase64(bytes)).toBe(bcrypt.encodeBase64(bytes, 16));
+      expect(bcryptHash(password, salt)).toBe(bcrypt.hashSync(password, salt));
+    }
+  });
+});
+
 describe('bcryptMatches', () => {
   it('agrees with bcryptjs on right and wrong passwords, every minor version, costs 4 and 5', () => {
-    const random = seededRandom('bcrypt-verify');
+    const random = seededRandom('bcrypt-hash');
     const passwords = [
       'iris',
       'x',
@@ -60,7 +72,7 @@ describe('bcryptMatches', () => {
 
   it('is valid asm.js in the build, so V8 compiles it to WebAssembly (else it is only slow JavaScript)', () => {
     // V8 warns "Invalid asm.js: <reason>" and runs the function as plain JavaScript when validation fails.
-    const script = `const { bcryptMatches } = require(${JSON.stringify(join(REPO, 'build', 'lib', 'bcrypt-verify.js'))});
+    const script = `const { bcryptMatches } = require(${JSON.stringify(join(REPO, 'build', 'lib', 'bcrypt-hash.js'))});
       process.stdout.write(String(bcryptMatches('iris', ${JSON.stringify(hashWith('iris', 4, 'b', seededRandom('three')))})));`;
     const result = spawnSync('node', ['-e', script], { encoding: 'utf8' });
     expect(result.stderr).not.toMatch(/asm\.js/);

@@ -1,9 +1,9 @@
 /**
- * bcrypt verification (`$2a$`, `$2b$`, `$2y$`) without bcryptjs. A synth, doctor and `user verify` each check
- * one password against the htpasswd once, in a fresh process: there bcryptjs spends 15-25 ms of its ~20 ms
- * warming up its JavaScript, not computing. The same algorithm written as an asm.js module is compiled by
- * V8 to WebAssembly before its first call and takes a few milliseconds. Hashing new passwords stays with
- * bcryptjs (htpasswd.ts); the tests check this against bcryptjs on many passwords, salts and costs.
+ * bcrypt (`$2a$`, `$2b$`, `$2y$`) without bcryptjs. A synth, doctor and the user commands each hash or check
+ * a password or two in a fresh process: there bcryptjs spends 15-25 ms warming up its JavaScript, not
+ * computing. The same algorithm written as an asm.js module is compiled by V8 to WebAssembly before its
+ * first call and takes a few milliseconds. The tests check it against bcryptjs on many passwords, salts and
+ * costs; what it does not cover (see bcryptHash) is left to bcryptjs by its callers (htpasswd.ts).
  */
 
 /** The Blowfish P-array (18 words) and S-boxes (4 x 256), the hex digits of pi, as big-endian words. */
@@ -155,16 +155,18 @@ function bcryptAsm(stdlib: { Int32Array: Int32ArrayConstructor }, _foreign: unkn
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 const BASE64 = './ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-const HASH = /^\$2([aby])\$(\d\d)\$([./A-Za-z0-9]{22})([./A-Za-z0-9]{31})$/;
+/** A bcrypt setting: version, two-digit cost and 22 characters of salt; a whole hash has 31 more. */
+const SETTING = /^\$2([aby])\$(\d\d)\$([./A-Za-z0-9]{22})/;
+const HASH = /^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /**
- * True when `password` hashes to `hash` under its own salt and cost, as bcryptjs's compareSync says;
- * undefined when the hash or password is outside what this implements (a cost outside 4-31, a password
- * that is not well-formed Unicode): then ask bcryptjs.
+ * The bcrypt hash of `password` with the version, cost and salt of `setting` (a setting or a whole hash),
+ * exactly what bcryptjs's hashSync gives; undefined for what this does not implement (a cost outside 4-31,
+ * a password that is not well-formed Unicode): ask bcryptjs then.
  */
-export function bcryptMatches(password: string, hash: string): boolean | undefined {
-  const parts = HASH.exec(hash);
+export function bcryptHash(password: string, setting: string): string | undefined {
+  const parts = SETTING.exec(setting);
   if (parts === null || LONE_SURROGATE.test(password)) return undefined;
   const [, minor, costText, saltText] = parts;
   const cost = Number(costText);
@@ -185,8 +187,14 @@ export function bcryptMatches(password: string, hash: string): boolean | undefin
   bcryptAsm(globalThis, undefined, heap)(2 ** cost);
   const output = Buffer.alloc(24);
   for (let word = 0; word < 6; word++) output.writeInt32BE(memory[TEXT_AT / 4 + word], word * 4);
-  const computed = `$2${minor}$${costText}$${encodeBase64(salt)}${encodeBase64(output.subarray(0, 23))}`;
-  return computed === hash;
+  return `$2${minor}$${costText}$${encodeBcryptBase64(salt)}${encodeBcryptBase64(output.subarray(0, 23))}`;
+}
+
+/** True when `password` matches `hash`, as bcryptjs's compareSync says; undefined where bcryptHash is. */
+export function bcryptMatches(password: string, hash: string): boolean | undefined {
+  if (!HASH.test(hash)) return undefined;
+  const computed = bcryptHash(password, hash);
+  return computed === undefined ? undefined : computed === hash;
 }
 
 /** 18 words from `bytes` read cyclically, big-endian: how Blowfish's key schedule consumes a key. */
@@ -218,7 +226,8 @@ function decodeBase64(text: string, length: number): Buffer {
   return bytes;
 }
 
-function encodeBase64(bytes: Uint8Array): string {
+/** bcrypt's base64 of `bytes` (its own alphabet, no padding): 16 bytes of salt make 22 characters. */
+export function encodeBcryptBase64(bytes: Uint8Array): string {
   let text = '';
   for (let i = 0; i < bytes.length; i += 3) {
     const [b1, b2 = 0, b3 = 0] = [bytes[i], bytes[i + 1], bytes[i + 2]];
