@@ -15,6 +15,25 @@
 const KEY = /^[A-Za-z][A-Za-z0-9_.-]*(?::[0-9]+)?$/;
 /** The plain words js-yaml's default schema reads as null or a boolean, not as a string. */
 const NOT_STRINGS = new Set(['null', 'Null', 'NULL', 'true', 'True', 'TRUE', 'false', 'False', 'FALSE']);
+/** Plain words js-yaml quotes when it writes them, since YAML 1.1 reads them as booleans. */
+const YAML_11_BOOLEANS = new Set([
+  'y',
+  'Y',
+  'yes',
+  'Yes',
+  'YES',
+  'on',
+  'On',
+  'ON',
+  'n',
+  'N',
+  'no',
+  'No',
+  'NO',
+  'off',
+  'Off',
+  'OFF',
+]);
 /** A double-quoted scalar of printable ASCII with no escape (no `\`, no `"`). */
 const QUOTED = /^"([\x20\x21\x23-\x5b\x5d-\x7e]*)"$/;
 const MAPPING_ENTRY = /^([^:\s]+(?::[0-9]+)?):(?: (.*))?$/;
@@ -68,4 +87,42 @@ export function parsePlainBlockYaml(text: string): Record<string, unknown> | und
     entries++;
   }
   return pending === undefined && entries > 0 ? root : undefined;
+}
+
+/**
+ * What js-yaml's `dump(value, { lineWidth: -1, forceQuotes: true, quotingType: '"', noRefs: true })` writes
+ * for `value`, when `value` is in the subset parsePlainBlockYaml reads (maps and non-empty lists of maps,
+ * lists and strings; keys as above; strings of printable ASCII without `"` or `\`); undefined otherwise.
+ */
+export function renderPlainBlockYaml(value: Record<string, unknown>): string | undefined {
+  const lines: string[] = [];
+  const writeMap = (map: Record<string, unknown>, indent: string): boolean => {
+    const keys = Object.keys(map);
+    if (keys.length === 0) return false;
+    for (const key of keys) {
+      if (key.length > 1024 || !KEY.test(key) || NOT_STRINGS.has(key) || YAML_11_BOOLEANS.has(key)) return false;
+      const child = map[key];
+      if (typeof child === 'string') {
+        if (!QUOTED.test(`"${child}"`)) return false;
+        lines.push(`${indent}${key}: "${child}"`);
+      } else {
+        lines.push(`${indent}${key}:`);
+        if (!writeNode(child, `${indent}  `)) return false;
+      }
+    }
+    return true;
+  };
+  const writeNode = (node: unknown, indent: string): boolean => {
+    if (Array.isArray(node)) {
+      if (node.length === 0) return false;
+      for (const item of node) {
+        if (typeof item !== 'string' || !QUOTED.test(`"${item}"`)) return false;
+        lines.push(`${indent}- "${item}"`);
+      }
+      return true;
+    }
+    const isMap = typeof node === 'object' && node !== null && Object.getPrototypeOf(node) === Object.prototype;
+    return isMap && writeMap(node as Record<string, unknown>, indent);
+  };
+  return writeMap(value, '') ? `${lines.join('\n')}\n` : undefined;
 }

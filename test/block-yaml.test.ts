@@ -1,6 +1,6 @@
 import * as yaml from 'js-yaml';
 import { describe, expect, it } from 'vitest';
-import { parsePlainBlockYaml } from '../lib/block-yaml';
+import { parsePlainBlockYaml, renderPlainBlockYaml } from '../lib/block-yaml';
 import { type RegistriesConfig, nodeRegistriesConfig, renderRegistriesYaml } from '../lib/registries-yaml';
 import { seededRandom } from './support/seeded-random';
 
@@ -111,5 +111,56 @@ describe('parsePlainBlockYaml', () => {
     // Many damaged copies are still plain documents it reads; the rest went to js-yaml.
     expect(answered).toBeGreaterThan(300);
     expect(answered).toBeLessThan(3000);
+  });
+});
+
+describe('renderPlainBlockYaml', () => {
+  const dump = (value: unknown): string =>
+    yaml.dump(value, { lineWidth: -1, forceQuotes: true, quotingType: '"', noRefs: true });
+
+  it("writes registries.yaml byte for byte as js-yaml's dump does", () => {
+    for (const config of written) {
+      expect(renderPlainBlockYaml(config as unknown as Record<string, unknown>)).toBe(dump(config));
+    }
+  });
+
+  it('agrees with js-yaml on random documents, and leaves everything outside its subset to it', () => {
+    const random = seededRandom('block-yaml-render');
+    const pick = <T>(options: readonly T[]): T => options[random(4).readUInt32BE(0) % options.length];
+    const keys = ['mirrors', 'a', 'docker.io', 'localhost:5000', 'ca_file', 'x-y_z', 'yes', 'on', 'N', 'null', 'True'];
+    const more = ['*', '1x', '-a', 'a b', '#a', "'a'", 'ü', 'k'.repeat(1100), '__proto__x'];
+    const strings = [
+      '',
+      'x',
+      'https://a:1/b',
+      "it's # not: a [comment]",
+      ' spaced ',
+      'q"uote',
+      'back\\slash',
+      'ü',
+      'a\nb',
+    ];
+    const node = (depth: number): unknown => {
+      const kind = depth > 2 ? 0 : random(1)[0] % 4;
+      if (kind === 0) return pick(strings);
+      if (kind === 1) return Array.from({ length: random(1)[0] % 3 }, () => pick(strings));
+      const map: Record<string, unknown> = {};
+      for (let n = random(1)[0] % 3; n >= 0; n--) map[pick(random(1)[0] % 5 === 0 ? more : keys)] = node(depth + 1);
+      return map;
+    };
+    let written = 0;
+    for (let round = 0; round < 2000; round++) {
+      const value = { [pick(keys)]: node(0) };
+      const text = renderPlainBlockYaml(value);
+      if (text === undefined) continue;
+      written++;
+      expect(text, JSON.stringify(value)).toBe(dump(value));
+      expect(parsePlainBlockYaml(text)).toEqual(value);
+    }
+    expect(written).toBeGreaterThan(200);
+    expect(written).toBeLessThan(2000);
+    expect(renderPlainBlockYaml({ a: { b: true } })).toBeUndefined();
+    expect(renderPlainBlockYaml({ a: [] })).toBeUndefined();
+    expect(renderPlainBlockYaml({ a: {} })).toBeUndefined();
   });
 });
