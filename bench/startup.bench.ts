@@ -2,6 +2,7 @@
  * What a synth and each CLI command cost, each against its floor, measured in the same run with A and B
  * alternated (see paired.ts); the README's Performance table comes from here.
  *   npm run bench            (BENCH_ROUNDS=N for more or fewer rounds; default 9)
+ *   BENCH_ROWS=doctor,'app alone' npm run bench -- bench/startup.bench.ts   (only the rows whose name holds one of these)
  */
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,6 +14,7 @@ import { type PairedResult, type Timing, median, paired, table, timed } from './
 
 const REPO = join(__dirname, '..');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9);
+const ROWS = process.env.BENCH_ROWS?.split(',').map((part) => part.trim());
 const work = mkdtempSync(join(tmpdir(), 'bench-startup-'));
 const material = join(work, 'registry');
 const cli = join(REPO, 'bin', 'private-registry.js');
@@ -68,44 +70,45 @@ it('measures synth, the app and the CLI against their floors', { timeout: 1_800_
   expect(loadManifests(join(work, 'floor', 'dist'))).toEqual(loadManifests(reference));
   expect(loadManifests(join(work, 'floor', 'dist', 'example'))).toEqual(loadManifests(join(reference, 'example')));
 
+  /** One row, unless BENCH_ROWS leaves it out. */
+  const row = async (options: Parameters<typeof paired>[0]): Promise<PairedResult | undefined> => {
+    if (ROWS !== undefined && !ROWS.some((part) => options.name.includes(part))) return undefined;
+    const result = await paired(options);
+    results.push(result);
+    return result;
+  };
   const floorSynth = (): Timing =>
     timed('npx', ['cdk8s', 'synth', '--app', `node ${floorApp}`, '--output', join(work, 'out-floor')], { cwd: REPO });
-  results.push(
-    await paired({
-      name: '`npx cdk8s synth`, material present',
-      floor: 'the same, prebuilt plain-JS app',
-      rounds: ROUNDS,
-      a: () => synth(material, join(work, 'out-a')),
-      b: floorSynth,
-    }),
-  );
+  await row({
+    name: '`npx cdk8s synth`, material present',
+    floor: 'the same, prebuilt plain-JS app',
+    rounds: ROUNDS,
+    a: () => synth(material, join(work, 'out-a')),
+    b: floorSynth,
+  });
   const withoutUpgradeCheck = (app: string[], outDir: string, materialDir = material) =>
     timed('npx', ['cdk8s', 'synth', '--no-check-upgrade', ...app, '--output', outDir], {
       cwd: REPO,
       env: env(materialDir),
     });
-  results.push(
-    await paired({
-      name: '`npx cdk8s synth --no-check-upgrade`',
-      floor: 'the same, prebuilt plain-JS app',
-      rounds: ROUNDS,
-      a: () => withoutUpgradeCheck([], join(work, 'out-a')),
-      b: () => withoutUpgradeCheck(['--app', `node ${floorApp}`], join(work, 'out-floor')),
-    }),
-  );
+  await row({
+    name: '`npx cdk8s synth --no-check-upgrade`',
+    floor: 'the same, prebuilt plain-JS app',
+    rounds: ROUNDS,
+    a: () => withoutUpgradeCheck([], join(work, 'out-a')),
+    b: () => withoutUpgradeCheck(['--app', `node ${floorApp}`], join(work, 'out-floor')),
+  });
   mkdirSync(join(work, 'app-a'));
-  results.push(
-    await paired({
-      name: 'the app alone, `node build/charts/main.js`',
-      floor: 'a bare cdk8s-plus-28 app, same objects',
-      rounds: ROUNDS,
-      a: () =>
-        timed('node', [join(REPO, 'build', 'charts', 'main.js')], { cwd: join(work, 'app-a'), env: env(material) }),
-      b: () => timed('node', [floorApp], { cwd: join(work, 'floor') }),
-    }),
-  );
+  await row({
+    name: 'the app alone, `node build/charts/main.js`',
+    floor: 'a bare cdk8s-plus-28 app, same objects',
+    rounds: ROUNDS,
+    a: () =>
+      timed('node', [join(REPO, 'build', 'charts', 'main.js')], { cwd: join(work, 'app-a'), env: env(material) }),
+    b: () => timed('node', [floorApp], { cwd: join(work, 'floor') }),
+  });
   const fresh = join(work, 'fresh');
-  const first = await paired({
+  const first = await row({
     name: 'first `npx cdk8s synth` (creates the material)',
     floor: 'steady `npx cdk8s synth`',
     rounds: ROUNDS,
@@ -113,7 +116,6 @@ it('measures synth, the app and the CLI against their floors', { timeout: 1_800_
     a: () => synth(fresh, join(work, 'out-fresh')),
     b: () => synth(material, join(work, 'out-a')),
   });
-  results.push(first);
 
   // Every command that does not create keys, against node doing nothing.
   const nothing = (): Timing => timed('node', ['-e', '']);
@@ -138,23 +140,19 @@ it('measures synth, the app and the CLI against their floors', { timeout: 1_800_
     ['trust', () => timed('node', [cli, 'trust', '--dir', material])],
   ];
   for (const [command, run] of commands) {
-    results.push(
-      await paired({
-        name: `\`private-registry ${command}\``,
-        floor: '`node -e ""`',
-        rounds: ROUNDS,
-        a: run,
-        b: nothing,
-      }),
-    );
+    await row({ name: `\`private-registry ${command}\``, floor: '`node -e ""`', rounds: ROUNDS, a: run, b: nothing });
   }
 
-  const extra = first.a.map((value, index) => value - first.b[index]);
+  const extra = first === undefined ? [] : first.a.map((value, index) => value - first.b[index]);
   const report = [
     '',
     table(results),
     '',
-    `first synth over the steady synth: median ${Math.round(median(extra) * 1000)} ms, range ${Math.round(Math.min(...extra) * 1000)}–${Math.round(Math.max(...extra) * 1000)} ms`,
+    ...(first === undefined
+      ? []
+      : [
+          `first synth over the steady synth: median ${Math.round(median(extra) * 1000)} ms, range ${Math.round(Math.min(...extra) * 1000)}–${Math.round(Math.max(...extra) * 1000)} ms`,
+        ]),
     `${ROUNDS} rounds per row; load average at the start ${load.join(' ')}, at the end ${loadavg()
       .map((value) => value.toFixed(2))
       .join(' ')}; Node ${process.version}; ${spawnSync('nproc', { encoding: 'utf8' }).stdout.trim()} cores`,

@@ -1,46 +1,25 @@
-import { App } from 'cdk8s';
-// The modules it uses, not ../lib: the index would load the CLI's helpers (probe, trust, k3d config) too.
+import { existsSync } from 'node:fs';
 import { DEFAULT_MATERIAL_DIR } from '../lib/defaults';
-import { loadOrCreateMaterial } from '../lib/material';
-import { readMaterialStorage } from '../lib/material-storage';
-import { PrivateApp } from '../lib/private-app';
-import { RegistryChart } from '../lib/registry-chart';
+import { type MaterialKeys, generateMaterialKeys } from '../lib/material';
 import { ValidationError } from '../lib/validate';
-import { ExampleChart } from './example-chart';
 
-function main(): void {
-  // The material directory is created on the first synth and only read after that, so every synth
-  // from the same material writes byte-identical manifests.
+/**
+ * The app cdk8s.yaml runs (through charts/run.js). Creating material is mostly making two RSA keys (50-470
+ * ms each): on a first synth they are made at the same time in Node's thread pool, started before the app
+ * loads cdk8s and cdk8s-plus-28 (most of a synth's start-up), so the key making and the loading overlap.
+ */
+async function main(): Promise<void> {
   const materialDir = process.env.REGISTRY_MATERIAL_DIR ?? DEFAULT_MATERIAL_DIR;
-  const { material, created, recovered } = loadOrCreateMaterial(materialDir);
-  for (const line of recovered) process.stderr.write(`recovered: ${line}\n`);
-  if (created) {
-    process.stderr.write(
-      `created ${materialDir}/ (CA, server certificate, htpasswd, registries.yaml); password for user "${material.nodeCredentials.username}" is in ${materialDir}/auth/password\n`,
-    );
-  }
-  // The manifests hold the TLS key and the htpasswd: private (dist/ 0700, files 0600) from their first byte.
-  const app = new PrivateApp();
-  // Hostname and ports follow the material's registries.yaml (e.g. `private-registry init --node-port 30500`).
-  // S3 (and two replicas) once `private-registry storage s3` stored a bucket; else a PersistentVolumeClaim.
-  const chart = new RegistryChart(app, 'container-registry', { material, storage: readMaterialStorage(materialDir) });
-  app.synth();
-
-  // The example pod goes to a sub-directory: `kubectl apply -f dist` does not recurse, so the pod only
-  // starts when you apply dist/example after pushing its image. It holds no secret, so a plain App (0644
-  // files) will do; inside the private dist/ only you can reach it anyway.
-  const exampleApp = new App({ outdir: `${app.outdir}/example` });
-  new ExampleChart(exampleApp, 'hello-world-example', {
-    image: `localhost:${chart.registry.nodePort}/hello-world-example:latest`,
-  });
-  exampleApp.synth();
+  let keys: Promise<MaterialKeys> | undefined;
+  if (materialDir !== '' && !existsSync(materialDir)) keys = generateMaterialKeys();
+  // require, not import(): a dynamic import would load Node's ESM loader, a cost the app need not pay.
+  const { synthesizeApp } = require('./registry-app') as typeof import('./registry-app');
+  synthesizeApp(materialDir, await keys);
 }
 
 // A user error (bad material, a path that cannot be used) is one line of ours, never a stack trace; anything
 // else is a bug and keeps its trace.
-try {
-  main();
-} catch (error) {
+main().catch((error: unknown) => {
   const { code, syscall, path: file } = error as NodeJS.ErrnoException;
   if (error instanceof ValidationError) process.stderr.write(`error: ${error.message}\n`);
   else if (typeof code === 'string' && syscall !== undefined)
@@ -49,4 +28,4 @@ try {
     );
   else throw error;
   process.exitCode = 1;
-}
+});

@@ -8,6 +8,14 @@ import { type CliIo, EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_OK, type ExitCode, 
 const SCRIPT = 'private-registry';
 
 /**
+ * A command's module. The build requires it: import() would bring in Node's ESM loader, milliseconds that
+ * every command would pay. The sources, which the tests run as TypeScript, are reached by import() only.
+ */
+async function loadModule<T>(specifier: string): Promise<T> {
+  return __filename.endsWith('.js') ? (require(specifier) as T) : ((await import(specifier)) as T);
+}
+
+/**
  * The commands, each with what the top-level help shows. A command's module (its flags, its handlers and
  * the library code they use) is loaded only when the command line names it: start-up is most of what a
  * command costs, and `--help` or `user list` need none of the others.
@@ -16,53 +24,56 @@ const COMMANDS: readonly { command: string; describe: string; load(): Promise<Co
   {
     command: 'init',
     describe: 'Create the material directory: CA, server certificate, htpasswd, registries.yaml',
-    load: async () => (await import('./commands/init.js')).initCommand,
+    load: async () => (await loadModule<typeof import('./commands/init.js')>('./commands/init.js')).initCommand,
   },
   {
     command: 'user',
     describe: 'Add, remove, list and verify registry users (htpasswd; registries.yaml kept consistent)',
-    load: async () => (await import('./commands/user.js')).userCommand,
+    load: async () => (await loadModule<typeof import('./commands/user.js')>('./commands/user.js')).userCommand,
   },
   {
     command: 'certs',
     describe: 'Show or renew the CA and the server certificate',
-    load: async () => (await import('./commands/certs.js')).certsCommand,
+    load: async () => (await loadModule<typeof import('./commands/certs.js')>('./commands/certs.js')).certsCommand,
   },
   {
     command: 'storage',
     describe: 'Keep the images in an S3 bucket (AWS S3, MinIO, Ceph) with 2 replicas, or go back to a volume',
-    load: async () => (await import('./commands/storage.js')).storageCommand,
+    load: async () =>
+      (await loadModule<typeof import('./commands/storage.js')>('./commands/storage.js')).storageCommand,
   },
   {
     command: 'cache',
     describe:
       'Pull docker.io, ghcr.io, quay.io, registry.k8s.io (or any https:// registry) through caches in the cluster',
-    load: async () => (await import('./commands/cache.js')).cacheCommand,
+    load: async () => (await loadModule<typeof import('./commands/cache.js')>('./commands/cache.js')).cacheCommand,
   },
   {
     command: 'k3d-config',
     describe: 'Print a k3d cluster config (k3d.io/v1alpha5) whose nodes use the registry',
-    load: async () => (await import('./commands/k3d-config.js')).k3dConfigCommand,
+    load: async () =>
+      (await loadModule<typeof import('./commands/k3d-config.js')>('./commands/k3d-config.js')).k3dConfigCommand,
   },
   {
     command: 'trust',
     describe: "How this machine's Docker, Podman/Skopeo/Buildah, containerd and curl trust the registry's CA",
-    load: async () => (await import('./commands/trust.js')).trustCommand,
+    load: async () => (await loadModule<typeof import('./commands/trust.js')>('./commands/trust.js')).trustCommand,
   },
   {
     command: 'doctor',
     describe: 'Check the material, the synthesized manifests and (--live) the running registry',
-    load: async () => (await import('./commands/doctor.js')).doctorCommand,
+    load: async () => (await loadModule<typeof import('./commands/doctor.js')>('./commands/doctor.js')).doctorCommand,
   },
   {
     command: 'images',
     describe: 'List, delete and size the images in the registry (HTTP API v2, our CA and credentials)',
-    load: async () => (await import('./commands/images.js')).imagesCommand,
+    load: async () => (await loadModule<typeof import('./commands/images.js')>('./commands/images.js')).imagesCommand,
   },
   {
     command: 'migrate',
     describe: 'Move old-layout material into node/, the only directory the nodes mount',
-    load: async () => (await import('./commands/migrate.js')).migrateCommand,
+    load: async () =>
+      (await loadModule<typeof import('./commands/migrate.js')>('./commands/migrate.js')).migrateCommand,
   },
 ];
 
@@ -133,6 +144,10 @@ export async function main(
       .exitProcess(false)
       .showHelpOnFail(false)
       .fail(false);
+    // Once a command's handler has started, yargs renders that command's whole help and keeps it, in case
+    // the handler asks for it later. Ours never do, and the rendering costs every command 5-30 ms; yargs has
+    // no setting for it, so its internal method is switched off (its types do not list it).
+    (parser as unknown as YargsInternals).getInternalMethods().getUsageInstance().cacheHelpMessage = () => {};
     // With a callback yargs hands --help/--version text back instead of printing it.
     await parser.parseAsync([...args], {}, (_error, _argv, text) => {
       output = text;
@@ -158,6 +173,11 @@ export async function main(
   }
   io.stderr.write(`error: unexpected error: ${message}\n`);
   return EXIT_CHECK_FAILED;
+}
+
+/** What main() reaches inside yargs: the method that renders and keeps a command's help. */
+interface YargsInternals {
+  getInternalMethods(): { getUsageInstance(): { cacheHelpMessage(): void } };
 }
 
 /** The boolean flags of the command being run (yargs has them, its types do not say so). */

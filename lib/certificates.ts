@@ -1,4 +1,14 @@
-import { type KeyObject, X509Certificate, createPrivateKey, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import {
+  type KeyObject,
+  type RSAKeyPairOptions,
+  X509Certificate,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPair,
+  generateKeyPairSync,
+  randomBytes,
+  sign,
+} from 'node:crypto';
 import { isIP } from 'node:net';
 import type * as Forge from 'node-forge';
 import { CLUSTER_DOMAIN } from './defaults';
@@ -24,6 +34,11 @@ export interface CertificateAuthorityOptions {
   readonly validityDays?: number;
   /** @default 2048 */
   readonly keySizeBits?: number;
+  /**
+   * The CA's RSA key (PKCS#1 PEM) of `keySizeBits`, made ahead, e.g. by generateRsaPrivateKey while other work runs.
+   * @default - a new key, made now
+   */
+  readonly privateKeyPem?: string;
   /** @default - the current time */
   readonly now?: Date;
   /**
@@ -48,6 +63,11 @@ export interface ServerCertificateOptions {
   readonly validityDays?: number;
   /** @default 2048 */
   readonly keySizeBits?: number;
+  /**
+   * The certificate's RSA key (PKCS#1 PEM) of `keySizeBits`, made ahead (see generateRsaPrivateKey).
+   * @default - a new key, made now
+   */
+  readonly privateKeyPem?: string;
   /** @default - the current time */
   readonly now?: Date;
 }
@@ -245,7 +265,7 @@ export function missingSubjectAltNames(certificate: SubjectAltNames, required: S
 export function createCertificateAuthority(options: CertificateAuthorityOptions = {}): CertificateAndKey {
   const validityDays = options.validityDays ?? DEFAULT_CA_VALIDITY_DAYS;
   assertIntegerInRange('caValidityDays', validityDays, 1, 36500, 'give the CA lifetime in days');
-  const keys = generateKeys(options.keySizeBits);
+  const keys = keyPairOf(options.keySizeBits, options.privateKeyPem);
   const subject = [{ name: 'commonName', value: options.commonName ?? 'cdk8s-private-registry CA' }];
   const cert = newCertificate(keys.publicKeyPem, subject, subject, validityDays, options.now);
   cert.setExtensions([
@@ -294,7 +314,7 @@ export function createServerCertificate(options: ServerCertificateOptions): Cert
       `'certValidityDays' must not reach past the CA's end on ${isoSeconds(caEnd)}, ${caDaysLeft} days from now, got ${options.validityDays}: give at most ${caDaysLeft} days, or make a new CA first (private-registry certs renew --rotate-ca)`,
     );
   }
-  const keys = generateKeys(options.keySizeBits);
+  const keys = keyPairOf(options.keySizeBits, options.privateKeyPem);
   const cert = newCertificate(
     keys.publicKeyPem,
     [{ name: 'commonName', value: dnsNames[0] }],
@@ -409,8 +429,25 @@ export function assertPrivateKeyPem(pem: string, source: string): void {
   parsePrivateKey(pem, source);
 }
 
+/**
+ * What Node parsed from a PEM, by the PEM's text: a synth checks the same certificates and keys in
+ * readMaterial and again in each construct (each piece must refuse bad material on its own too), and
+ * doctor several times over. The objects are immutable and the key is the whole content, so a changed
+ * file is parsed anew; only parses that succeeded are kept, and only the last few.
+ */
+const parsed = new Map<string, X509Certificate | KeyObject>();
+const MAX_PARSED = 16;
+
+function remember<T extends X509Certificate | KeyObject>(pem: string, value: T): T {
+  if (parsed.size >= MAX_PARSED) parsed.delete(parsed.keys().next().value as string);
+  parsed.set(pem, value);
+  return value;
+}
+
 /** The certificate in `pem`, or a ValidationError naming `source` and the fix. Parsed and checked by Node (OpenSSL). */
 export function parseCertificate(pem: string, source: string): X509Certificate {
+  const known = parsed.get(pem);
+  if (known instanceof X509Certificate) return known;
   let cert: X509Certificate;
   try {
     if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new Error('no "BEGIN CERTIFICATE" line');
@@ -426,11 +463,13 @@ export function parseCertificate(pem: string, source: string): X509Certificate {
       `${source} is not a PEM X.509 RSA certificate (its key is ${keyType}): restore it or create new material`,
     );
   }
-  return cert;
+  return remember(pem, cert);
 }
 
 /** The RSA private key in `pem`, or a ValidationError naming `source` and the fix. */
 export function parsePrivateKey(pem: string, source: string): KeyObject {
+  const known = parsed.get(pem);
+  if (known !== undefined && !(known instanceof X509Certificate)) return known;
   let key: KeyObject;
   try {
     if (!pem.includes('PRIVATE KEY-----')) throw new Error('no "BEGIN ... PRIVATE KEY" line');
@@ -445,7 +484,7 @@ export function parsePrivateKey(pem: string, source: string): KeyObject {
       `${source} is not a PEM RSA private key (it is ${key.asymmetricKeyType}): restore it or create new material`,
     );
   }
-  return key;
+  return remember(pem, key);
 }
 
 /** node-forge, loaded only when a certificate is made: it is the slowest module this package loads. */
@@ -453,20 +492,50 @@ function forge(): typeof Forge {
   return require('node-forge') as typeof Forge;
 }
 
-function generateKeys(keySizeBits = 2048): { publicKeyPem: string; privateKeyPem: string } {
+function rsaKeyOptions(keySizeBits: number): RSAKeyPairOptions<'pem', 'pem'> {
   if (![2048, 3072, 4096].includes(keySizeBits)) {
     throw new ValidationError(
       `'keySizeBits' must be 2048, 3072 or 4096, got ${keySizeBits}: pick one of those RSA sizes`,
     );
   }
   // Native, and written as PKCS#1 ("BEGIN RSA PRIVATE KEY"), the form node-forge wrote before.
-  const keys = generateKeyPairSync('rsa', {
+  return {
     modulusLength: keySizeBits,
     publicExponent: 0x10001,
     publicKeyEncoding: { type: 'spki', format: 'pem' },
     privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
-  });
-  return { publicKeyPem: keys.publicKey, privateKeyPem: keys.privateKey };
+  };
+}
+
+/**
+ * A new RSA private key (PKCS#1 PEM), made in Node's thread pool: two of them take about as long as one
+ * (an RSA-2048 key takes 50-470 ms), and the caller's thread goes on meanwhile. For the `privateKeyPem`
+ * options of createCertificateAuthority and createServerCertificate.
+ */
+export function generateRsaPrivateKey(keySizeBits = 2048): Promise<string> {
+  const options = rsaKeyOptions(keySizeBits);
+  return new Promise((resolve, reject) =>
+    generateKeyPair('rsa', options, (error, _publicKey, privateKey) =>
+      error === null ? resolve(privateKey) : reject(error),
+    ),
+  );
+}
+
+/** The key pair of `privateKeyPem`, which must be an RSA key of `keySizeBits`; a new one without it. */
+function keyPairOf(keySizeBits = 2048, privateKeyPem?: string): { publicKeyPem: string; privateKeyPem: string } {
+  const options = rsaKeyOptions(keySizeBits);
+  if (privateKeyPem === undefined) {
+    const keys = generateKeyPairSync('rsa', options);
+    return { publicKeyPem: keys.publicKey, privateKeyPem: keys.privateKey };
+  }
+  const key = parsePrivateKey(privateKeyPem, "'privateKeyPem'");
+  const bits = key.asymmetricKeyDetails?.modulusLength;
+  if (bits !== keySizeBits) {
+    throw new ValidationError(
+      `'privateKeyPem' must be an RSA key of ${keySizeBits} bits ('keySizeBits'), got ${bits} bits: give a key of that size, or leave 'privateKeyPem' out to make one`,
+    );
+  }
+  return { publicKeyPem: createPublicKey(key).export({ type: 'spki', format: 'pem' }) as string, privateKeyPem };
 }
 
 function newCertificate(

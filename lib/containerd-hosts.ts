@@ -136,6 +136,8 @@ function splitHostPort(hostport: string): { hostname: string; port: string } {
 /** containerd `docker.IsLocalhost`: "localhost" or a loopback IP. */
 function isLocalhost(hostname: string): boolean {
   if (hostname === 'localhost') return true;
+  // Only digits and dots (IPv4) or a ':' (IPv6) can be an address; isIP's first call costs milliseconds.
+  if (!/^[\d.]+$/.test(hostname) && !hostname.includes(':')) return false;
   switch (isIP(hostname)) {
     case 4:
       return hostname.startsWith('127.');

@@ -1,4 +1,5 @@
 import type * as Bcrypt from 'bcryptjs';
+import { bcryptHash, bcryptMatches, encodeBcryptBase64 } from './bcrypt-hash';
 import { DEFAULT_BCRYPT_COST } from './defaults';
 import { type RandomSource, secureRandom } from './random';
 import { ValidationError, assertIntegerInRange } from './validate';
@@ -85,8 +86,8 @@ export function hashPassword(
 ): string {
   validatePassword(password);
   validateBcryptCost(cost);
-  const salt = `$2b$${String(cost).padStart(2, '0')}$${bcrypt().encodeBase64(random(16), 16)}`;
-  return bcrypt().hashSync(password, salt);
+  const salt = `$2b$${String(cost).padStart(2, '0')}$${encodeBcryptBase64(random(16))}`;
+  return bcryptHash(password, salt) ?? bcrypt().hashSync(password, salt);
 }
 
 /** The bcrypt lines of an htpasswd file; any other line is a ValidationError naming `source` and the line. */
@@ -143,10 +144,13 @@ export function createHtpasswd(
   );
 }
 
-/** True when `password` matches the line for `username`. */
+/**
+ * True when `password` matches the line for `username`. Checked by bcrypt-hash.ts (a few milliseconds in a
+ * fresh process, where bcryptjs needs about 20), by bcryptjs for what that does not cover.
+ */
 export function verifyPassword(entries: readonly HtpasswdEntry[], username: string, password: string): boolean {
   const entry = entries.find((candidate) => candidate.username === username);
-  return entry !== undefined && bcrypt().compareSync(password, entry.hash);
+  return entry !== undefined && (bcryptMatches(password, entry.hash) ?? bcrypt().compareSync(password, entry.hash));
 }
 
 /** The cost of a bcrypt hash ("$2b$05$..." is 5), read from the hash itself as bcrypt's getRounds does. */
@@ -156,7 +160,7 @@ export function bcryptCostOf(hash: string): number {
   return Number(cost[1]);
 }
 
-/** bcryptjs, loaded only to hash or verify: reading an htpasswd file does not need it. */
+/** bcryptjs, loaded only for what bcrypt-hash.ts leaves to it. */
 function bcrypt(): typeof Bcrypt {
   return require('bcryptjs') as typeof Bcrypt;
 }

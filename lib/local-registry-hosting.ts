@@ -1,6 +1,6 @@
+import { Yaml } from 'cdk8s';
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
-import * as yaml from 'js-yaml';
 
 /** Props of LocalRegistryHosting: the KEP-1755 fields; only `host` is required. */
 export interface LocalRegistryHostingProps {
@@ -55,11 +55,12 @@ export class LocalRegistryHosting extends Construct {
     );
     this.configMap = new k8s.KubeConfigMap(this, 'ConfigMap', {
       metadata: { name: LocalRegistryHosting.NAME, namespace: LocalRegistryHosting.NAMESPACE },
+      // cdk8s's own YAML writer, loaded with cdk8s anyway.
       data: {
-        'localRegistryHosting.v1': yaml.dump(value, { lineWidth: -1 }),
+        'localRegistryHosting.v1': Yaml.stringify(value),
         ...(props.pullThroughCaches === undefined || props.pullThroughCaches.length === 0
           ? {}
-          : { [LocalRegistryHosting.CACHES_KEY]: yaml.dump([...props.pullThroughCaches], { lineWidth: -1 }) }),
+          : { [LocalRegistryHosting.CACHES_KEY]: Yaml.stringify([...props.pullThroughCaches]) }),
       },
     });
   }

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as yaml from 'js-yaml';
+import type * as Yaml from 'js-yaml';
 import {
   type CertificateSummary,
   certificateValidityProblem,
@@ -589,7 +589,10 @@ export function checkDist(
 ): Check[] {
   const fix = `synthesize from this material and apply it: ${applyCommand({ materialDir: options.materialDir, distDir: options.distDir })}`;
   const parsed = attempt(() =>
-    manifests.flatMap((manifest) => yaml.loadAll(manifest.content, undefined, { filename: manifest.file })),
+    // js-yaml loaded here: only a dist/ to compare needs it.
+    manifests.flatMap((manifest) =>
+      (require('js-yaml') as typeof Yaml).loadAll(manifest.content, undefined, { filename: manifest.file }),
+    ),
   );
   if (parsed.error !== undefined)
     return [

@@ -111,7 +111,7 @@ function create(lock: string): void {
   try {
     fs.linkSync(temp, lock);
   } finally {
-    fs.rmSync(temp, { force: true });
+    removeFile(temp);
   }
 }
 
@@ -146,7 +146,16 @@ function removeDeadPidFiles(lock: string): void {
 }
 
 function release(lock: string): void {
-  if (lockHolder(lock) === process.pid) fs.rmSync(lock, { force: true });
+  if (lockHolder(lock) === process.pid) removeFile(lock);
+}
+
+/** `rm -f` of one file. (fs.rmSync loads Node's recursive remover, a module load on every command and synth.) */
+function removeFile(file: string): void {
+  try {
+    fs.unlinkSync(file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
 }
 
 function isAlive(pid: number): boolean {

@@ -8,6 +8,7 @@ import {
   assertCertificateCurrent,
   createCertificateAuthority,
   createServerCertificate,
+  generateRsaPrivateKey,
   registryNameConstraints,
   isSignedBy,
   parseCertificate,
@@ -107,6 +108,23 @@ export interface MaterialOptions {
   readonly random?: RandomSource;
   /** @default - the current time */
   readonly now?: Date;
+  /**
+   * The CA's and the server certificate's RSA keys, made ahead (generateMaterialKeys) while other work runs.
+   * @default - new keys, made with the material
+   */
+  readonly keys?: MaterialKeys;
+}
+
+/** The two RSA private keys (PKCS#1 PEM, 2048 bits) new material is made with. */
+export interface MaterialKeys {
+  readonly caPrivateKeyPem: string;
+  readonly serverPrivateKeyPem: string;
+}
+
+/** Both keys of new material, made at the same time in Node's thread pool (see generateRsaPrivateKey). */
+export async function generateMaterialKeys(): Promise<MaterialKeys> {
+  const [caPrivateKeyPem, serverPrivateKeyPem] = await Promise.all([generateRsaPrivateKey(), generateRsaPrivateKey()]);
+  return { caPrivateKeyPem, serverPrivateKeyPem };
 }
 
 export { NODE_DIR, NODE_DIRECTORY_MODE } from './defaults';
@@ -174,6 +192,7 @@ export function generateMaterial(options: MaterialOptions = {}): RegistryMateria
   const ca = createCertificateAuthority({
     validityDays: options.caValidityDays,
     now: options.now,
+    privateKeyPem: options.keys?.caPrivateKeyPem,
     permittedNames: registryNameConstraints(hostname, serviceName, namespace),
   });
   const tls = createServerCertificate({
@@ -181,6 +200,7 @@ export function generateMaterial(options: MaterialOptions = {}): RegistryMateria
     subjectAltNames: registrySubjectAltNames(hostname, serviceName, namespace),
     validityDays: options.certValidityDays,
     now: options.now,
+    privateKeyPem: options.keys?.serverPrivateKeyPem,
   });
   const nodeCredentials = { username, password };
   return {

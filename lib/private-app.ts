@@ -1,5 +1,4 @@
 import * as fs from 'node:fs';
-import { isMainThread } from 'node:worker_threads';
 import { App } from 'cdk8s';
 
 /** What no one but the owner may do to the synthesized manifests: the group's and others' bits. */
@@ -22,13 +21,16 @@ export class PrivateApp extends App {
     fs.mkdirSync(this.outdir, { recursive: true, mode: 0o700 });
     const mode = fs.statSync(this.outdir).mode & 0o777;
     if ((mode & NOT_OWNER) !== 0) fs.chmodSync(this.outdir, mode & ~NOT_OWNER);
-    // A worker thread may not set the umask (Node refuses): its files take the process's umask, inside the
-    // private directory.
-    if (!isMainThread) {
+    let previous: number;
+    try {
+      previous = process.umask(NOT_OWNER);
+    } catch (error) {
+      // A worker thread may not set the umask (Node refuses): its files take the process's umask, inside the
+      // private directory. (Asking node:worker_threads instead costs every synth a module load.)
+      if ((error as NodeJS.ErrnoException).code !== 'ERR_WORKER_UNSUPPORTED_OPERATION') throw error;
       super.synth();
       return;
     }
-    const previous = process.umask(NOT_OWNER);
     process.umask(previous | NOT_OWNER); // never looser than the umask it replaces
     try {
       super.synth();

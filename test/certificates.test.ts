@@ -8,8 +8,11 @@ import {
   createCertificateAuthority,
   createServerCertificate,
   describeCertificate,
+  generateRsaPrivateKey,
   isIssuedBy,
   keyMatchesCertificate,
+  parseCertificate,
+  parsePrivateKey,
   registrySubjectAltNames,
 } from '../lib/certificates';
 import { describeReal } from './support/real-software';
@@ -64,6 +67,25 @@ describe('createCertificateAuthority / createServerCertificate', () => {
     expect(describeCertificate(ca.certificatePem, now).daysLeft).toBe(3650);
     expect(describeCertificate(server.certificatePem, now).sha256Fingerprint).toMatch(
       /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/,
+    );
+  });
+
+  it('uses keys made ahead in the thread pool (generateRsaPrivateKey), and refuses one of another size', async () => {
+    const [caKey, serverKey] = await Promise.all([generateRsaPrivateKey(), generateRsaPrivateKey()]);
+    expect(caKey).toMatch(/^-----BEGIN RSA PRIVATE KEY-----\n/);
+    const aheadCa = createCertificateAuthority({ now, privateKeyPem: caKey });
+    const aheadServer = createServerCertificate({ ca: aheadCa, subjectAltNames: sans, now, privateKeyPem: serverKey });
+    expect(aheadCa.privateKeyPem).toBe(caKey);
+    expect(aheadServer.privateKeyPem).toBe(serverKey);
+    expect(keyMatchesCertificate(aheadCa.certificatePem, caKey)).toBe(true);
+    expect(keyMatchesCertificate(aheadServer.certificatePem, serverKey)).toBe(true);
+    expect(isIssuedBy(aheadServer.certificatePem, aheadCa.certificatePem)).toBe(true);
+    expect(describeCertificate(aheadServer.certificatePem, now).dnsNames).toEqual(sans.dnsNames);
+    expect(() => createCertificateAuthority({ now, privateKeyPem: caKey, keySizeBits: 3072 })).toThrow(
+      "'privateKeyPem' must be an RSA key of 3072 bits ('keySizeBits'), got 2048 bits: give a key of that size, or leave 'privateKeyPem' out to make one",
+    );
+    expect(() => createServerCertificate({ ca, subjectAltNames: sans, privateKeyPem: 'not a key' })).toThrow(
+      /^'privateKeyPem' is not a PEM RSA private key/,
     );
   });
 
@@ -123,6 +145,23 @@ describe("key generation (Node's own, not the test key pool)", () => {
     expect(new Set([...made, ca.privateKeyPem, server.privateKeyPem]).size).toBe(made.length + 2);
     for (const key of made)
       expect(rsaDetails(key)).toEqual({ type: 'rsa', modulusLength: 2048, publicExponent: 65537n });
+  });
+});
+
+describe('parseCertificate / parsePrivateKey', () => {
+  it('parse a PEM once: the same text gives the same object, any other text is parsed and judged anew', () => {
+    expect(parseCertificate(ca.certificatePem, 'a')).toBe(parseCertificate(ca.certificatePem, 'b'));
+    expect(parseCertificate(server.certificatePem, 'x')).not.toBe(parseCertificate(ca.certificatePem, 'x'));
+    expect(parsePrivateKey(ca.privateKeyPem, 'k')).toBe(parsePrivateKey(ca.privateKeyPem, 'k'));
+    expect(keyMatchesCertificate(server.certificatePem, ca.privateKeyPem)).toBe(false);
+    // One character changed: a new text, refused each time, naming the source given each time.
+    const damaged = ca.certificatePem.replace('-----\nMII', '-----\nAII');
+    expect(damaged).not.toBe(ca.certificatePem);
+    expect(() => parseCertificate(damaged, 'ca.crt')).toThrow(/^ca\.crt is not a PEM X\.509 RSA certificate/);
+    expect(() => parseCertificate(damaged, 'again')).toThrow(/^again is not a PEM X\.509 RSA certificate/);
+    // A key where a certificate belongs, and the reverse, after both were parsed as what they are.
+    expect(() => parseCertificate(ca.privateKeyPem, 'cert')).toThrow(/^cert is not a PEM X\.509 RSA certificate/);
+    expect(() => parsePrivateKey(ca.certificatePem, 'key')).toThrow(/^key is not a PEM RSA private key/);
   });
 });
 

@@ -12,9 +12,9 @@ import {
   writeNewMaterial,
 } from '../lib';
 import { createDirectoryAtomic, writeFileAtomic } from '../lib/atomic-file';
-import { isIssuedBy } from '../lib/certificates';
+import { describeCertificate, isIssuedBy, permittedNamesOf } from '../lib/certificates';
 import { parseHtpasswd, verifyPassword } from '../lib/htpasswd';
-import { NODE_CA_FILE } from '../lib/material';
+import { NODE_CA_FILE, generateMaterialKeys } from '../lib/material';
 import { FIXTURE_PASSWORD } from './fixtures/make-material-fixture';
 
 const FIXTURE = join(__dirname, 'fixtures', 'material');
@@ -48,6 +48,18 @@ describe('generateMaterial', () => {
     });
     expect(NODE_CA_FILE).toBe('/registry/certs/ca.crt');
     expect(isIssuedBy(material.tls.certificatePem, material.ca.certificatePem)).toBe(true);
+  });
+
+  it('takes its two RSA keys made ahead, in parallel (generateMaterialKeys), with the same trust properties', async () => {
+    const keys = await generateMaterialKeys();
+    const material = generateMaterial({ keys });
+    expect(material.ca.privateKeyPem).toBe(keys.caPrivateKeyPem);
+    expect(material.tls.privateKeyPem).toBe(keys.serverPrivateKeyPem);
+    expect(keys.caPrivateKeyPem).not.toBe(keys.serverPrivateKeyPem);
+    expect(isIssuedBy(material.tls.certificatePem, material.ca.certificatePem)).toBe(true);
+    const names = registrySubjectAltNames('container-registry.local', 'container-registry', 'container-registry');
+    expect(permittedNamesOf(material.ca.certificatePem)).toEqual(names);
+    expect(describeCertificate(material.tls.certificatePem).dnsNames).toEqual(names.dnsNames);
   });
 
   it('follows custom names and ports', () => {

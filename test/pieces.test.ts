@@ -84,6 +84,22 @@ describe("the issue's drift cases, refused or followed", () => {
     expect(findObject(Testing.synth(chart), 'Service').spec.ports[0].nodePort).toBe(30500);
   });
 
+  it('check material anew when it changed, though the same certificates were parsed and accepted before', () => {
+    const material = fixtureMaterial();
+    const chart = new Chart(Testing.app(), 'apps', { namespace: 'container-registry' });
+    const auth = new RegistryAuth(chart, 'Auth', { material });
+    new RegistryServer(chart, 'Registry', { material, auth });
+    // The same certificate with the CA's key; the same htpasswd with another password for the nodes.
+    const foreignKey = { ...material, tls: { ...material.tls, privateKeyPem: material.ca.privateKeyPem } };
+    expect(() => new RegistryServer(chart, 'Registry2', { material: foreignKey, auth })).toThrow(
+      /^'material\.tls\.privateKeyPem' does not belong to 'material\.tls'/,
+    );
+    const otherPassword = { ...material, nodeCredentials: { ...material.nodeCredentials, password: 'not-it' } };
+    expect(() => new RegistryAuth(chart, 'Auth2', { material: { ...otherPassword, registries: undefined } })).toThrow(
+      /^'material\.nodeCredentials' for user "registry" do not match the htpasswd/,
+    );
+  });
+
   it("in namespace platform, the default material's certificate is refused with the fix", () => {
     const material = fixtureMaterial();
     const chart = new Chart(Testing.app(), 'platform', { namespace: 'platform' });

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as yaml from 'js-yaml';
+import type * as Yaml from 'js-yaml';
 import { k3dConfigProblems, shellQuote } from '../../lib/k3d-config';
 import { DEFAULT_K3S_IMAGE, k3sVersionProblem } from '../../lib/k3s-version';
 import { CONTAINERD_HOSTS_DIR, MATERIAL_FILES, NODE_DIR } from '../../lib/material';
@@ -16,8 +16,6 @@ import { DEFAULT_DIST_DIR, assertMaterialDir, writeContainerdHostsDir } from '..
 import { crashLeftovers, underMaterialLock } from '../../lib/material-transaction';
 import { parseRegistriesYaml } from '../../lib/registries-yaml';
 import { type MaterialCache, readCachesFile } from '../../lib/material-caches-file';
-import { probeMaterialRegistry, registryApiUrl } from '../../lib/registry-probe';
-import { probeCacheUpstreams } from '../../lib/upstream-probe';
 import { ValidationError, assertDnsLabel, assertServiceName } from '../../lib/validate';
 import { type CommandFactory, handler } from '../command';
 import { applyCommandFor, dirFlag, materialDirForSynth, withFlagNames } from '../flags';
@@ -43,8 +41,11 @@ export interface DoctorArgs {
 /** Every check on the material (and dist/, and with --live the running registry): exit 1 if any fails. */
 export async function doctor(args: DoctorArgs, io: CliIo): Promise<ExitCode> {
   return withFlagNames({ url: '--url', serviceName: '--service-name', namespace: '--namespace' }, async () => {
+    // The live probe's module (an HTTPS client and all) only for --live or --url.
+    const probe =
+      args.live === true || args.url !== undefined ? await import('../../lib/registry-probe.js') : undefined;
     // Usage errors first, before any line of the report.
-    const url = args.url === undefined ? undefined : registryApiUrl(args.url);
+    const url = args.url === undefined ? undefined : probe?.registryApiUrl(args.url);
     if (args.serviceName !== undefined) assertServiceName('serviceName', args.serviceName);
     if (args.namespace !== undefined) assertDnsLabel('namespace', args.namespace);
     if (fs.existsSync(args.dist) && !fs.statSync(args.dist).isDirectory()) {
@@ -74,8 +75,8 @@ export async function doctor(args: DoctorArgs, io: CliIo): Promise<ExitCode> {
       checks.push(
         ...checkDist(snapshot, manifests, { distDir: args.dist, materialDir: materialDirForSynth(args.dir, io) }),
       );
-    if (args.live === true) {
-      checks.push(await probeMaterialRegistry(snapshot, { url }));
+    if (probe !== undefined && args.live === true) {
+      checks.push(await probe.probeMaterialRegistry(snapshot, { url }));
       checks.push(...(await cacheUpstreamChecks(args.dir, io)));
     }
     if (args.k3sVersion !== undefined) checks.push(k3sVersionCheck(args.k3sVersion));
@@ -129,6 +130,7 @@ async function cacheUpstreamChecks(dir: string, io: CliIo): Promise<Check[]> {
     ];
   }
   const apply = applyCommandFor(dir, io);
+  const { probeCacheUpstreams } = await import('../../lib/upstream-probe.js');
   return probeCacheUpstreams(caches, {
     loginFix: (upstream, username) =>
       `store the right token or password from stdin: private-registry cache login ${upstream} --username ${shellQuote(username)} --password-stdin${dirFlag(dir, io)} < token.txt (a file holding only the token), then apply: ${apply}`,
@@ -150,7 +152,7 @@ function k3sVersionCheck(version: string): Check {
 function k3dConfigCheck(file: string): Check {
   let config: unknown;
   try {
-    config = yaml.load(fs.readFileSync(file, 'utf8'), { json: true });
+    config = (require('js-yaml') as typeof Yaml).load(fs.readFileSync(file, 'utf8'), { json: true });
   } catch (error) {
     throw new ValidationError(
       `--k3d-config ${file} cannot be read as YAML (${(error as Error).message.split('\n')[0]}): name a k3d config file`,
