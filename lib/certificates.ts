@@ -538,6 +538,19 @@ function keyPairOf(keySizeBits = 2048, privateKeyPem?: string): { publicKeyPem: 
   return { publicKeyPem: createPublicKey(key).export({ type: 'spki', format: 'pem' }) as string, privateKeyPem };
 }
 
+/**
+ * A certificate serial number from 16 random bytes, as node-forge writes it (the bytes of a DER INTEGER, as
+ * given): first byte 0x40-0x7f. Its high bit clear keeps the integer positive, and a non-zero first byte
+ * keeps the encoding minimal: a leading 0x00 before a byte under 0x80 is not DER, and OpenSSL (so Node, Go
+ * and containerd) refuses the certificate ("illegal padding"), which 1 in 256 serials did before. 126 random
+ * bits remain (RFC 5280 asks for at most 20 octets; CAs use at least 64 random bits).
+ */
+export function certificateSerialHex(random16: Buffer): string {
+  const serial = Buffer.from(random16);
+  serial[0] = (serial[0] & 0x3f) | 0x40;
+  return serial.toString('hex');
+}
+
 function newCertificate(
   publicKeyPem: string,
   subject: Forge.pki.CertificateField[],
@@ -547,10 +560,7 @@ function newCertificate(
 ): Forge.pki.Certificate {
   const cert = forge().pki.createCertificate();
   cert.publicKey = forge().pki.publicKeyFromPem(publicKeyPem);
-  // A positive 128-bit serial: the high bit clear keeps the DER integer positive.
-  const serial = randomBytes(16);
-  serial[0] &= 0x7f;
-  cert.serialNumber = serial.toString('hex');
+  cert.serialNumber = certificateSerialHex(randomBytes(16));
   cert.validity.notBefore = new Date(now.getTime() - CLOCK_SKEW_MS);
   cert.validity.notAfter = new Date(now.getTime() + validityDays * DAY_MS);
   cert.setSubject(subject);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type CertificateAndKey,
+  certificateSerialHex,
   createCertificateAuthority,
   createServerCertificate,
   describeCertificate,
@@ -210,3 +211,35 @@ describeReal(
   },
   { root: false },
 );
+
+describe('certificateSerialHex', () => {
+  it('gives a positive, minimally encoded DER serial for every first byte (a leading 0x00 is not DER)', () => {
+    for (let first = 0; first < 256; first++) {
+      for (const second of [0x00, 0x7f, 0x80, 0xff]) {
+        const random = Buffer.alloc(16, 0xa5);
+        random[0] = first;
+        random[1] = second;
+        const serial = Buffer.from(certificateSerialHex(random), 'hex');
+        expect(serial.length).toBe(16);
+        expect(serial[0], `first byte ${first}`).toBeGreaterThanOrEqual(0x40);
+        expect(serial[0], `first byte ${first}`).toBeLessThan(0x80);
+        expect(serial.subarray(1).equals(random.subarray(1))).toBe(true);
+      }
+    }
+  });
+
+  it('keeps 126 random bits: the low 6 bits of the first byte come through', () => {
+    const seen = new Set<number>();
+    for (let first = 0; first < 256; first++)
+      seen.add(Buffer.from(certificateSerialHex(Buffer.alloc(16, first)), 'hex')[0]);
+    expect(seen.size).toBe(64);
+  });
+
+  it('every certificate made parses as DER, its serial as written', () => {
+    for (let round = 0; round < 8; round++) {
+      const made = createServerCertificate({ ca, subjectAltNames: sans, now });
+      const serial = describeCertificate(made.certificatePem).serialNumber;
+      expect(serial).toMatch(/^[4-7][0-9a-f]{31}$/);
+    }
+  });
+});
