@@ -99,6 +99,9 @@ export function runNode(cwd: string, args: readonly string[], options: RunOption
       const ms = Date.now() - started;
       resolve({ code: killed === null ? code : null, signal: killed, stdout, stderr, ms, calls });
     });
+    // A trial may kill the command before it reads its stdin: the write then fails with EPIPE, which is
+    // the trial's own doing, not an error of the run.
+    child.stdin.on('error', () => {});
     child.stdin.end(options.input ?? '');
   });
 }
