@@ -1,3 +1,3 @@
 import { injectionSuite } from './injection';
 
-injectionSuite(['init', 'init --force', 'user add', 'user remove']);
+injectionSuite(['init', 'init --force', 'user add', 'user remove', 'cache add']);

@@ -7,7 +7,7 @@ import { reportFigures } from './report';
 import { SCENARIOS, judge, runNextCommand } from './scenarios';
 import { MATERIAL, exposedSecrets, materialTemplate, runNode, trialDir } from './support';
 
-/** Kills per scenario; 8 scenarios make 104. A run that ends before its kill is judged too, and not counted. */
+/** Kills per scenario; 9 scenarios make 117. A run that ends before its kill is judged too, and not counted. */
 const KILLS_PER_SCENARIO = 13;
 
 /** A small seeded generator, so a failing run can be repeated with FAULTS_SEED. */

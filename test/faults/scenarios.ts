@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseHtpasswd, verifyPassword } from '../../lib/htpasswd';
-import { MATERIAL_FILES, nodeCredentialsOf } from '../../lib/material';
+import { CONTAINERD_HOSTS_DIR, MATERIAL_FILES, nodeCredentialsOf } from '../../lib/material';
+import { CACHES_FILE } from '../../lib/material-caches-file';
 import { parseRegistriesYaml } from '../../lib/registries-yaml';
 import {
   BIN,
@@ -25,6 +26,8 @@ export interface Scenario {
   readonly materialBefore: boolean;
   /** The files the command rewrites, as one group: all old or all new. The others never change. */
   readonly group: readonly string[];
+  /** Files the command creates, part of the same group: all there with the new material, none with the old. */
+  readonly added?: readonly string[];
   /** What is wrong with the new material as this command makes it (undefined when right). */
   newMaterialProblem(dir: string): string | undefined;
 }
@@ -95,6 +98,27 @@ export const SCENARIOS: readonly Scenario[] = [
     newMaterialProblem: () => undefined,
   },
   {
+    // Three new files and a rewritten registries.yaml in one transaction.
+    name: 'cache add',
+    args: [BIN, 'cache', 'add', 'docker.io'],
+    materialBefore: true,
+    group: [F.registriesYaml],
+    added: [
+      CACHES_FILE,
+      `${CONTAINERD_HOSTS_DIR}/docker.io/hosts.toml`,
+      `${CONTAINERD_HOSTS_DIR}/container-registry.local:5100/hosts.toml`,
+    ],
+    newMaterialProblem: (dir) => {
+      const mirror = parseRegistriesYaml(fs.readFileSync(path.join(dir, F.registriesYaml), 'utf8')).mirrors?.[
+        'docker.io'
+      ];
+      return expect(
+        JSON.stringify(mirror?.endpoint) === JSON.stringify(['https://container-registry.local:5100']),
+        'registries.yaml does not mirror docker.io to the cache',
+      );
+    },
+  },
+  {
     name: 'first synth',
     args: [SYNTH_APP],
     materialBefore: false,
@@ -123,8 +147,17 @@ export function judge(scenario: Scenario, cwd: string, before: Record<string, st
     if (scenario.materialBefore) problems.push('the material directory is gone');
   } else {
     const now = fileHashes(dir);
-    const sameFiles = JSON.stringify(Object.keys(now).sort()) === JSON.stringify(Object.keys(before).sort());
-    const changed = scenario.group.filter((file) => now[file] !== before[file]);
+    const added = scenario.added ?? [];
+    const present = added.filter((file) => file in now);
+    // Present added files count as changed members of the group; the rest of the file set must not move.
+    const sameFiles =
+      JSON.stringify(
+        Object.keys(now)
+          .filter((file) => !added.includes(file))
+          .sort(),
+      ) === JSON.stringify(Object.keys(before).sort());
+    const group = [...scenario.group, ...added];
+    const changed = [...scenario.group.filter((file) => now[file] !== before[file]), ...present];
     const others = Object.keys(before).filter((file) => !scenario.group.includes(file) && now[file] !== before[file]);
     if (!scenario.materialBefore) state = 'new';
     else if (!sameFiles) {
@@ -134,12 +167,10 @@ export function judge(scenario: Scenario, cwd: string, before: Record<string, st
       state = 'inconsistent';
       problems.push(`changed outside the command's files: ${others.join(', ')}`);
     } else if (changed.length === 0) state = 'old';
-    else if (changed.length === scenario.group.length) state = 'new';
+    else if (changed.length === group.length) state = 'new';
     else {
       state = 'inconsistent';
-      problems.push(
-        `a mix: new ${changed.join(', ')}, old ${scenario.group.filter((f) => !changed.includes(f)).join(', ')}`,
-      );
+      problems.push(`a mix: new ${changed.join(', ')}, old ${group.filter((f) => !changed.includes(f)).join(', ')}`);
     }
     problems.push(...wholeMaterialProblems(dir));
     if (state === 'new') {

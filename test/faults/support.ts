@@ -12,8 +12,10 @@ import {
   SECRET_MATERIAL_FILES,
   generateMaterial,
   nodeCredentialsOf,
+  readMaterial,
   writeNewMaterial,
 } from '../../lib/material';
+import { CACHES_FILE } from '../../lib/material-caches-file';
 import { lockPathFor } from '../../lib/material-lock';
 import { addMaterialUser } from '../../lib/material-users';
 import { crashLeftovers } from '../../lib/material-transaction';
@@ -190,7 +192,14 @@ export function wholeMaterialProblems(dir: string): string[] {
       JSON.stringify(actual, Object.keys(actual).sort()) === JSON.stringify(expected, Object.keys(expected).sort())
     );
   });
-  for (const secret of SECRET_MATERIAL_FILES) {
+  if (fs.existsSync(path.join(dir, CACHES_FILE))) {
+    // readMaterial refuses a caches file that registries.yaml does not mirror on the same ports.
+    attempt('the caches file and registries.yaml disagree', () => readMaterial(dir).caches !== undefined);
+  }
+  for (const secret of [
+    ...SECRET_MATERIAL_FILES,
+    ...(fs.existsSync(path.join(dir, CACHES_FILE)) ? [CACHES_FILE] : []),
+  ]) {
     const mode = fs.statSync(path.join(dir, secret)).mode & 0o777;
     if (mode !== 0o600) problems.push(`${secret} has mode ${mode.toString(8)}`);
   }
