@@ -13,7 +13,8 @@ import { requestFailure } from './registry-probe';
  * The exchange is the registry token protocol every public registry speaks:
  *   GET <upstream>/v2/ → 401, WWW-Authenticate: Bearer realm="R",service="S"
  *   GET R?service=S with Basic auth → 200 and a token, or 401 for credentials it refuses.
- * An upstream that asks for Basic auth instead gets GET /v2/ with Basic auth.
+ * An upstream that asks for Basic auth instead gets GET /v2/ with Basic auth, and fails even when it logs in:
+ * distribution's proxy hands credentials only to a token realm (distribution#3153, measured with 2.8.2).
  */
 export interface UpstreamProbeOptions {
   /** The upstream as the user named it in the cache settings, e.g. docker.io: used in messages and the fix. */
@@ -143,19 +144,60 @@ function getOnce(
 const basic = ({ username, password }: Credentials): string =>
   `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
 
-/** The message a registry or token server put in its error body, if any (`details`, `errors[0].message`). */
-function serverMessage(body: string): string | undefined {
+/**
+ * The message a registry or token server put in its error body, if any (`details`, `errors[0].message`),
+ * cleaned before it is shortened (a cut-off secret would no longer match).
+ */
+function serverMessage(body: string, clean: (text: string) => string): string | undefined {
   try {
     const parsed = JSON.parse(body);
     const message = parsed?.details ?? parsed?.errors?.[0]?.message ?? parsed?.message;
-    return typeof message === 'string' && message !== '' ? message.slice(0, 200) : undefined;
+    return typeof message === 'string' && message !== '' ? clean(message).slice(0, 200) : undefined;
   } catch {
     return undefined;
   }
 }
 
+/** Text with the password and its base64 forms (as in an Authorization header) taken out. */
+function withoutCredentials(text: string, credentials: Credentials | undefined): string {
+  if (credentials === undefined) return text;
+  const { username, password } = credentials;
+  const base64 = (value: string) => Buffer.from(value).toString('base64');
+  // Longest first, so that a secret holding another one is replaced whole.
+  const secrets = [password, base64(`${username}:${password}`), base64(password)]
+    .filter((secret) => secret !== '')
+    .sort((a, b) => b.length - a.length);
+  return secrets.reduce((clean, secret) => clean.split(secret).join('***'), text);
+}
+
+/**
+ * What a server said, once credentials were sent: also without any Authorization-looking value
+ * (`Basic ...`, `Bearer ...`), whatever the server did to what it echoes.
+ */
+function withoutAuthorization(message: string, credentials: Credentials | undefined): string {
+  if (credentials === undefined) return message;
+  return withoutCredentials(message.replace(/\b(Basic|Bearer)\s+[A-Za-z0-9+/=._~-]+/gi, '$1 ***'), credentials);
+}
+
 /** Probes the upstream of one cache; resolves with one check, never rejects, never shows the password. */
 export async function probeUpstream(options: UpstreamProbeOptions): Promise<Check> {
+  try {
+    return await probe(options);
+  } catch (error) {
+    // A bug or an answer no registry gives must cost one line of doctor's report, not the whole report.
+    return {
+      name: `upstream ${options.upstream}`,
+      ok: false,
+      detail: withoutCredentials(
+        `the probe of ${options.url} failed: ${(error as Error).message ?? String(error)}`,
+        options.credentials,
+      ),
+      fix: `check the upstream URL (${options.url}): it must be the registry's API endpoint`,
+    };
+  }
+}
+
+async function probe(options: UpstreamProbeOptions): Promise<Check> {
   const name = `upstream ${options.upstream}`;
   const { credentials } = options;
   const timeoutMs = options.timeoutMs ?? 10_000;
@@ -163,13 +205,13 @@ export async function probeUpstream(options: UpstreamProbeOptions): Promise<Chec
   const apiUrl = `${options.url.replace(/\/+$/, '')}/v2/`;
   const who = credentials === undefined ? '' : JSON.stringify(credentials.username);
   const { loginFix } = options;
-  // Whatever an upstream echoes back, the password never reaches the report.
-  const redact = (check: Check): Check => {
-    const secret = credentials?.password;
-    if (secret === undefined || secret === '') return check;
-    const clean = (text: string | undefined) => text?.split(secret).join('***');
-    return { ...check, detail: clean(check.detail) as string, ...(check.fix ? { fix: clean(check.fix) } : {}) };
-  };
+  // Whatever an upstream echoes back, the credentials never reach the report.
+  const clean = (message: string): string => withoutAuthorization(message, credentials);
+  const redact = (check: Check): Check => ({
+    ...check,
+    detail: withoutCredentials(check.detail, credentials),
+    ...(check.fix ? { fix: withoutCredentials(check.fix, credentials) } : {}),
+  });
   const failed = (url: string, error: NodeJS.ErrnoException): Check => ({
     name,
     ok: false,
@@ -177,7 +219,7 @@ export async function probeUpstream(options: UpstreamProbeOptions): Promise<Chec
     fix: `check the upstream URL (${options.url}) and that this machine reaches it; the cache reaches it the same way from the cluster`,
   });
   const unexpected = (what: string, answer: HttpAnswer): Check => {
-    const message = serverMessage(answer.body);
+    const message = serverMessage(answer.body, clean);
     return {
       name,
       ok: false,
@@ -206,7 +248,8 @@ export async function probeUpstream(options: UpstreamProbeOptions): Promise<Chec
   const basicChallenge = challenges.find((challenge) => challenge.scheme.toLowerCase() === 'basic');
 
   if (bearer !== undefined && bearer.params.realm !== undefined) {
-    const realm = new URL(bearer.params.realm);
+    // A realm may be relative to the API (`realm="/token"`), as a browser would resolve it.
+    const realm = new URL(bearer.params.realm, apiUrl);
     if (bearer.params.service !== undefined) realm.searchParams.set('service', bearer.params.service);
     const tokenUrl = realm.toString();
     let answer: HttpAnswer;
@@ -215,7 +258,7 @@ export async function probeUpstream(options: UpstreamProbeOptions): Promise<Chec
     } catch (error) {
       return redact(failed(tokenUrl, error as NodeJS.ErrnoException));
     }
-    const message = serverMessage(answer.body);
+    const message = serverMessage(answer.body, clean);
     const said = message === undefined ? '' : ` ("${message}")`;
     if (answer.status === 200) {
       return {
@@ -247,12 +290,16 @@ export async function probeUpstream(options: UpstreamProbeOptions): Promise<Chec
   }
 
   if (basicChallenge !== undefined) {
+    // The cache cannot log in here whatever is stored: distribution's proxy hands credentials only to a
+    // Bearer token realm, never as Basic auth (distribution#3153; measured with 2.8.2: 404 with right ones).
+    const noBasic = `; a cache cannot log in to it anyway: distribution's proxy sends credentials only to a Bearer token realm, never as Basic auth (distribution#3153), so it answers "manifest unknown" for images ${options.upstream} holds and nodes pull from ${options.upstream} directly`;
+    const basicFix = `the cache needs an upstream with token auth (WWW-Authenticate: Bearer realm=...): point it at such an address (private-registry cache rm ${options.upstream}, then private-registry cache add ${options.upstream} --remote-url https://...), or remove it (private-registry cache rm ${options.upstream}) and pull ${options.upstream} directly`;
     if (credentials === undefined) {
       return {
         name,
         ok: false,
-        detail: `GET ${apiUrl}: 401, ${options.upstream} asks for a login (Basic) and no credentials are stored for it`,
-        fix: loginFix('USER'),
+        detail: `GET ${apiUrl}: 401, ${options.upstream} asks for a login (Basic) and no credentials are stored for it${noBasic}`,
+        fix: basicFix,
       };
     }
     let answer: HttpAnswer;
@@ -261,14 +308,20 @@ export async function probeUpstream(options: UpstreamProbeOptions): Promise<Chec
     } catch (error) {
       return redact(failed(apiUrl, error as NodeJS.ErrnoException));
     }
-    if (answer.status === 200)
-      return { name, ok: true, detail: `GET ${apiUrl} with Basic auth: 200, logged in as ${who}` };
+    if (answer.status === 200) {
+      return redact({
+        name,
+        ok: false,
+        detail: `GET ${apiUrl} with Basic auth: 200, logged in as ${who}, but only from here${noBasic}`,
+        fix: basicFix,
+      });
+    }
     if (answer.status === 401 || answer.status === 403) {
       return redact({
         name,
         ok: false,
-        detail: `${options.upstream} refused the stored credentials of ${who}: GET ${apiUrl} with Basic auth answered ${answer.status}`,
-        fix: loginFix(credentials.username),
+        detail: `${options.upstream} refused the stored credentials of ${who}: GET ${apiUrl} with Basic auth answered ${answer.status}${noBasic}`,
+        fix: basicFix,
       });
     }
     return redact(unexpected(`GET ${apiUrl} with Basic auth`, answer));
