@@ -293,7 +293,7 @@ describeReal('pull-through cache: containerd pulls docker.io through the synthes
     }
   });
 
-  it('an upstream asking for Basic auth: doctor --live checks the login; the 2.8.2 cache never sends it', async () => {
+  it('an upstream asking for Basic auth: the 2.8.2 cache never sends it, so doctor --live fails it even with a working login', async () => {
     const basicUpstream = await startUpstreamRegistry({
       node,
       workDir: join(work, 'basic-upstream'),
@@ -308,9 +308,12 @@ describeReal('pull-through cache: containerd pulls docker.io through the synthes
       await login(dir, HUB_USER);
       const noDist = join(work, 'basic', 'no-dist');
       const right = await doctorLive(dir, noDist, basicUpstream.caFile);
-      expect(right.line('upstream docker.io')).toBe(
-        `ok    upstream docker.io: GET ${basicUpstream.url}/v2/ with Basic auth: 200, logged in as "${HUB_USER.username}"`,
+      expect(right.code).toBe(1);
+      expect(right.line('upstream docker.io')).toContain(
+        `FAIL  upstream docker.io: GET ${basicUpstream.url}/v2/ with Basic auth: 200, logged in as "${HUB_USER.username}", but only from here; a cache cannot log in to it anyway: distribution's proxy sends credentials only to a Bearer token realm`,
       );
+      expect(right.line('upstream docker.io')).toContain('fix: the cache needs an upstream with token auth');
+      expect(right.stdout + right.stderr).not.toContain(HUB_USER.password);
       // The right credentials, yet the cache (Debian's distribution 2.8.2) answers 404: its proxy hands
       // credentials only to a Bearer token realm, never as Basic auth (distribution#3153).
       const basicManifests = synthVariant(dir);
