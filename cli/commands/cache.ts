@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { cacheSlug } from '../../lib/cache-upstreams';
-import { DEFAULT_NAMESPACE } from '../../lib/defaults';
+import { DEFAULT_NAMESPACE, DEFAULT_SERVICE_NAME } from '../../lib/defaults';
 import { CACHES_FILE } from '../../lib/material-caches-file';
 import {
   addMaterialCache,
@@ -8,7 +8,7 @@ import {
   removeMaterialCache,
   setMaterialCacheCredentials,
 } from '../../lib/material-caches';
-import { ValidationError } from '../../lib/validate';
+import { ValidationError, assertDnsLabel } from '../../lib/validate';
 import { type CommandFactory, handler } from '../command';
 import { applyCommandFor, withFlagNames } from '../flags';
 import { type CliIo, EXIT_OK, type ExitCode, readPasswordFromStdin } from '../io';
@@ -24,6 +24,12 @@ export interface CacheAddArgs {
 export interface CacheUpstreamArgs {
   readonly dir: string;
   readonly upstream: string;
+}
+
+/** A change that leaves objects in the cluster that kubectl apply does not delete: the namespace to name. */
+export interface CacheClusterArgs extends CacheUpstreamArgs {
+  /** The registry's namespace, when not the default. */
+  readonly namespace?: string;
 }
 
 export interface CacheLoginArgs extends CacheUpstreamArgs {
@@ -43,7 +49,22 @@ const FLAGS = {
   ttl: '--ttl',
   username: '--username',
   password: 'the token or password on stdin (--password-stdin)',
+  namespace: '--namespace',
 };
+
+/** The namespace the kubectl hints name: --namespace, checked before anything changes, or the default. */
+function namespaceOf(args: CacheClusterArgs): string {
+  if (args.namespace === undefined) return DEFAULT_NAMESPACE;
+  assertDnsLabel('namespace', args.namespace);
+  return args.namespace;
+}
+
+/** --namespace of the commands that print a kubectl command, as doctor's and certs renew's. */
+const NAMESPACE_OPTION = {
+  type: 'string',
+  requiresArg: true,
+  describe: "The registry's namespace, for the kubectl command it prints (default container-registry)",
+} as const;
 
 /** Why every cache change ends with a restart of the nodes. */
 const RESTART =
@@ -67,12 +88,13 @@ export async function cacheAdd(args: CacheAddArgs, io: CliIo): Promise<ExitCode>
 }
 
 /** Removes a cache: the nodes pull that upstream directly again. */
-export async function cacheRemove(args: CacheUpstreamArgs, io: CliIo): Promise<ExitCode> {
+export async function cacheRemove(args: CacheClusterArgs, io: CliIo): Promise<ExitCode> {
   return withFlagNames(FLAGS, async () => {
+    const namespace = namespaceOf(args);
     const cache = removeMaterialCache(args.dir, args.upstream);
     io.stderr.write(
       `removed the cache of ${cache.upstream}: ${RESTART}, then ${applyCommandFor(args.dir, io)}\n` +
-        `kubectl apply does not delete what it no longer finds in dist/: kubectl -n ${DEFAULT_NAMESPACE} delete deployment,pvc,secret -l cdk8s-private-registry/upstream=${cacheSlug(cache.upstream)}\n`,
+        `kubectl apply does not delete what it no longer finds in dist/: kubectl -n ${namespace} delete deployment,pvc,secret -l cdk8s-private-registry/upstream=${cacheSlug(cache.upstream)}\n`,
     );
     return EXIT_OK;
   });
@@ -119,11 +141,15 @@ export async function cacheLogin(args: CacheLoginArgs, io: CliIo): Promise<ExitC
 }
 
 /** Forgets the upstream account of a cache: it pulls anonymously again. */
-export async function cacheLogout(args: CacheUpstreamArgs, io: CliIo): Promise<ExitCode> {
+export async function cacheLogout(args: CacheClusterArgs, io: CliIo): Promise<ExitCode> {
   return withFlagNames(FLAGS, async () => {
+    const namespace = namespaceOf(args);
     const cache = setMaterialCacheCredentials(args.dir, args.upstream, undefined);
+    // The Secret RegistryCache names `<registry>-cache-<upstream>-upstream`; apply leaves it, token and all.
+    const secret = `${DEFAULT_SERVICE_NAME}-cache-${cacheSlug(cache.upstream)}-upstream`;
     io.stderr.write(
-      `removed the ${cache.upstream} account: the cache pulls anonymously once you apply: ${applyCommandFor(args.dir, io)}\n`,
+      `removed the ${cache.upstream} account: the cache pulls anonymously once you apply: ${applyCommandFor(args.dir, io)}\n` +
+        `kubectl apply does not delete the Secret that still holds the token: kubectl -n ${namespace} delete secret ${secret}\n`,
     );
     return EXIT_OK;
   });
@@ -165,7 +191,10 @@ export const cacheCommand: CommandFactory = (context) => ({
         command: 'rm <upstream>',
         aliases: ['remove'],
         describe: 'Remove the cache of an upstream: the nodes pull it directly again',
-        builder: (sub) => sub.positional('upstream', { type: 'string', describe: 'The upstream of the cache' }),
+        builder: (sub) =>
+          sub
+            .positional('upstream', { type: 'string', describe: 'The upstream of the cache' })
+            .option('namespace', NAMESPACE_OPTION),
         handler: handler(context, cacheRemove),
       })
       .command({
@@ -192,7 +221,10 @@ export const cacheCommand: CommandFactory = (context) => ({
       .command({
         command: 'logout <upstream>',
         describe: "Forget the cache's account at the upstream: it pulls anonymously",
-        builder: (sub) => sub.positional('upstream', { type: 'string', describe: 'The upstream of the cache' }),
+        builder: (sub) =>
+          sub
+            .positional('upstream', { type: 'string', describe: 'The upstream of the cache' })
+            .option('namespace', NAMESPACE_OPTION),
         handler: handler(context, cacheLogout),
       })
       .demandCommand(1, 'name a cache command: add, rm, list, login or logout'),

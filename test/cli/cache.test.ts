@@ -133,6 +133,39 @@ describe('cache', () => {
     expect((await run(['cache', 'list', '--dir', dir])).out).toContain('\tanonymous\n');
   });
 
+  it('logout names the kubectl command that deletes the Secret apply leaves behind, in the namespace given', async () => {
+    const dir = template.copy();
+    await run(['cache', 'add', 'ghcr.io', '--dir', dir]);
+    await run(['cache', 'login', 'ghcr.io', '--username', 'octocat', '--password-stdin', '--dir', dir], `${TOKEN}\n`);
+    // The Secret that holds the token in dist/ before the logout: the one the command must name.
+    const material = readMaterial(dir, { requireCurrentCertificates: false, now: NOW });
+    const secrets = Testing.synth(new RegistryChart(Testing.app(), 'registry', { material: { ...material } }))
+      .filter((object) => object.kind === 'Secret' && object.data?.password !== undefined)
+      .map((object) => object.metadata.name);
+    expect(secrets).toEqual(['container-registry-cache-ghcr-io-upstream']);
+    const logout = await run(['cache', 'logout', 'ghcr.io', '--dir', dir]);
+    expect(logout.code).toBe(0);
+    expect(logout.err).toContain(`kubectl -n container-registry delete secret ${secrets[0]}\n`);
+    await run(['cache', 'login', 'ghcr.io', '--username', 'octocat', '--password-stdin', '--dir', dir], `${TOKEN}\n`);
+    const elsewhere = await run(['cache', 'logout', 'ghcr.io', '--namespace', 'registry-ns', '--dir', dir]);
+    expect(elsewhere.err).toContain(`kubectl -n registry-ns delete secret ${secrets[0]}\n`);
+    expect(`${logout.err}${elsewhere.err}`).not.toContain(TOKEN);
+  });
+
+  it('rm names the namespace given; a bad one is refused before the material changes', async () => {
+    const dir = template.copy();
+    await run(['cache', 'add', 'quay.io', '--dir', dir]);
+    const before = treeHashes(dir);
+    const bad = await run(['cache', 'rm', 'quay.io', '--namespace', 'Not_A_Label', '--dir', dir]);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('--namespace');
+    expect(treeHashes(dir)).toEqual(before);
+    const removed = await run(['cache', 'rm', 'quay.io', '--namespace', 'registry-ns', '--dir', dir]);
+    expect(removed.err).toContain(
+      'kubectl -n registry-ns delete deployment,pvc,secret -l cdk8s-private-registry/upstream=quay-io\n',
+    );
+  });
+
   it('rm removes the mirror, its configs and its certs.d; the last one removes the caches file', async () => {
     const dir = template.copy();
     const before = treeHashes(dir);
