@@ -189,7 +189,7 @@ export async function probeUpstream(options: UpstreamProbeOptions): Promise<Chec
       name: `upstream ${options.upstream}`,
       ok: false,
       detail: withoutCredentials(
-        `the probe of ${options.url} failed: ${(error as Error).message ?? String(error)}`,
+        `the probe of ${options.url} failed: ${error instanceof Error ? error.message : String(error)}`,
         options.credentials,
       ),
       fix: `check the upstream URL (${options.url}): it must be the registry's API endpoint`,
