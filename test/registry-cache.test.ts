@@ -1,6 +1,8 @@
+import { createHash, createHmac } from 'node:crypto';
 import { Chart, Testing } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
 import { RegistryAuth, RegistryCache, type RegistryCacheOptions, RegistryChart, RegistryServer } from '../lib';
+import { deriveHttpSecret } from '../lib/registry-server';
 import { podSecurityViolations, podSpecOf } from './support/pod-security';
 import { findObject, fixtureMaterial, fixtureMaterialWithCaches } from './support/fixture-material';
 
@@ -109,6 +111,22 @@ describe('RegistryCache', () => {
     expect(annotation({ upstream: 'docker.io', credentials: { username: 'u', password: 'p2' } })).not.toBe(withToken);
     expect(annotation({ upstream: 'docker.io', ttl: '1h' })).not.toBe(anonymous);
     expect(anonymous).toMatch(/^[0-9a-f]{64}$/);
+    // Same material, same bytes.
+    expect(annotation({ upstream: 'docker.io', credentials: { username: 'u', password: 'p1' } })).toBe(withToken);
+  });
+
+  it('keys the rollout annotation with the HTTP secret: a reader of Deployments cannot test password guesses', () => {
+    const credentials = { username: 'u', password: 'p1' };
+    const deployment = findObject(
+      synthPieces({ upstream: 'docker.io', credentials }).manifests,
+      'Deployment',
+      'container-registry-cache-docker-io',
+    );
+    const annotation = deployment.spec.template.metadata.annotations['cdk8s-private-registry/upstream-sha256'];
+    const settings = JSON.stringify({ remoteUrl: 'https://registry-1.docker.io', ttl: '168h', credentials });
+    expect(annotation).not.toBe(createHash('sha256').update(settings).digest('hex'));
+    const httpSecret = deriveHttpSecret(material.tls.privateKeyPem);
+    expect(annotation).toBe(createHmac('sha256', httpSecret).update(settings).digest('hex'));
   });
 
   it('declares only its own named port, and the registry Service publishes it targeting that name', () => {
