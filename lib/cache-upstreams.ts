@@ -107,6 +107,18 @@ function assertNotLoopback(field: string, host: string): void {
   }
 }
 
+/**
+ * Refuses an upstream on the registry's own hostname (`<hostname>:<port>` is the registry's own mirror in
+ * registries.yaml, which a cache's mirror would replace; localhost:<nodePort> is refused as loopback).
+ */
+export function assertNotTheRegistry(field: string, upstreamName: string, registryHostname: string): void {
+  if (upstreamName.replace(/:\d+$/, '') === registryHostname.toLowerCase()) {
+    throw new ValidationError(
+      `'${field}' must not be the registry itself, got ${JSON.stringify(upstreamName)} (on its hostname ${registryHostname}): a cache of it would take over the registry's own mirror in registries.yaml; push images to the registry, and cache only other registries`,
+    );
+  }
+}
+
 /** A registry name as image references give it: a hostname with an optional port, lowercase. */
 function assertUpstreamName(field: string, value: string): void {
   const match = /^([^:]+)(?::(\d+))?$/.exec(value);

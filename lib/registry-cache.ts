@@ -5,6 +5,7 @@ import {
   DEFAULT_CACHE_PORTS,
   DEFAULT_CACHE_TTL,
   assertCacheTtl,
+  assertNotTheRegistry,
   cachePortName,
   cacheSlug,
   resolveCacheUpstream,
@@ -141,6 +142,7 @@ export class RegistryCache extends Construct {
       );
     }
     const { name: upstream, remoteUrl } = resolveCacheUpstream(props.upstream, props.remoteUrl);
+    assertNotTheRegistry('upstream', upstream, registry.hostname);
     this.upstream = upstream;
     this.remoteUrl = remoteUrl;
     const port = props.port ?? DEFAULT_CACHE_PORTS[upstream];

@@ -532,6 +532,13 @@ const flagCases: CliCase[] = [
         [],
         'UPSTREAM must name the registry by a hostname, got the IPv6 address "https://[fd00::1]:5000": image references cannot name a registry by an IPv6 address; give it a DNS name',
       ],
+      // The registry's own endpoint: its cache would take over the registry's own mirror.
+      [
+        'https://container-registry.local:5000',
+        [],
+        'UPSTREAM must not be the registry itself, got "container-registry.local:5000" (on its hostname container-registry.local)',
+      ],
+      ['https://container-registry.local:5300', [], 'UPSTREAM must not be the registry itself'],
       ['https://localhost.:5000', [], 'UPSTREAM must not be localhost or a loopback address'],
       ['https://0.0.0.0:5000', [], 'UPSTREAM must not be localhost or a loopback address'],
       ['docker.io', ['--remote-url', 'https://[::]:5000'], '--remote-url must not be localhost or a loopback address'],
@@ -641,6 +648,11 @@ const flagCases: CliCase[] = [
     name: 'init --cache https://[fd00::1]:5000',
     args: (ws) => ['init', '--dir', NEW(ws), '--cache', 'https://[fd00::1]:5000'],
     message: '--cache must name the registry by a hostname, got the IPv6 address',
+  },
+  {
+    name: 'init --cache <the registry itself>',
+    args: (ws) => ['init', '--dir', NEW(ws), '--cache', 'https://container-registry.local:5000'],
+    message: 'must not be the registry itself, got "container-registry.local:5000"',
   },
   {
     name: 'init --cache docker.io --cache docker.io',
@@ -1294,6 +1306,22 @@ constructCases.push(
         ],
       }),
     message: `'caches[1]' ("a-b.io:5000") and 'caches[0]' ("a.b.io:5000") would both be named "a-b-io-5000"`,
+  },
+  {
+    name: 'RegistryCache of the registry itself',
+    build: () => {
+      const chart = new Chart(Testing.app(), 'c', { namespace: 'container-registry' });
+      const material = good();
+      const auth = new RegistryAuth(chart, 'Auth', { material });
+      const registry = new RegistryServer(chart, 'Registry', { material, auth });
+      new RegistryCache(chart, 'Cache', {
+        registry,
+        auth,
+        upstream: 'https://container-registry.local:5000',
+        port: 5104,
+      });
+    },
+    message: `'upstream' must not be the registry itself, got "container-registry.local:5000"`,
   },
   {
     name: 'RegistryChart caches: credentials without a password',
