@@ -61,8 +61,16 @@ export function resolveCacheUpstream(upstream: string, remoteUrl?: string, field
       );
     }
     const name = new URL(url).host;
+    if (name.startsWith('[')) {
+      throw new ValidationError(
+        `'${field}' must name the registry by a hostname, got the IPv6 address ${JSON.stringify(upstream)}: image references cannot name a registry by an IPv6 address; give it a DNS name (e.g. registry.example.com:5000) with its address as 'remoteUrl'`,
+      );
+    }
     assertNotLoopback(field, name);
-    return { name, remoteUrl: url };
+    // Checked as the caches file's reader checks it, so what is stored can be read back.
+    assertUpstreamName(field, name);
+    // https://docker.io is the known upstream docker.io, whose images registry-1.docker.io serves.
+    return { name, remoteUrl: remoteUrl === undefined ? (KNOWN_CACHE_UPSTREAMS[name] ?? url) : url };
   }
   const name = upstream.toLowerCase();
   const known = KNOWN_CACHE_UPSTREAMS[name];
@@ -74,8 +82,9 @@ export function resolveCacheUpstream(upstream: string, remoteUrl?: string, field
     return { name, remoteUrl: url };
   }
   if (known === undefined) {
+    const shown = withoutUserinfo(upstream);
     throw new ValidationError(
-      `'${field}' must be one of ${KNOWN_LIST} or an https:// URL, got ${JSON.stringify(upstream)}: write it as https://${upstream}, or give 'remoteUrl' for where its images are served`,
+      `'${field}' must be one of ${KNOWN_LIST} or an https:// URL, got ${JSON.stringify(shown)}: write it as https://${shown}, or give 'remoteUrl' for where its images are served`,
     );
   }
   return { name, remoteUrl: known };
@@ -86,10 +95,26 @@ export function resolveCacheUpstream(upstream: string, remoteUrl?: string, field
  * nodes' registries.yaml names the desktop's push address `localhost:<nodePort>`.
  */
 function assertNotLoopback(field: string, host: string): void {
-  const hostname = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
-  if (/^localhost$/i.test(hostname) || /^127\./.test(hostname) || hostname === '::1') {
+  // localhost. is localhost; 0.0.0.0 and :: reach the pod itself too.
+  const hostname = host
+    .replace(/:\d+$/, '')
+    .replace(/^\[|\]$/g, '')
+    .replace(/\.+$/, '');
+  if (/^localhost$/i.test(hostname) || /^(127|0)\./.test(hostname) || hostname === '::1' || hostname === '::') {
     throw new ValidationError(
       `'${field}' must not be localhost or a loopback address, got ${JSON.stringify(host)}: the cache runs in a pod, where that is the pod itself; give the registry's name on the network`,
+    );
+  }
+}
+
+/**
+ * Refuses an upstream on the registry's own hostname (`<hostname>:<port>` is the registry's own mirror in
+ * registries.yaml, which a cache's mirror would replace; localhost:<nodePort> is refused as loopback).
+ */
+export function assertNotTheRegistry(field: string, upstreamName: string, registryHostname: string): void {
+  if (upstreamName.replace(/:\d+$/, '') === registryHostname.toLowerCase()) {
+    throw new ValidationError(
+      `'${field}' must not be the registry itself, got ${JSON.stringify(upstreamName)} (on its hostname ${registryHostname}): a cache of it would take over the registry's own mirror in registries.yaml; push images to the registry, and cache only other registries`,
     );
   }
 }
@@ -99,7 +124,7 @@ function assertUpstreamName(field: string, value: string): void {
   const match = /^([^:]+)(?::(\d+))?$/.exec(value);
   if (match === null || value !== value.toLowerCase() || !match[1].includes('.')) {
     throw new ValidationError(
-      `'${field}' must be a registry name as image references write it (a lowercase hostname with a dot, and an optional :port), got ${JSON.stringify(value)}: e.g. "registry.example.com"`,
+      `'${field}' must be a registry name as image references write it (a lowercase hostname with a dot, and an optional :port), got ${JSON.stringify(withoutUserinfo(value))}: e.g. "registry.example.com"`,
     );
   }
   assertHostname(field, match[1]);
@@ -108,32 +133,40 @@ function assertUpstreamName(field: string, value: string): void {
 
 /** An https:// URL of a registry: host and optional port, nothing else (distribution proxies a whole registry). */
 function parseHttpsUrl(field: string, value: string): string {
+  const shown = JSON.stringify(withoutUserinfo(value));
   let url: URL;
   try {
     url = new URL(value);
   } catch {
     throw new ValidationError(
-      `'${field}' must be an https:// URL like "https://registry.example.com", got ${JSON.stringify(value)}: write the registry's address with https://`,
+      `'${field}' must be an https:// URL like "https://registry.example.com", got ${shown}: write the registry's address with https://`,
     );
   }
   if (url.protocol !== 'https:') {
     throw new ValidationError(
-      `'${field}' must use https://, got ${JSON.stringify(value)}: the cache would fetch images and send the upstream credentials in clear; use the registry's https:// address`,
+      `'${field}' must use https://, got ${shown}: the cache would fetch images and send the upstream credentials in clear; use the registry's https:// address`,
     );
   }
-  if (
-    url.username !== '' ||
-    url.password !== '' ||
-    (url.pathname !== '/' && url.pathname !== '') ||
-    url.search ||
-    url.hash
-  ) {
+  if (url.username !== '' || url.password !== '') {
     throw new ValidationError(
-      `'${field}' must be only https://host[:port], got ${JSON.stringify(value)}: leave out credentials (they go to 'credentials' / cache login), paths and queries`,
+      `'${field}' must not hold credentials, got ${shown}: give the address alone, and the account with private-registry cache login (or 'credentials')`,
+    );
+  }
+  if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.hash) {
+    throw new ValidationError(
+      `'${field}' must be only https://host[:port], got ${shown}: leave out paths and queries (a cache proxies a whole registry)`,
     );
   }
   // Normalized as new URL() reads it (lowercase, no :443), so a URL given twice compares equal.
   return `https://${url.host}`;
+}
+
+/** `value` with any user:password@ part replaced, for messages: it may hold a token. */
+function withoutUserinfo(value: string): string {
+  const at = value.lastIndexOf('@');
+  if (at < 0) return value;
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(value)?.[0] ?? '';
+  return `${scheme}<credentials>@${value.slice(at + 1)}`;
 }
 
 /**
@@ -155,15 +188,44 @@ export function cachePortName(port: number): string {
   return `cache-${port}`;
 }
 
-/** Throws unless `value` is a Go duration distribution accepts as a TTL, like "168h", "30m" or "1h30m". */
+/** Nanoseconds per unit of a Go duration (time.ParseDuration's units). */
+const DURATION_UNIT_NS: Readonly<Record<string, bigint>> = {
+  ns: 1n,
+  us: 1_000n,
+  µs: 1_000n,
+  ms: 1_000_000n,
+  s: 1_000_000_000n,
+  m: 60_000_000_000n,
+  h: 3_600_000_000_000n,
+};
+const MIN_CACHE_TTL_NS = DURATION_UNIT_NS.s;
+/** Just under Go's largest time.Duration (2562047h47m16.85s): beyond it the cache pod cannot start. */
+const MAX_CACHE_TTL_HOURS = 2562047n;
+
+/**
+ * Throws unless `value` is a Go duration distribution accepts as a TTL, like "168h", "30m" or "1h30m", from 1s
+ * to 2562047h: 0 means "never expire" in registry 3, and more overflows Go's time.ParseDuration.
+ */
 export function assertCacheTtl(field: string, value: string): void {
-  if (
-    typeof value !== 'string' ||
-    !/^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$/.test(value) ||
-    /^0+(\D+)$/.test(value)
-  ) {
-    throw new ValidationError(
-      `'${field}' must be a duration like "168h", "24h" or "90m", got ${JSON.stringify(value)}: write a positive number with a unit h, m or s`,
+  const refuse = (why: string) =>
+    new ValidationError(
+      `'${field}' must be a duration like "168h", "24h" or "90m", got ${JSON.stringify(value)}: ${why}`,
+    );
+  if (typeof value !== 'string' || !/^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$/.test(value)) {
+    throw refuse('write a positive number with a unit h, m or s');
+  }
+  // Summed exactly in nanoseconds (a fraction's remainder below 1ns dropped, as Go does).
+  let total = 0n;
+  for (const [, whole, fraction = '', unit] of value.matchAll(/([0-9]+)(?:\.([0-9]+))?(ns|us|µs|ms|s|m|h)/g)) {
+    const perUnit = DURATION_UNIT_NS[unit];
+    total += BigInt(whole) * perUnit + (BigInt(fraction || '0') * perUnit) / 10n ** BigInt(fraction.length);
+  }
+  if (total < MIN_CACHE_TTL_NS) {
+    throw refuse('under 1s is taken as 0, which registry 3 reads as "never expire"; give at least 1s, e.g. 168h');
+  }
+  if (total > MAX_CACHE_TTL_HOURS * DURATION_UNIT_NS.h) {
+    throw refuse(
+      `over ${MAX_CACHE_TTL_HOURS}h overflows Go's time.Duration and the cache pod would not start; give e.g. 8760h (a year)`,
     );
   }
 }
@@ -187,8 +249,9 @@ export function nextCachePort(upstream: string, taken: readonly number[]): numbe
 }
 
 /**
- * Refuses two caches for one upstream, and a cache port that another cache or the registry (`reserved`: its
- * port, its metrics port) already uses. `field` names the list in messages, e.g. 'caches'.
+ * Refuses two caches for one upstream or with one name in Kubernetes (cacheSlug), and a cache port that
+ * another cache or the registry (`reserved`: its port, its metrics port) already uses. `field` names the list
+ * in messages, e.g. 'caches'.
  */
 export function assertCachesDistinct(
   field: string,
@@ -196,6 +259,7 @@ export function assertCachesDistinct(
   reserved: Readonly<Record<string, number>>,
 ): void {
   const seen = new Map<string, number>();
+  const slugs = new Map<string, number>();
   const ports = new Map<number, string>();
   caches.forEach((cache, index) => {
     const earlier = seen.get(cache.upstream);
@@ -205,6 +269,14 @@ export function assertCachesDistinct(
       );
     }
     seen.set(cache.upstream, index);
+    const slug = cacheSlug(cache.upstream);
+    const sameSlug = slugs.get(slug);
+    if (sameSlug !== undefined) {
+      throw new ValidationError(
+        `'${field}[${index}]' (${JSON.stringify(cache.upstream)}) and '${field}[${sameSlug}]' (${JSON.stringify(caches[sameSlug].upstream)}) would both be named ${JSON.stringify(slug)} in Kubernetes objects and labels: keep one of them, or name the other upstream differently (another DNS name for it, with its address as 'remoteUrl')`,
+      );
+    }
+    slugs.set(slug, index);
     for (const [what, port] of Object.entries(reserved)) {
       if (cache.port === port) {
         throw new ValidationError(

@@ -4,6 +4,7 @@ import {
   DEFAULT_CACHE_TTL,
   assertCacheTtl,
   assertCachesDistinct,
+  assertNotTheRegistry,
   nextCachePort,
   resolveCacheUpstream,
 } from './cache-upstreams';
@@ -50,18 +51,27 @@ export interface CacheRequest {
  */
 const DEFAULT_METRICS_PORT = 5001;
 
+/** Where the registry itself is: what a cache may not be, nor take a port of. */
+export interface CachesRegistryAddress {
+  /** The name the nodes use for the registry, e.g. container-registry.local. */
+  readonly hostname: string;
+  readonly registryPort: number;
+}
+
 /**
  * `requested` added to `existing`, each resolved (name, remote URL, TTL) and given a port that neither the
- * registry (`registryPort`, the metrics port) nor another cache uses. Refuses a second cache of an upstream.
+ * registry (its port, the metrics port) nor another cache uses. Refuses a second cache of an upstream, and a
+ * cache of the registry itself.
  */
 export function resolveMaterialCaches(
   existing: readonly MaterialCache[],
   requested: readonly CacheRequest[],
-  registryPort: number,
+  { hostname, registryPort }: CachesRegistryAddress,
 ): MaterialCache[] {
   const caches = [...existing];
   for (const request of requested) {
     const { name, remoteUrl } = resolveCacheUpstream(request.upstream, request.remoteUrl);
+    assertNotTheRegistry('upstream', name, hostname);
     if (caches.some((cache) => cache.upstream === name)) {
       throw new ValidationError(
         `there is already a cache for ${JSON.stringify(name)}: one upstream has one cache; remove it first (private-registry cache rm ${name}) to change its settings`,

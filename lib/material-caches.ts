@@ -3,7 +3,14 @@ import * as path from 'node:path';
 import { SECRET_FILE_MODE } from './atomic-file';
 import { resolveCacheUpstream } from './cache-upstreams';
 import { type Credentials, validateUsername } from './htpasswd';
-import { MATERIAL_FILES, type RegistryMaterial, materialAddressesOf, nodeConfigKey, readMaterial } from './material';
+import {
+  MATERIAL_FILES,
+  type RegistryMaterial,
+  assertCachesReadBack,
+  materialAddressesOf,
+  nodeConfigKey,
+  readMaterial,
+} from './material';
 import {
   CACHES_FILE,
   type CacheRequest,
@@ -40,8 +47,7 @@ export interface MaterialCacheSummary {
 export function addMaterialCache(dir: string, request: CacheRequest): MaterialCache {
   return underMaterialLock(dir, () => {
     const { material, caches } = readCaches(dir);
-    const { registryPort } = materialAddressesOf(material.registries);
-    const updated = resolveMaterialCaches(caches, [request], registryPort);
+    const updated = resolveMaterialCaches(caches, [request], materialAddressesOf(material.registries));
     commitMaterialChange(dir, cachesChange(dir, material, updated));
     return updated[updated.length - 1];
   });
@@ -144,6 +150,7 @@ export function withCacheMirrors(
 /** The change that stores `caches`: the caches file, registries.yaml and certs.d, together. */
 function cachesChange(dir: string, material: RegistryMaterial, caches: readonly MaterialCache[]): MaterialChange {
   const registries = withCacheMirrors(material.registries, caches);
+  assertCachesReadBack(path.join(dir, CACHES_FILE), caches, registries, material.registries);
   const hosts = containerdHostsChange(dir, registries);
   const cachesFile: MaterialChange =
     caches.length === 0

@@ -34,6 +34,7 @@ import {
   CACHES_FILE,
   type CacheRequest,
   type MaterialCache,
+  parseCachesFile,
   readCachesFile,
   renderCachesFile,
   resolveMaterialCaches,
@@ -186,7 +187,7 @@ export function generateMaterial(options: MaterialOptions = {}): RegistryMateria
   validateUsername(username);
   if (options.password !== undefined) validatePassword(options.password, username);
 
-  const caches = resolveMaterialCaches([], options.caches ?? [], registryPort);
+  const caches = resolveMaterialCaches([], options.caches ?? [], { hostname, registryPort });
   const random = options.random ?? secureRandom;
   const password = options.password ?? generatePassword(random);
   const ca = createCertificateAuthority({
@@ -203,18 +204,20 @@ export function generateMaterial(options: MaterialOptions = {}): RegistryMateria
     privateKeyPem: options.keys?.serverPrivateKeyPem,
   });
   const nodeCredentials = { username, password };
+  const registries = nodeRegistriesConfig({
+    hostname,
+    registryPort,
+    nodePort,
+    credentials: nodeCredentials,
+    caFile: NODE_CA_FILE,
+    caches,
+  });
+  if (caches.length > 0) assertCachesReadBack(CACHES_FILE, caches, registries);
   return {
     ca,
     tls,
     htpasswd: createHtpasswd([nodeCredentials], options.bcryptCost ?? DEFAULT_BCRYPT_COST, random),
-    registries: nodeRegistriesConfig({
-      hostname,
-      registryPort,
-      nodePort,
-      credentials: nodeCredentials,
-      caFile: NODE_CA_FILE,
-      caches,
-    }),
+    registries,
     nodeCredentials,
     caches,
   };
@@ -351,6 +354,35 @@ function readMaterialFiles(dir: string, options: ReadMaterialOptions): RegistryM
     );
   }
   return { ca, tls, htpasswd, registries, nodeCredentials, caches };
+}
+
+/**
+ * Refuses to store caches that readMaterial would then refuse (the caches file's checks, its agreement with
+ * registries.yaml, and, given the registries.yaml `before`, the registry's own two mirrors unchanged): every
+ * later command would refuse the material too. `file` is the caches file, named in messages.
+ */
+export function assertCachesReadBack(
+  file: string,
+  caches: readonly MaterialCache[],
+  registries: RegistriesConfig,
+  before?: RegistriesConfig,
+): void {
+  try {
+    parseCachesFile(renderCachesFile(caches), file);
+    const { hostname, registryPort, nodePort } = materialAddressesOf(registries);
+    for (const own of [`${hostname}:${registryPort}`, `localhost:${nodePort}`]) {
+      if (before !== undefined && JSON.stringify(registries.mirrors[own]) !== JSON.stringify(before.mirrors[own])) {
+        throw new ValidationError(`the registry's own mirror ${own} would change`);
+      }
+    }
+    const problem = cachesDisagreement(caches, cacheMirrorsOf(registries, hostname, registryPort));
+    if (problem !== undefined) throw new ValidationError(problem);
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    throw new ValidationError(
+      `refusing to store caches the material could not be read back with (${error.message}): nothing was changed; choose another upstream or port`,
+    );
+  }
 }
 
 /**

@@ -5,6 +5,7 @@ import {
   DEFAULT_CACHE_PORTS,
   DEFAULT_CACHE_TTL,
   assertCacheTtl,
+  assertNotTheRegistry,
   cachePortName,
   cacheSlug,
   resolveCacheUpstream,
@@ -19,7 +20,6 @@ import {
   registryContainer,
   registryPodSecurityContext,
   registryVolumes,
-  sha256,
 } from './registry-pod';
 import type { IRegistryService } from './registry-server';
 import { ValidationError, assertPinnedImage, assertPort, assertStorageSize } from './validate';
@@ -39,6 +39,11 @@ export interface IRegistryCacheHost extends IRegistryService {
   readonly tlsCertificateSha256: string;
   /** The Secret holding `http-secret`. */
   readonly httpSecretName: string;
+  /**
+   * A keyed hash (HMAC-SHA256) of `text` for a rollout annotation: it changes when `text` does, yet whoever
+   * reads Deployments but not Secrets cannot test guesses of a credential in `text` against it.
+   */
+  rolloutHash(text: string): string;
   /** The port of the registry's metrics server, which a cache's own metrics server also uses. */
   readonly metricsPort: number;
   /** Publishes a cache's port on the registry's Service (see RegistryServer.addServicePort). */
@@ -137,6 +142,7 @@ export class RegistryCache extends Construct {
       );
     }
     const { name: upstream, remoteUrl } = resolveCacheUpstream(props.upstream, props.remoteUrl);
+    assertNotTheRegistry('upstream', upstream, registry.hostname);
     this.upstream = upstream;
     this.remoteUrl = remoteUrl;
     const port = props.port ?? DEFAULT_CACHE_PORTS[upstream];
@@ -228,9 +234,10 @@ export class RegistryCache extends Construct {
             labels,
             annotations: {
               // A renewed certificate, or new upstream settings or credentials, must roll the pod: files are
-              // re-read, environment variables only at start. A one-way hash reveals nothing of a token.
+              // re-read, environment variables only at start. Keyed, so the annotation cannot be used to test
+              // guesses of the token offline.
               'cdk8s-private-registry/tls-sha256': registry.tlsCertificateSha256,
-              'cdk8s-private-registry/upstream-sha256': sha256(
+              'cdk8s-private-registry/upstream-sha256': registry.rolloutHash(
                 JSON.stringify({ remoteUrl, ttl: this.ttl, credentials: credentials ?? null }),
               ),
               ...metricsAnnotations(registry.metricsPort),

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { Chart } from 'cdk8s';
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
@@ -169,6 +169,8 @@ export class RegistryServer extends Construct implements IRegistryCacheHost {
   /** Keeps one replica up through node drains; only when there is more than one. */
   public readonly podDisruptionBudget?: k8s.KubePodDisruptionBudget;
   private readonly servicePorts: k8s.ServicePort[];
+  /** The HTTP secret, the key of rolloutHash: in a Secret, which a reader of Deployments cannot see. */
+  private readonly rolloutKey: string;
 
   constructor(scope: Construct, id: string, props: RegistryServerProps) {
     super(scope, id);
@@ -235,6 +237,8 @@ export class RegistryServer extends Construct implements IRegistryCacheHost {
     const httpSecretName = `${name}-http`;
     this.httpSecretName = httpSecretName;
     this.tlsCertificateSha256 = sha256(tls.certificatePem);
+    const httpSecret = props.httpSecret ?? deriveHttpSecret(tls.privateKeyPem);
+    this.rolloutKey = httpSecret;
 
     new k8s.KubeSecret(this, 'TlsSecret', {
       metadata: { name: this.tlsSecretName },
@@ -248,7 +252,7 @@ export class RegistryServer extends Construct implements IRegistryCacheHost {
     new k8s.KubeSecret(this, 'HttpSecret', {
       metadata: { name: httpSecretName },
       type: 'Opaque',
-      data: base64Values({ 'http-secret': props.httpSecret ?? deriveHttpSecret(tls.privateKeyPem) }),
+      data: base64Values({ 'http-secret': httpSecret }),
     });
 
     const s3SecretName = `${name}-s3`;
@@ -293,9 +297,9 @@ export class RegistryServer extends Construct implements IRegistryCacheHost {
               // A renewed certificate changes this and so rolls the pod (htpasswd is re-read live).
               'cdk8s-private-registry/tls-sha256': this.tlsCertificateSha256,
               // Environment variables are read at start only: new S3 settings or keys must roll the pods.
-              // A one-way hash of a random key reveals nothing of it.
+              // Keyed (rolloutHash): a plain hash would let a reader of Deployments test guesses of the key.
               ...(storage.kind === 's3'
-                ? { 'cdk8s-private-registry/storage-sha256': sha256(JSON.stringify(storage)) }
+                ? { 'cdk8s-private-registry/storage-sha256': this.rolloutHash(JSON.stringify(storage)) }
                 : {}),
               ...metricsAnnotations(this.metricsPort),
             },
@@ -376,6 +380,14 @@ export class RegistryServer extends Construct implements IRegistryCacheHost {
         ports: this.servicePorts,
       },
     });
+  }
+
+  /**
+   * HMAC-SHA256 of `text` keyed by the registry's HTTP secret, for pod annotations that must change with a
+   * credential (so the pods roll) without letting whoever reads Deployments test guesses of it offline.
+   */
+  public rolloutHash(text: string): string {
+    return createHmac('sha256', this.rolloutKey).update(text).digest('hex');
   }
 
   /**

@@ -504,12 +504,46 @@ const flagCases: CliCase[] = [
       ['docker.io', ['--port', 'many'], '--port must be an integer in 1-65535, got NaN'],
       ['docker.io', ['--ttl', 'forever'], '--ttl must be a duration like "168h", "24h" or "90m", got "forever"'],
       ['docker.io', ['--ttl', '0h'], '--ttl must be a duration'],
+      // Zero however written: registry 3 reads a TTL of 0 as "never expire".
+      ...['0h0m', '0m0s', '0.0h', '999ms'].map(
+        (ttl) => ['docker.io', ['--ttl', ttl], `got "${ttl}": under 1s is taken as 0`] as const,
+      ),
+      ['docker.io', ['--ttl', '9999999999h'], 'got "9999999999h": over 2562047h overflows Go\'s time.Duration'],
+      ['docker.io', ['--ttl', '2562047h0m1s'], "over 2562047h overflows Go's time.Duration"],
       ['docker.io', ['--remote-url', 'ftp://mirror.example.com'], '--remote-url must use https://'],
       [
         'docker.io',
-        ['--remote-url', 'https://me:token@mirror.example.com'],
-        '--remote-url must be only https://host[:port], got "https://me:token@mirror.example.com": leave out credentials',
+        ['--remote-url', 'https://me:s3cr3t-token@mirror.example.com'],
+        /^(?![\s\S]*s3cr3t)[\s\S]*--remote-url must not hold credentials, got "https:\/\/<credentials>@mirror\.example\.com": give the address alone, and the account with private-registry cache login/,
       ],
+      [
+        'https://me:s3cr3t-token@registry.example.com',
+        [],
+        /^(?![\s\S]*s3cr3t)[\s\S]*UPSTREAM must not hold credentials, got "https:\/\/<credentials>@registry\.example\.com"/,
+      ],
+      [
+        'http://me:s3cr3t-token@registry.example.com',
+        [],
+        /^(?![\s\S]*s3cr3t)[\s\S]*UPSTREAM must use https:\/\/, got "http:\/\/<credentials>@registry\.example\.com"/,
+      ],
+      // Refused before anything is written: the caches file's reader refuses an IPv6 literal as a name.
+      [
+        'https://[fd00::1]:5000',
+        [],
+        'UPSTREAM must name the registry by a hostname, got the IPv6 address "https://[fd00::1]:5000": image references cannot name a registry by an IPv6 address; give it a DNS name',
+      ],
+      // The registry's own endpoint: its cache would take over the registry's own mirror.
+      [
+        'https://container-registry.local:5000',
+        [],
+        'UPSTREAM must not be the registry itself, got "container-registry.local:5000" (on its hostname container-registry.local)',
+      ],
+      ['https://container-registry.local:5300', [], 'UPSTREAM must not be the registry itself'],
+      ['https://localhost.:5000', [], 'UPSTREAM must not be localhost or a loopback address'],
+      ['https://0.0.0.0:5000', [], 'UPSTREAM must not be localhost or a loopback address'],
+      ['docker.io', ['--remote-url', 'https://[::]:5000'], '--remote-url must not be localhost or a loopback address'],
+      // Accepted once, then refused by every reader of the caches file: refused up front now.
+      ['https://myregistry:5000', [], 'UPSTREAM must be a registry name as image references write it'],
       ['docker.io', ['--remote-url', 'not a url'], '--remote-url must be an https:// URL like'],
       [
         'Docker Hub',
@@ -536,6 +570,12 @@ const flagCases: CliCase[] = [
     setup: (ws) => void addMaterialCache(ws.dir, { upstream: 'docker.io' }),
     args: (ws) => ['cache', 'add', 'ghcr.io', '--port', '5100', '--dir', ws.dir],
     message: "'caches[1].port' is 5100, which the docker.io cache already uses",
+  },
+  {
+    name: 'cache add https://a-b.io:5000 after https://a.b.io:5000 (one name in Kubernetes)',
+    setup: (ws) => void addMaterialCache(ws.dir, { upstream: 'https://a.b.io:5000' }),
+    args: (ws) => ['cache', 'add', 'https://a-b.io:5000', '--dir', ws.dir],
+    message: `'caches[1]' ("a-b.io:5000") and 'caches[0]' ("a.b.io:5000") would both be named "a-b-io-5000" in Kubernetes objects and labels: keep one of them, or name the other upstream differently`,
   },
   {
     name: 'cache add (no upstream)',
@@ -603,6 +643,16 @@ const flagCases: CliCase[] = [
     name: 'init --cache dockerhub',
     args: (ws) => ['init', '--dir', NEW(ws), '--cache', 'dockerhub'],
     message: '--cache must be one of docker.io, ghcr.io, quay.io, registry.k8s.io or an https:// URL, got "dockerhub"',
+  },
+  {
+    name: 'init --cache https://[fd00::1]:5000',
+    args: (ws) => ['init', '--dir', NEW(ws), '--cache', 'https://[fd00::1]:5000'],
+    message: '--cache must name the registry by a hostname, got the IPv6 address',
+  },
+  {
+    name: 'init --cache <the registry itself>',
+    args: (ws) => ['init', '--dir', NEW(ws), '--cache', 'https://container-registry.local:5000'],
+    message: 'must not be the registry itself, got "container-registry.local:5000"',
   },
   {
     name: 'init --cache docker.io --cache docker.io',
@@ -955,6 +1005,24 @@ const materialCases: CliCase[] = [
         'caches[0] holds a bad setting (remoteUrl must use https://',
       ],
       [
+        'two caches with one name in Kubernetes',
+        JSON.stringify({
+          caches: [
+            { upstream: 'docker.io', remoteUrl: 'https://registry-1.docker.io', port: 5100, ttl: '168h' },
+            { upstream: 'a.b.io:5000', remoteUrl: 'https://a.b.io:5000', port: 5104, ttl: '168h' },
+            { upstream: 'a-b.io:5000', remoteUrl: 'https://a-b.io:5000', port: 5105, ttl: '168h' },
+          ],
+        }),
+        'holds clashing caches (caches[2] ("a-b.io:5000") and caches[1] ("a.b.io:5000") would both be named "a-b-io-5000"',
+      ],
+      [
+        'a TTL of 0',
+        JSON.stringify({
+          caches: [{ upstream: 'docker.io', remoteUrl: 'https://registry-1.docker.io', port: 5100, ttl: '0h0m' }],
+        }),
+        'caches[0] holds a bad setting (ttl must be a duration',
+      ],
+      [
         'a port registries.yaml does not mirror',
         JSON.stringify({
           caches: [{ upstream: 'docker.io', remoteUrl: 'https://registry-1.docker.io', port: 5107, ttl: '168h' }],
@@ -1226,6 +1294,34 @@ constructCases.push(
         caches: [{ upstream: 'quay.io' }, { upstream: 'https://quay.io', port: 5110 }],
       }),
     message: `'caches[1]' is a second cache for "quay.io" (also 'caches[0]')`,
+  },
+  {
+    name: 'RegistryChart caches: a.b.io:5000 and a-b.io:5000 (one name in Kubernetes)',
+    build: () =>
+      new RegistryChart(Testing.app(), 'registry', {
+        material: { ...good(), registries: undefined },
+        caches: [
+          { upstream: 'https://a.b.io:5000', port: 5104 },
+          { upstream: 'https://a-b.io:5000', port: 5105 },
+        ],
+      }),
+    message: `'caches[1]' ("a-b.io:5000") and 'caches[0]' ("a.b.io:5000") would both be named "a-b-io-5000"`,
+  },
+  {
+    name: 'RegistryCache of the registry itself',
+    build: () => {
+      const chart = new Chart(Testing.app(), 'c', { namespace: 'container-registry' });
+      const material = good();
+      const auth = new RegistryAuth(chart, 'Auth', { material });
+      const registry = new RegistryServer(chart, 'Registry', { material, auth });
+      new RegistryCache(chart, 'Cache', {
+        registry,
+        auth,
+        upstream: 'https://container-registry.local:5000',
+        port: 5104,
+      });
+    },
+    message: `'upstream' must not be the registry itself, got "container-registry.local:5000"`,
   },
   {
     name: 'RegistryChart caches: credentials without a password',

@@ -1,6 +1,9 @@
+import { createHash, createHmac } from 'node:crypto';
 import { Chart, Testing } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
 import { RegistryAuth, RegistryCache, type RegistryCacheOptions, RegistryChart, RegistryServer } from '../lib';
+import { assertCacheTtl, resolveCacheUpstream } from '../lib/cache-upstreams';
+import { deriveHttpSecret } from '../lib/registry-server';
 import { podSecurityViolations, podSpecOf } from './support/pod-security';
 import { findObject, fixtureMaterial, fixtureMaterialWithCaches } from './support/fixture-material';
 
@@ -109,6 +112,22 @@ describe('RegistryCache', () => {
     expect(annotation({ upstream: 'docker.io', credentials: { username: 'u', password: 'p2' } })).not.toBe(withToken);
     expect(annotation({ upstream: 'docker.io', ttl: '1h' })).not.toBe(anonymous);
     expect(anonymous).toMatch(/^[0-9a-f]{64}$/);
+    // Same material, same bytes.
+    expect(annotation({ upstream: 'docker.io', credentials: { username: 'u', password: 'p1' } })).toBe(withToken);
+  });
+
+  it('keys the rollout annotation with the HTTP secret: a reader of Deployments cannot test password guesses', () => {
+    const credentials = { username: 'u', password: 'p1' };
+    const deployment = findObject(
+      synthPieces({ upstream: 'docker.io', credentials }).manifests,
+      'Deployment',
+      'container-registry-cache-docker-io',
+    );
+    const annotation = deployment.spec.template.metadata.annotations['cdk8s-private-registry/upstream-sha256'];
+    const settings = JSON.stringify({ remoteUrl: 'https://registry-1.docker.io', ttl: '168h', credentials });
+    expect(annotation).not.toBe(createHash('sha256').update(settings).digest('hex'));
+    const httpSecret = deriveHttpSecret(material.tls.privateKeyPem);
+    expect(annotation).toBe(createHmac('sha256', httpSecret).update(settings).digest('hex'));
   });
 
   it('declares only its own named port, and the registry Service publishes it targeting that name', () => {
@@ -260,7 +279,7 @@ describe('RegistryCache', () => {
       5100,
     ]);
     expect(() => synthPieces({ upstream: 'docker.io', remoteUrl: 'https://u:p@mirror.gcr.io' })).toThrow(
-      `'remoteUrl' must be only https://host[:port], got "https://u:p@mirror.gcr.io": leave out credentials`,
+      `'remoteUrl' must not hold credentials, got "https://<credentials>@mirror.gcr.io": give the address alone, and the account with private-registry cache login (or 'credentials')`,
     );
   });
 
@@ -287,5 +306,38 @@ describe('RegistryCache', () => {
     expect(() => synthPieces({ upstream: 'docker.io', remoteUrl: 'https://127.0.0.1:8443' })).toThrow(
       `'remoteUrl' must not be localhost or a loopback address`,
     );
+  });
+});
+
+describe('cache TTL and upstream rules', () => {
+  it('takes a TTL from 1s to 2562047h, summed over its segments exactly', () => {
+    for (const ttl of ['1s', '1000ms', '0.5s500ms', '1h30m', '1.5h', '168h', '2562047h', '2562046h59m60s']) {
+      expect(() => assertCacheTtl('ttl', ttl), ttl).not.toThrow();
+    }
+    for (const ttl of ['0h0m', '0m0s', '0.0h', '999ms', '999999999ns', '2562047h1ns', '9999999999h']) {
+      expect(() => assertCacheTtl('ttl', ttl), ttl).toThrow(`'ttl' must be a duration like`);
+    }
+  });
+
+  it('maps a known upstream given as a URL to its known remote URL', () => {
+    expect(resolveCacheUpstream('https://docker.io')).toEqual({
+      name: 'docker.io',
+      remoteUrl: 'https://registry-1.docker.io',
+    });
+    expect(resolveCacheUpstream('https://DOCKER.IO/')).toEqual(resolveCacheUpstream('docker.io'));
+    expect(resolveCacheUpstream('https://quay.io')).toEqual(resolveCacheUpstream('quay.io'));
+  });
+
+  it('never repeats a token of a URL in its messages', () => {
+    for (const value of ['https://me:tok3n@x.example.com', 'ftp://me:tok3n@x.example.com', 'me:tok3n@x', '%:tok3n@']) {
+      let message = '';
+      try {
+        resolveCacheUpstream('docker.io', value);
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      expect(message, value).toMatch(/^'remoteUrl' must/);
+      expect(message, value).not.toContain('tok3n');
+    }
   });
 });

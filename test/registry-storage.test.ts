@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Chart, Testing } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
 import {
@@ -131,6 +132,12 @@ describe('RegistryStorage.s3 on RegistryServer', () => {
         .template.metadata.annotations['cdk8s-private-registry/storage-sha256'];
     expect(annotation(SECRET_KEY)).toMatch(/^[0-9a-f]{64}$/);
     expect(annotation('another-secret-key')).not.toBe(annotation(SECRET_KEY));
+    expect(annotation(SECRET_KEY)).toBe(annotation(SECRET_KEY));
+    // Keyed: not a plain hash of the settings, which a reader of Deployments could test guesses against.
+    const { server } = s3({ credentials: { accessKeyId: 'AKIAEXAMPLE', secretAccessKey: SECRET_KEY } });
+    const settings = JSON.stringify(server.storage.settings);
+    expect(annotation(SECRET_KEY)).not.toBe(createHash('sha256').update(settings).digest('hex'));
+    expect(annotation(SECRET_KEY)).toBe(server.rolloutHash(settings));
   });
 
   it('RegistryChart passes the storage through', () => {

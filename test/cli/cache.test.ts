@@ -68,6 +68,20 @@ describe('cache', () => {
     expect(fs.readdirSync(dir).sort()).toEqual(['auth', 'caches', 'certs', 'node']);
   });
 
+  it('add https://docker.io is the known upstream docker.io, pulled from registry-1.docker.io', async () => {
+    const dir = template.copy();
+    expect((await run(['cache', 'add', 'https://docker.io', '--dir', dir])).code).toBe(0);
+    expect((await run(['cache', 'add', 'https://ghcr.io', '--dir', dir])).code).toBe(0);
+    expect(JSON.parse(read(dir, CACHES_FILE)).caches).toEqual([
+      { upstream: 'docker.io', remoteUrl: 'https://registry-1.docker.io', port: 5100, ttl: '168h' },
+      { upstream: 'ghcr.io', remoteUrl: 'https://ghcr.io', port: 5101, ttl: '168h' },
+    ]);
+    // The same cache: adding docker.io by name again is a second one.
+    expect((await run(['cache', 'add', 'docker.io', '--dir', dir])).err).toContain(
+      'there is already a cache for "docker.io"',
+    );
+  });
+
   it("round-trips through readMaterial into the default chart: the synthesized caches are the material's", async () => {
     const dir = template.copy();
     expect((await run(['cache', 'add', 'docker.io', '--dir', dir])).code).toBe(0);
