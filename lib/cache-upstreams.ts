@@ -181,6 +181,19 @@ export function cacheSlug(upstreamName: string): string {
 }
 
 /**
+ * The names of a cache's objects, for RegistryCache and for the commands that tell which to delete:
+ * `<registry>-cache-<slug>` (its Deployment and PersistentVolumeClaim) and `<that>-upstream` (the Secret with
+ * its upstream account).
+ */
+export function cacheObjectNames(
+  serviceName: string,
+  upstreamName: string,
+): { readonly name: string; readonly upstreamSecret: string } {
+  const name = `${serviceName}-cache-${cacheSlug(upstreamName)}`;
+  return { name, upstreamSecret: `${name}-upstream` };
+}
+
+/**
  * The named port of a cache's container, which the Service's port targets (an IANA service name, at most 15
  * characters): cache-5100.
  */

@@ -6,6 +6,7 @@ import {
   DEFAULT_CACHE_TTL,
   assertCacheTtl,
   assertNotTheRegistry,
+  cacheObjectNames,
   cachePortName,
   cacheSlug,
   resolveCacheUpstream,
@@ -170,7 +171,8 @@ export class RegistryCache extends Construct {
         `'credentials' of the ${upstream} cache need both 'username' and 'password', got ${credentials.username ? 'no password' : 'no username'}: give both, or leave 'credentials' out for anonymous pulls`,
       );
     }
-    this.name = `${registry.serviceName}-cache-${cacheSlug(upstream)}`;
+    const names = cacheObjectNames(registry.serviceName, upstream);
+    this.name = names.name;
     // The Deployment's name, its PVC's and the label value below: all at most 63 characters.
     if (this.name.length > 63 - '-upstream'.length) {
       throw new ValidationError(
@@ -198,7 +200,7 @@ export class RegistryCache extends Construct {
       'app.kubernetes.io/component': 'cache',
       'cdk8s-private-registry/upstream': cacheSlug(upstream),
     };
-    const upstreamSecretName = `${this.name}-upstream`;
+    const upstreamSecretName = names.upstreamSecret;
     if (credentials !== undefined) {
       this.upstreamSecret = new k8s.KubeSecret(this, 'UpstreamSecret', {
         metadata: { name: upstreamSecretName, labels },

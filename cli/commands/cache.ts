@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { cacheSlug } from '../../lib/cache-upstreams';
+import { cacheObjectNames, cacheSlug } from '../../lib/cache-upstreams';
 import { DEFAULT_NAMESPACE, DEFAULT_SERVICE_NAME } from '../../lib/defaults';
 import { CACHES_FILE } from '../../lib/material-caches-file';
 import {
@@ -145,8 +145,8 @@ export async function cacheLogout(args: CacheClusterArgs, io: CliIo): Promise<Ex
   return withFlagNames(FLAGS, async () => {
     const namespace = namespaceOf(args);
     const cache = setMaterialCacheCredentials(args.dir, args.upstream, undefined);
-    // The Secret RegistryCache names `<registry>-cache-<upstream>-upstream`; apply leaves it, token and all.
-    const secret = `${DEFAULT_SERVICE_NAME}-cache-${cacheSlug(cache.upstream)}-upstream`;
+    // apply leaves the Secret, token and all.
+    const secret = cacheObjectNames(DEFAULT_SERVICE_NAME, cache.upstream).upstreamSecret;
     io.stderr.write(
       `removed the ${cache.upstream} account: the cache pulls anonymously once you apply: ${applyCommandFor(args.dir, io)}\n` +
         `kubectl apply does not delete the Secret that still holds the token: kubectl -n ${namespace} delete secret ${secret}\n`,
