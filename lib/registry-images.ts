@@ -1,6 +1,6 @@
-import { request } from 'node:https';
 import * as path from 'node:path';
 import type { Credentials } from './htpasswd';
+import { basicAuthorization, type HttpsAnswer, httpsRequest } from './https-request';
 import { MATERIAL_FILES, materialAddressesOf, nodeCredentialsOf } from './material';
 import { assertMaterialDir, readMaterialText } from './material-dir';
 import { parseRegistriesYaml } from './registries-yaml';
@@ -107,11 +107,7 @@ export class RegistryApiError extends Error {
   }
 }
 
-interface Response {
-  readonly status: number;
-  readonly headers: Record<string, string | string[] | undefined>;
-  readonly body: Buffer;
-}
+type Response = HttpsAnswer;
 
 /** One request to the registry with our CA and basic auth; rejects with a diagnosis when there is no answer. */
 function send(
@@ -121,40 +117,28 @@ function send(
   headers: Record<string, string> = {},
 ): Promise<Response> {
   const url = new URL(pathAndQuery, registryApiUrl(client.url)).toString();
-  const timeoutMs = client.timeoutMs ?? 30_000;
-  const { username, password } = client.credentials;
-  const authorization = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
-  return new Promise<Response>((resolve, reject) => {
-    const req = request(
-      url,
-      { method, ca: client.caCertificatePem, headers: { ...headers, authorization }, agent: false, timeout: timeoutMs },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+  const { username } = client.credentials;
+  return httpsRequest(url, {
+    method,
+    ca: client.caCertificatePem,
+    headers: { ...headers, authorization: basicAuthorization(client.credentials) },
+    timeoutMs: client.timeoutMs ?? 30_000,
+  }).then(
+    (response) => {
+      if (response.status === 401) {
+        throw new RegistryApiError(
+          `${method} ${url}: 401 Unauthorized: the registry rejects ${JSON.stringify(username)}`,
+          'the registry runs another htpasswd than the material: npx cdk8s synth && kubectl apply -f dist (check the password with private-registry user verify)',
+          401,
         );
-        res.on('error', reject);
-      },
-    );
-    req.on('timeout', () =>
-      req.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })),
-    );
-    req.on('error', (error: NodeJS.ErrnoException) => {
+      }
+      return response;
+    },
+    (error: NodeJS.ErrnoException) => {
       const failure = requestFailure(method, url, error);
-      reject(new RegistryApiError(failure.detail, failure.fix));
-    });
-    req.end();
-  }).then((response) => {
-    if (response.status === 401) {
-      throw new RegistryApiError(
-        `${method} ${url}: 401 Unauthorized: the registry rejects ${JSON.stringify(username)}`,
-        'the registry runs another htpasswd than the material: npx cdk8s synth && kubectl apply -f dist (check the password with private-registry user verify)',
-        401,
-      );
-    }
-    return response;
-  });
+      throw new RegistryApiError(failure.detail, failure.fix);
+    },
+  );
 }
 
 /** The registry's error codes and messages from a JSON error body, e.g. "UNSUPPORTED: The operation is unsupported." */

@@ -1,6 +1,6 @@
-import type * as Https from 'node:https';
 import * as path from 'node:path';
 import type { Credentials } from './htpasswd';
+import { basicAuthorization, httpsRequest } from './https-request';
 import { MATERIAL_FILES, materialAddressesOf, nodeCredentialsOf } from './material';
 import type { Check, MaterialSnapshot } from './material-checks';
 import { applyCommand } from './material-dir';
@@ -44,45 +44,35 @@ export function defaultProbeUrl(nodePort: number): string {
  */
 export function probeRegistry(options: ProbeOptions): Promise<Check> {
   const url = registryApiUrl(options.url);
-  const { username, password } = options.credentials;
-  const timeoutMs = options.timeoutMs ?? 10_000;
-  return new Promise((resolve) => {
-    const done = (ok: boolean, detail: string, fix?: string): void =>
-      resolve(ok ? { name: CHECK_NAME, ok, detail } : { name: CHECK_NAME, ok, detail, fix });
-    const headers = { authorization: `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}` };
-    // node:https (and TLS) loaded only for a live probe: doctor without --live never needs it.
-    const { request } = require('node:https') as typeof Https;
-    const req = request(
-      url,
-      { method: 'GET', ca: options.caCertificatePem, headers, agent: false, timeout: timeoutMs },
-      (res) => {
-        res.resume();
-        const status = res.statusCode ?? 0;
-        if (status === 200)
-          done(true, `GET ${url}: 200, TLS verified with our CA, logged in as ${JSON.stringify(username)}`);
-        else if (status === 401) {
-          done(
-            false,
-            `GET ${url}: 401 Unauthorized: the registry rejects ${JSON.stringify(username)} with the password in registries.yaml`,
-            `the registry runs another htpasswd than the material: ${applyCommand()} (check the password with private-registry user verify)`,
-          );
-        } else
-          done(
-            false,
-            `${`GET ${url}: HTTP ${status} ${res.statusMessage ?? ''}`.trim()}: not what a registry answers`,
-            `check that ${url} is the registry (kubectl -n container-registry get svc,pods)`,
-          );
-      },
-    );
-    req.on('timeout', () =>
-      req.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })),
-    );
-    req.on('error', (error: NodeJS.ErrnoException) => {
+  const { username } = options.credentials;
+  const failed = (detail: string, fix: string): Check => ({ name: CHECK_NAME, ok: false, detail, fix });
+  return httpsRequest(url, {
+    ca: options.caCertificatePem,
+    headers: { authorization: basicAuthorization(options.credentials) },
+    timeoutMs: options.timeoutMs ?? 10_000,
+  }).then(
+    ({ status, statusMessage }) => {
+      if (status === 200)
+        return {
+          name: CHECK_NAME,
+          ok: true,
+          detail: `GET ${url}: 200, TLS verified with our CA, logged in as ${JSON.stringify(username)}`,
+        };
+      if (status === 401)
+        return failed(
+          `GET ${url}: 401 Unauthorized: the registry rejects ${JSON.stringify(username)} with the password in registries.yaml`,
+          `the registry runs another htpasswd than the material: ${applyCommand()} (check the password with private-registry user verify)`,
+        );
+      return failed(
+        `${`GET ${url}: HTTP ${status} ${statusMessage}`.trim()}: not what a registry answers`,
+        `check that ${url} is the registry (kubectl -n container-registry get svc,pods)`,
+      );
+    },
+    (error: NodeJS.ErrnoException) => {
       const failure = requestFailure('GET', url, error);
-      done(false, failure.detail, failure.fix);
-    });
-    req.end();
-  });
+      return failed(failure.detail, failure.fix);
+    },
+  );
 }
 
 /**

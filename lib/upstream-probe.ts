@@ -1,6 +1,6 @@
-import type * as Https from 'node:https';
 import type { Credentials } from './htpasswd';
 import type { Check } from './material-checks';
+import { basicAuthorization, httpsRequest } from './https-request';
 import { requestFailure } from './registry-probe';
 
 /**
@@ -111,38 +111,17 @@ async function get(
   }
 }
 
-function getOnce(
+async function getOnce(
   url: string,
   headers: Record<string, string>,
   options: { caCertificatesPem?: string; timeoutMs: number },
 ): Promise<HttpAnswer> {
-  // node:https loaded only for a live probe: doctor without --live never needs it.
-  const https = require('node:https') as typeof Https;
   const tls = require('node:tls') as typeof import('node:tls');
   const ca = options.caCertificatesPem === undefined ? undefined : [...tls.rootCertificates, options.caCertificatesPem];
-  return new Promise((resolve, reject) => {
-    const req = https.request(url, { method: 'GET', headers, ca, agent: false, timeout: options.timeoutMs }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        // A token is a few KB; anything beyond is not needed for a diagnosis.
-        if (body.length < 64 * 1024) body += chunk;
-      });
-      res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, statusMessage: res.statusMessage ?? '', headers: res.headers, body }),
-      );
-      res.on('error', reject);
-    });
-    req.on('timeout', () =>
-      req.destroy(Object.assign(new Error(`no answer within ${options.timeoutMs} ms`), { code: 'ETIMEDOUT' })),
-    );
-    req.on('error', reject);
-    req.end();
-  });
+  // A token is a few KB; anything beyond is not needed for a diagnosis.
+  const answer = await httpsRequest(url, { headers, ca, timeoutMs: options.timeoutMs, maxBodyBytes: 64 * 1024 });
+  return { ...answer, body: answer.body.toString('utf8') };
 }
-
-const basic = ({ username, password }: Credentials): string =>
-  `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
 
 /**
  * The message a registry or token server put in its error body, if any (`details`, `errors[0].message`),
@@ -254,7 +233,11 @@ async function probe(options: UpstreamProbeOptions): Promise<Check> {
     const tokenUrl = realm.toString();
     let answer: HttpAnswer;
     try {
-      answer = await get(tokenUrl, credentials ? { authorization: basic(credentials) } : {}, requestOptions);
+      answer = await get(
+        tokenUrl,
+        credentials ? { authorization: basicAuthorization(credentials) } : {},
+        requestOptions,
+      );
     } catch (error) {
       return redact(failed(tokenUrl, error as NodeJS.ErrnoException));
     }
@@ -304,7 +287,7 @@ async function probe(options: UpstreamProbeOptions): Promise<Check> {
     }
     let answer: HttpAnswer;
     try {
-      answer = await get(apiUrl, { authorization: basic(credentials) }, requestOptions);
+      answer = await get(apiUrl, { authorization: basicAuthorization(credentials) }, requestOptions);
     } catch (error) {
       return redact(failed(apiUrl, error as NodeJS.ErrnoException));
     }
