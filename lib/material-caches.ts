@@ -15,7 +15,6 @@ import {
   CACHES_FILE,
   type CacheRequest,
   type MaterialCache,
-  readCachesFile,
   renderCachesFile,
   resolveMaterialCaches,
 } from './material-caches-file';
@@ -170,11 +169,12 @@ function cachesChange(dir: string, material: RegistryMaterial, caches: readonly 
   };
 }
 
-function readCaches(dir: string): { material: RegistryMaterial; caches: MaterialCache[] } {
+function readCaches(dir: string): { material: RegistryMaterial; caches: readonly MaterialCache[] } {
   assertMaterialDir(dir);
   // Caches can be managed while a certificate renewal is due, like users; synth refuses expired ones.
   const material = readMaterial(dir, { requireCurrentCertificates: false });
-  return { material, caches: readCachesFile(dir) };
+  // readMaterial read the caches file already, and checked it against registries.yaml.
+  return { material, caches: material.caches ?? [] };
 }
 
 function findCache(dir: string, caches: readonly MaterialCache[], upstream: string): MaterialCache {
