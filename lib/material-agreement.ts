@@ -12,7 +12,7 @@ import {
 import { DEFAULT_NAMESPACE, DEFAULT_SERVICE_NAME } from './defaults';
 import type { Credentials } from './htpasswd';
 import { type MaterialAddresses, materialAddressesOf, nodeCredentialsOf } from './material';
-import { type NodeCacheMirror, type RegistriesConfig, cacheMirrorsOf } from './registries-yaml';
+import { type NodeCacheMirror, type RegistriesConfig, cacheMirrorDifferences, cacheMirrorsOf } from './registries-yaml';
 import { ValidationError } from './validate';
 
 /**
@@ -170,21 +170,23 @@ export function assertCachesAgree(
 ): void {
   if (registries === undefined || addresses === undefined) return;
   const mirrored = cacheMirrorsOf(registries, addresses.hostname, addresses.registryPort);
-  caches.forEach((cache, index) => {
-    const mirror = mirrored.find((candidate) => candidate.upstream === cache.upstream);
-    if (mirror === undefined) {
+  const [difference] = cacheMirrorDifferences(caches, mirrored);
+  if (difference === undefined) return;
+  switch (difference.kind) {
+    case 'not mirrored': {
+      const { cache, index } = difference;
       throw new ValidationError(
         `'caches[${index}]' (${cache.upstream} on port ${cache.port}) is not a mirror in the material's registries.yaml: the nodes would never pull through it; add it to the material (private-registry cache add ${cache.upstream}), or leave it out`,
       );
     }
-    if (mirror.port !== cache.port) {
+    case 'other port': {
+      const { cache, index, mirrorPort } = difference;
       throw new ValidationError(
-        `'caches[${index}].port' is ${cache.port} but the material's registries.yaml mirrors ${cache.upstream} to https://${addresses.hostname}:${mirror.port}: the nodes would pull through a port nothing serves; leave 'port' out or give ${mirror.port}`,
+        `'caches[${index}].port' is ${cache.port} but the material's registries.yaml mirrors ${cache.upstream} to https://${addresses.hostname}:${mirrorPort}: the nodes would pull through a port nothing serves; leave 'port' out or give ${mirrorPort}`,
       );
     }
-  });
-  for (const mirror of mirrored) {
-    if (!caches.some((cache) => cache.upstream === mirror.upstream)) {
+    case 'no cache': {
+      const { mirror } = difference;
       throw new ValidationError(
         `the material's registries.yaml mirrors ${mirror.upstream} to https://${addresses.hostname}:${mirror.port}, but 'caches' has no cache for it: every node pull of ${mirror.upstream} would first try a port nothing serves; give the material's caches (readMaterial() returns them as 'caches'), or remove it from the material (private-registry cache rm ${mirror.upstream})`,
       );

@@ -43,6 +43,7 @@ import { createMaterialDirectory, underMaterialLock } from './material-transacti
 import {
   type NodeCacheMirror,
   type RegistriesConfig,
+  cacheMirrorDifferences,
   cacheMirrorsOf,
   endpointHost,
   nodeRegistriesConfig,
@@ -390,22 +391,19 @@ export function assertCachesReadBack(
  * port), in words; undefined when they are the same.
  */
 export function cachesDisagreement(
-  caches: readonly { readonly upstream: string; readonly port: number }[],
+  caches: readonly NodeCacheMirror[],
   mirrored: readonly NodeCacheMirror[],
 ): string | undefined {
-  const problems: string[] = [];
-  for (const cache of caches) {
-    const mirror = mirrored.find((candidate) => candidate.upstream === cache.upstream);
-    if (mirror === undefined) problems.push(`the ${cache.upstream} cache is not mirrored in registries.yaml`);
-    else if (mirror.port !== cache.port)
-      problems.push(
-        `the ${cache.upstream} cache is on port ${cache.port}, registries.yaml mirrors it to port ${mirror.port}`,
-      );
-  }
-  for (const mirror of mirrored) {
-    if (!caches.some((cache) => cache.upstream === mirror.upstream))
-      problems.push(`registries.yaml mirrors ${mirror.upstream} to port ${mirror.port}, which no cache serves`);
-  }
+  const problems = cacheMirrorDifferences(caches, mirrored).map((difference) => {
+    switch (difference.kind) {
+      case 'not mirrored':
+        return `the ${difference.cache.upstream} cache is not mirrored in registries.yaml`;
+      case 'other port':
+        return `the ${difference.cache.upstream} cache is on port ${difference.cache.port}, registries.yaml mirrors it to port ${difference.mirrorPort}`;
+      case 'no cache':
+        return `registries.yaml mirrors ${difference.mirror.upstream} to port ${difference.mirror.port}, which no cache serves`;
+    }
+  });
   return problems.length === 0 ? undefined : problems.join('; ');
 }
 

@@ -251,3 +251,36 @@ export function cacheMirrorsOf(config: RegistriesConfig, hostname: string, regis
   }
   return caches;
 }
+
+/**
+ * How caches (from the caches file or a chart's props) differ from the mirrors a registries.yaml has: a cache
+ * not mirrored, a cache mirrored to another port, a mirror no cache serves. Each caller words them for its
+ * own source; empty when they agree.
+ */
+export type CacheMirrorDifference =
+  | { readonly kind: 'not mirrored'; readonly index: number; readonly cache: NodeCacheMirror }
+  | {
+      readonly kind: 'other port';
+      readonly index: number;
+      readonly cache: NodeCacheMirror;
+      readonly mirrorPort: number;
+    }
+  | { readonly kind: 'no cache'; readonly mirror: NodeCacheMirror };
+
+/** The differences between `caches` and the `mirrored` ones (cacheMirrorsOf), caches first, in their order. */
+export function cacheMirrorDifferences(
+  caches: readonly NodeCacheMirror[],
+  mirrored: readonly NodeCacheMirror[],
+): CacheMirrorDifference[] {
+  const differences: CacheMirrorDifference[] = [];
+  caches.forEach((cache, index) => {
+    const mirror = mirrored.find((candidate) => candidate.upstream === cache.upstream);
+    if (mirror === undefined) differences.push({ kind: 'not mirrored', index, cache });
+    else if (mirror.port !== cache.port)
+      differences.push({ kind: 'other port', index, cache, mirrorPort: mirror.port });
+  });
+  for (const mirror of mirrored) {
+    if (!caches.some((cache) => cache.upstream === mirror.upstream)) differences.push({ kind: 'no cache', mirror });
+  }
+  return differences;
+}
