@@ -12,6 +12,11 @@ export function registrySecretNames(serviceName: string = DEFAULT_SERVICE_NAME):
 }
 /** The registry's port and its Service's. */
 export const DEFAULT_REGISTRY_PORT = 5000;
+/**
+ * The port of the registry's metrics server (not published by the Service). Each cache pod runs one there
+ * too, so no cache may take it as its Service port.
+ */
+export const DEFAULT_METRICS_PORT = 5001;
 /** The NodePort the desktop pushes to as localhost:31113. */
 export const DEFAULT_NODE_PORT = 31113;
 /** The name the nodes use for the registry; the DaemonSet maps it to the Service IP in /etc/hosts. */

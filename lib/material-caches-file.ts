@@ -8,6 +8,7 @@ import {
   nextCachePort,
   resolveCacheUpstream,
 } from './cache-upstreams';
+import { DEFAULT_METRICS_PORT } from './defaults';
 import type { Credentials } from './htpasswd';
 import { ValidationError, assertPort } from './validate';
 
@@ -44,12 +45,6 @@ export interface CacheRequest {
   /** @default '168h' */
   readonly ttl?: string;
 }
-
-/**
- * The registry's metrics port as synth deploys it (RegistryServer's default): a cache may not take it, since
- * each cache pod runs its own metrics server there.
- */
-const DEFAULT_METRICS_PORT = 5001;
 
 /** Where the registry itself is: what a cache may not be, nor take a port of. */
 export interface CachesRegistryAddress {

@@ -5,6 +5,7 @@ import { k8s } from 'cdk8s-plus-28';
 import type { CertificateAndKey } from './certificates';
 import {
   CLUSTER_DOMAIN,
+  DEFAULT_METRICS_PORT,
   DEFAULT_NODE_PORT,
   DEFAULT_REGISTRY_HOSTNAME,
   DEFAULT_REGISTRY_IMAGE,
@@ -133,7 +134,6 @@ export interface RegistryServerProps {
   readonly resources?: k8s.ResourceRequirements;
 }
 
-const DEFAULT_METRICS_PORT = 5001;
 /** The label every pod behind the registry's Service carries (the registry's and each cache's): its name. */
 export const NAME_LABEL = 'app.kubernetes.io/name';
 /** The registry container's named port, which the Service's first port targets. */
