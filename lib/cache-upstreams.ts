@@ -42,6 +42,14 @@ export interface CacheUpstream {
 
 const KNOWN_LIST = Object.keys(KNOWN_CACHE_UPSTREAMS).join(', ');
 
+/** A URL's scheme and `//` (RFC 3986), as an upstream given as a URL starts: "https://", "http://". */
+const URL_SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
+
+/** Whether `upstream` is given as a URL (any scheme: a wrong one is refused with its own message). */
+export function isUpstreamUrl(upstream: string): boolean {
+  return URL_SCHEME.test(upstream);
+}
+
 /**
  * Resolves `upstream` (a known name like "docker.io", or an https:// URL) and an optional `remoteUrl`
  * (where to pull from instead of the default, e.g. a mirror of Docker Hub). The name of a URL upstream is
@@ -53,7 +61,7 @@ export function resolveCacheUpstream(upstream: string, remoteUrl?: string, field
       `'${field}' must be one of ${KNOWN_LIST} or an https:// URL, got ${JSON.stringify(upstream)}: e.g. "docker.io"`,
     );
   }
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(upstream)) {
+  if (isUpstreamUrl(upstream)) {
     const url = parseHttpsUrl(field, upstream);
     if (remoteUrl !== undefined && parseHttpsUrl('remoteUrl', remoteUrl) !== url) {
       throw new ValidationError(
@@ -165,7 +173,7 @@ function parseHttpsUrl(field: string, value: string): string {
 function withoutUserinfo(value: string): string {
   const at = value.lastIndexOf('@');
   if (at < 0) return value;
-  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(value)?.[0] ?? '';
+  const scheme = URL_SCHEME.exec(value)?.[0] ?? '';
   return `${scheme}<credentials>@${value.slice(at + 1)}`;
 }
 

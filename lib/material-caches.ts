@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SECRET_FILE_MODE } from './atomic-file';
-import { resolveCacheUpstream } from './cache-upstreams';
+import { isUpstreamUrl, resolveCacheUpstream } from './cache-upstreams';
 import { type Credentials, validateUsername } from './htpasswd';
 import {
   MATERIAL_FILES,
@@ -180,7 +180,7 @@ function readCaches(dir: string): { material: RegistryMaterial; caches: readonly
 function findCache(dir: string, caches: readonly MaterialCache[], upstream: string): MaterialCache {
   // A cache added as https://host is named host: accept either.
   let name = upstream.toLowerCase();
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(upstream)) {
+  if (isUpstreamUrl(upstream)) {
     try {
       name = resolveCacheUpstream(upstream).name;
     } catch {
