@@ -43,6 +43,7 @@ import { createMaterialDirectory, underMaterialLock } from './material-transacti
 import {
   type NodeCacheMirror,
   type RegistriesConfig,
+  type CacheMirrorDifference,
   cacheMirrorDifferences,
   cacheMirrorsOf,
   endpointHost,
@@ -394,17 +395,19 @@ export function cachesDisagreement(
   caches: readonly NodeCacheMirror[],
   mirrored: readonly NodeCacheMirror[],
 ): string | undefined {
-  const problems = cacheMirrorDifferences(caches, mirrored).map((difference) => {
-    switch (difference.kind) {
-      case 'not mirrored':
-        return `the ${difference.cache.upstream} cache is not mirrored in registries.yaml`;
-      case 'other port':
-        return `the ${difference.cache.upstream} cache is on port ${difference.cache.port}, registries.yaml mirrors it to port ${difference.mirrorPort}`;
-      case 'no cache':
-        return `registries.yaml mirrors ${difference.mirror.upstream} to port ${difference.mirror.port}, which no cache serves`;
-    }
-  });
+  const problems = cacheMirrorDifferences(caches, mirrored).map(cacheMirrorDifferenceInWords);
   return problems.length === 0 ? undefined : problems.join('; ');
+}
+
+function cacheMirrorDifferenceInWords(difference: CacheMirrorDifference): string {
+  switch (difference.kind) {
+    case 'not mirrored':
+      return `the ${difference.cache.upstream} cache is not mirrored in registries.yaml`;
+    case 'other port':
+      return `the ${difference.cache.upstream} cache is on port ${difference.cache.port}, registries.yaml mirrors it to port ${difference.mirrorPort}`;
+    case 'no cache':
+      return `registries.yaml mirrors ${difference.mirror.upstream} to port ${difference.mirror.port}, which no cache serves`;
+  }
 }
 
 /**
