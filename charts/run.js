@@ -2,7 +2,8 @@
  * What cdk8s.yaml's `app:` runs: compiles the project only when its sources changed, then runs the
  * compiled app (build/charts/main.js).
  *
- * Why: `tsc -p` with nothing to do still parses every declaration file cdk8s-plus-28 brings (about 1.5 s);
+ * Why: `npm run build` with nothing to do still starts npm and a `tsc -p` that parses every file again, the
+ * declaration files cdk8s-plus-28 brings included (about 0.7 s of CPU with TypeScript 7, 3 s with 5.9);
  * hashing the sources takes milliseconds. Why a hash and not mtimes: a file restored from a backup or an
  * archive can carry an older mtime than the build, and a deleted file leaves no mtime at all. The hash
  * covers the name and content of every file under lib/, charts/ and cli/ and the files that decide how

@@ -18,8 +18,11 @@ import { REPO_ROOT, loadManifests } from './support/synth-app';
 
 /**
  * cdk8s.yaml runs charts/run.js, which compiles only when the sources changed. These prove it never runs
- * stale output: in a copy of the project (its build copied too, so compiles stay incremental), sources are
- * edited, touched, restored with an old mtime and deleted, and each synth shows exactly the sources.
+ * stale output: in a copy of the project (its build copied too, up to date, as the global setup left it),
+ * sources are edited, touched, restored with an old mtime and deleted, and each synth shows exactly the sources.
+ * The copy's node_modules is a link to the project's, and tsc names each file it reads by its real path: the
+ * copy's first compile finds node_modules under other names than its build info holds and compiles everything
+ * (about 1 s of CPU with TypeScript 7, 8.5 s with 5.9); the compile after it is incremental.
  */
 describe('synth compiles exactly when the sources changed (charts/run.js)', () => {
   let copy: string;
