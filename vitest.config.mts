@@ -38,7 +38,7 @@ export default defineConfig({
     // npm run test:consumer (it installs packages, vitest.consumer.config.mts).
     exclude: [...configDefaults.exclude, 'test/faults/**', 'test/consumer/**'],
     globalSetup: ['test/global-setup.ts'],
-    // RSA-2048 keys from a committed pool instead of generating each (test/support/rsa-key-pool.ts says why);
+    // RSA-2048 keys from the primes of a committed pool instead of new ones (test/support/rsa-key-pool.ts says why);
     // each file's temp directories removed when it ends.
     setupFiles: ['test/support/rsa-key-pool.ts', 'test/support/remove-temp-dirs.ts'],
     // A worker runs file after file in one process: Node, vitest and the modules the files share (cdk8s,

@@ -4,9 +4,10 @@ import { type MaterialKeys, generateMaterialKeys } from '../lib/material';
 import { ValidationError } from '../lib/validate';
 
 /**
- * The app cdk8s.yaml runs (through charts/run.js). Creating material is mostly making two RSA keys (50-470
- * ms each): on a first synth they are made at the same time in Node's thread pool, started before the app
- * loads cdk8s and cdk8s-plus-28 (most of a synth's start-up), so the key making and the loading overlap.
+ * The app cdk8s.yaml runs (through charts/run.js). Creating material is mostly making two RSA keys, four
+ * primes of a random 20-115 ms of CPU each (lib/rsa-key.ts): on a first synth they are made at the same time
+ * in Node's thread pool, started before the app loads cdk8s and cdk8s-plus-28 (most of a synth's start-up),
+ * so the key making and the loading overlap.
  */
 async function main(): Promise<void> {
   const materialDir = process.env.REGISTRY_MATERIAL_DIR ?? DEFAULT_MATERIAL_DIR;

@@ -1,17 +1,8 @@
-import {
-  type KeyObject,
-  type RSAKeyPairOptions,
-  X509Certificate,
-  createPrivateKey,
-  createPublicKey,
-  generateKeyPair,
-  generateKeyPairSync,
-  randomBytes,
-  sign,
-} from 'node:crypto';
+import { type KeyObject, X509Certificate, createPrivateKey, createPublicKey, randomBytes, sign } from 'node:crypto';
 import { isIP } from 'node:net';
 import type * as Forge from 'node-forge';
 import { CLUSTER_DOMAIN } from './defaults';
+import * as rsaKey from './rsa-key';
 import { ValidationError, assertIntegerInRange } from './validate';
 
 /** A certificate and its private key, both PEM. */
@@ -492,50 +483,37 @@ function forge(): typeof Forge {
   return require('node-forge') as typeof Forge;
 }
 
-function rsaKeyOptions(keySizeBits: number): RSAKeyPairOptions<'pem', 'pem'> {
+function assertRsaKeySize(keySizeBits: number): void {
   if (![2048, 3072, 4096].includes(keySizeBits)) {
     throw new ValidationError(
       `'keySizeBits' must be 2048, 3072 or 4096, got ${keySizeBits}: pick one of those RSA sizes`,
     );
   }
-  // Native, and written as PKCS#1 ("BEGIN RSA PRIVATE KEY"), the form node-forge wrote before.
-  return {
-    modulusLength: keySizeBits,
-    publicExponent: 0x10001,
-    publicKeyEncoding: { type: 'spki', format: 'pem' },
-    privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
-  };
 }
 
 /**
- * A new RSA private key (PKCS#1 PEM), made in Node's thread pool: two of them take about as long as one
- * (an RSA-2048 key takes 50-470 ms), and the caller's thread goes on meanwhile. For the `privateKeyPem`
- * options of createCertificateAuthority and createServerCertificate.
+ * A new RSA private key (PKCS#1 PEM, "BEGIN RSA PRIVATE KEY"), its two primes made in Node's thread pool: the
+ * two keys of new material are four primes made at the same time, and the caller's thread goes on meanwhile
+ * (lib/rsa-key.ts says how the key is made). For the `privateKeyPem` options of createCertificateAuthority
+ * and createServerCertificate.
  */
 export function generateRsaPrivateKey(keySizeBits = 2048): Promise<string> {
-  const options = rsaKeyOptions(keySizeBits);
-  return new Promise((resolve, reject) =>
-    generateKeyPair('rsa', options, (error, _publicKey, privateKey) =>
-      error === null ? resolve(privateKey) : reject(error),
-    ),
-  );
+  assertRsaKeySize(keySizeBits);
+  return rsaKey.generateRsaPrivateKey(keySizeBits);
 }
 
 /** The key pair of `privateKeyPem`, which must be an RSA key of `keySizeBits`; a new one without it. */
 function keyPairOf(keySizeBits = 2048, privateKeyPem?: string): { publicKeyPem: string; privateKeyPem: string } {
-  const options = rsaKeyOptions(keySizeBits);
-  if (privateKeyPem === undefined) {
-    const keys = generateKeyPairSync('rsa', options);
-    return { publicKeyPem: keys.publicKey, privateKeyPem: keys.privateKey };
-  }
-  const key = parsePrivateKey(privateKeyPem, "'privateKeyPem'");
+  assertRsaKeySize(keySizeBits);
+  const pem = privateKeyPem ?? rsaKey.generateRsaPrivateKeySync(keySizeBits);
+  const key = parsePrivateKey(pem, "'privateKeyPem'");
   const bits = key.asymmetricKeyDetails?.modulusLength;
   if (bits !== keySizeBits) {
     throw new ValidationError(
       `'privateKeyPem' must be an RSA key of ${keySizeBits} bits ('keySizeBits'), got ${bits} bits: give a key of that size, or leave 'privateKeyPem' out to make one`,
     );
   }
-  return { publicKeyPem: createPublicKey(key).export({ type: 'spki', format: 'pem' }) as string, privateKeyPem };
+  return { publicKeyPem: createPublicKey(key).export({ type: 'spki', format: 'pem' }) as string, privateKeyPem: pem };
 }
 
 /**

@@ -124,7 +124,7 @@ export interface MaterialKeys {
   readonly serverPrivateKeyPem: string;
 }
 
-/** Both keys of new material, made at the same time in Node's thread pool (see generateRsaPrivateKey). */
+/** Both keys of new material, their four primes made at the same time in Node's thread pool (lib/rsa-key.ts). */
 export async function generateMaterialKeys(): Promise<MaterialKeys> {
   const [caPrivateKeyPem, serverPrivateKeyPem] = await Promise.all([generateRsaPrivateKey(), generateRsaPrivateKey()]);
   return { caPrivateKeyPem, serverPrivateKeyPem };

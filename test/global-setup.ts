@@ -15,8 +15,8 @@ import { join } from 'node:path';
  *   and register no hooks at the top of a shared module (that module runs once per worker, not per file).
  * - `tempDir()` (test/support/temp-dir.ts, re-exported by test/cli/helpers.ts): a directory removed when
  *   the file ends (test/support/remove-temp-dirs.ts, a setup file).
- * - RSA-2048 keys come from a committed pool (test/support/rsa-key-pool.ts, a setup file), each at most once
- *   per file, so `generateMaterial()`, `materialTemplate()` and in-process `init`/`certs renew` cost no key
+ * - RSA-2048 keys are made from the primes of a committed pool (test/support/rsa-key-pool.ts, a setup file),
+ *   each at most once per file, so `generateMaterial()`, `materialTemplate()` and in-process `init`/`certs renew` cost no key
  *   generation. A test that is about generating keys wraps it in `withRealKeyGeneration()`.
  * - `materialTemplate()` (test/cli/helpers.ts): material made once per file and copied per test.
  * - Big image layers are stored gzip (test/support/oci-image.ts): no CPU spent deflating random bytes.

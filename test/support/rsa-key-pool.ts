@@ -4,55 +4,57 @@ import { syncBuiltinESMExports } from 'node:module';
 import { RSA_KEY_POOL_FILE } from '../fixtures/make-rsa-key-pool';
 
 /**
- * Test-only: RSA-2048 keys from a committed pool instead of new ones (vitest.config.mts loads this file
- * before every test file). Generating one costs about 0.2 s of CPU here, and the suites make ~150 of them
- * (material, CA, renewals), most only to have some key: that was a fifth of `npm test`'s CPU.
+ * Test-only: the primes of RSA-2048 keys from a committed pool instead of new ones (vitest.config.mts loads
+ * this file before every test file). lib/rsa-key.ts makes a key from two 1024-bit primes of Node's
+ * `generatePrimeSync` (about 90 ms of CPU a key here), and the suites make ~150 keys (material, CA,
+ * renewals), most only to have some key.
  *
  * What the code under test sees is unchanged: the same call into `node:crypto`, answered with a genuine
- * RSA-2048 key (e = 65537) in the encodings it asked for, and within one test file never the same key twice,
- * so "a new key differs from the old one" still holds. Any other request (another size, another type), and
- * every call once the pool is used up, goes to Node's real generator. Child processes (the bin, the synth
- * app) always generate. A test about generation itself runs inside `withRealKeyGeneration`
- * (test/certificates.test.ts does: fresh keys differ, 2048-bit, e = 65537, PKCS#1).
+ * 1024-bit prime, one of a committed key, so lib/rsa-key.ts builds, checks and tests a real key from them;
+ * within one test file never the same prime twice, so "a new key differs from the old one" still holds. Any
+ * other request (another size, bigint not asked for, `add`/`rem`/`safe`), and every call once the pool is
+ * used up, goes to Node's real generator. Child processes (the bin, the synth app) and the thread pool's
+ * `generatePrime` always generate. A test about generation itself runs inside `withRealKeyGeneration`
+ * (test/certificates.test.ts and test/rsa-key.test.ts do: fresh keys differ, 2048-bit, e = 65537, PKCS#1).
  */
-const POOL: readonly string[] = readFileSync(RSA_KEY_POOL_FILE, 'utf8')
+/** The committed keys (OpenSSL made them with generateKeyPairSync), each with its two primes. */
+export const RSA_KEY_POOL: readonly { pem: string; p: bigint; q: bigint }[] = readFileSync(RSA_KEY_POOL_FILE, 'utf8')
   .split(/(?=-----BEGIN RSA PRIVATE KEY-----)/)
-  .filter((pem) => pem.trim() !== '');
+  .filter((pem) => pem.trim() !== '')
+  .map((pem) => {
+    const jwk = createPrivateKey(pem).export({ format: 'jwk' });
+    const integer = (base64Url: string | undefined) =>
+      BigInt(`0x${Buffer.from(base64Url as string, 'base64url').toString('hex')}`);
+    return { pem, p: integer(jwk.p), q: integer(jwk.q) };
+  });
+const POOL_PRIMES: readonly bigint[] = RSA_KEY_POOL.flatMap(({ p, q }) => [p, q]);
 
-type Generate = typeof crypto.generateKeyPairSync;
+type GeneratePrime = typeof crypto.generatePrimeSync;
 interface PoolState {
-  readonly original: Generate;
-  /** Pool keys handed out since the current test file started. */
+  readonly original: GeneratePrime;
+  /** Pool primes handed out since the current test file started. */
   used: number;
   real: boolean;
 }
 
 // One state per process, whether or not vitest reuses the process for the next file.
-const STATE_KEY = Symbol.for('cdk8s-private-registry.test.rsa-key-pool');
+const STATE_KEY = Symbol.for('cdk8s-private-registry.test.rsa-prime-pool');
 const holder = globalThis as typeof globalThis & { [STATE_KEY]?: PoolState };
-const state: PoolState = holder[STATE_KEY] ?? { original: crypto.generateKeyPairSync, used: 0, real: false };
+const state: PoolState = holder[STATE_KEY] ?? { original: crypto.generatePrimeSync, used: 0, real: false };
 holder[STATE_KEY] = state;
 state.used = 0;
 state.real = false;
 
-type PemEncoding = { type?: string; format?: string; cipher?: unknown };
-const isPem = (encoding: PemEncoding | undefined): boolean =>
-  encoding !== undefined && encoding.format === 'pem' && encoding.cipher === undefined;
-
-function pooledKeyPair(type: unknown, options: any): { publicKey: string; privateKey: string } | undefined {
-  if (state.real || state.used >= POOL.length || type !== 'rsa' || options?.modulusLength !== 2048) return undefined;
-  if ((options.publicExponent ?? 0x10001) !== 0x10001) return undefined;
-  if (!isPem(options.publicKeyEncoding) || !isPem(options.privateKeyEncoding)) return undefined;
-  const privateKey = createPrivateKey(POOL[state.used++]);
-  return {
-    publicKey: crypto.createPublicKey(privateKey).export(options.publicKeyEncoding) as string,
-    privateKey: privateKey.export(options.privateKeyEncoding) as string,
-  };
+function pooledPrime(size: number, options: crypto.GeneratePrimeOptions): bigint | undefined {
+  if (state.real || state.used >= POOL_PRIMES.length || size !== 1024 || options.bigint !== true) return undefined;
+  if (options.add !== undefined || options.rem !== undefined || options.safe === true) return undefined;
+  return POOL_PRIMES[state.used++];
 }
 
-const pooled = ((type: any, options: any) => pooledKeyPair(type, options) ?? state.original(type, options)) as Generate;
-crypto.generateKeyPairSync = pooled;
-// Modules that did `import { generateKeyPairSync } from 'node:crypto'` see the ESM export: update it too.
+const pooled = ((size: number, options: crypto.GeneratePrimeOptions = {}) =>
+  pooledPrime(size, options) ?? state.original(size, options)) as GeneratePrime;
+crypto.generatePrimeSync = pooled;
+// Modules that did `import { generatePrimeSync } from 'node:crypto'` see the ESM export: update it too.
 syncBuiltinESMExports();
 
 /** Runs `fn` with Node's own key generation, for a test that proves generation itself. */
@@ -65,10 +67,10 @@ export function withRealKeyGeneration<T>(fn: () => T): T {
   }
 }
 
-/** How many pool keys this test file has taken (for the pool's own test). */
+/** How many pool keys (two primes each) this test file has taken (for the pool's own test). */
 export function pooledKeysUsed(): number {
-  return state.used;
+  return state.used / 2;
 }
 
-/** The pool's size. */
-export const RSA_KEY_POOL_SIZE = POOL.length;
+/** The pool's size, in keys. */
+export const RSA_KEY_POOL_SIZE = POOL_PRIMES.length / 2;
