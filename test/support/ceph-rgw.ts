@@ -91,6 +91,10 @@ export async function startCephRgw(options: { memoryBytes?: number } = {}): Prom
         `memstore device bytes = ${options.memoryBytes ?? 2 * 1024 ** 3}`,
         // The first start drops from 15 s to 2 s.
         'paxos propose interval = 0.05',
+        // One placement group per pool instead of 32: radosgw creates about six pools, and the one OSD peered
+        // every group of each. With the settings under [client.rgw.a], start-up CPU of OSD and rgw halves.
+        'osd pool default pg num = 1',
+        'osd pool default pgp num = 1',
         `run dir = ${dir}/run`,
         `log file = ${dir}/log/$name.log`,
         `admin socket = ${dir}/run/$name.asok`,
@@ -100,6 +104,14 @@ export async function startCephRgw(options: { memoryBytes?: number } = {}): Prom
         '[client.rgw.a]',
         // Without tcp_nodelay every S3 call costs about 40 ms.
         `rgw frontends = beast endpoint=127.0.0.1:${rgwPort} tcp_nodelay=1`,
+        // 512 threads by default; a test sends a handful of requests at a time.
+        'rgw thread pool size = 16',
+        // Background work a test never waits for: each of gc and lc creates 32 shard objects at start-up.
+        // Deleted objects still leave the listing at once; their data stays in RAM until the cluster stops.
+        'rgw enable gc threads = false',
+        'rgw enable lc threads = false',
+        'rgw enable quota threads = false',
+        'rgw dynamic resharding = false',
         '',
       ].join('\n'),
     );
