@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ManagedProcess, spawnManaged, withPath } from './child-process';
@@ -132,12 +133,7 @@ export async function startCephRgw(options: { memoryBytes?: number } = {}): Prom
     const rgw = spawnManaged('radosgw', ['--conf', conf, '-n', 'client.rgw.a', '-f'], { env: withPath() });
     started.push({ daemon: rgw, killOutright: true });
     const endpoint = `http://127.0.0.1:${rgwPort}`;
-    await waitFor(
-      'radosgw',
-      rgw,
-      async () => (await run('curl', ['-s', '-o', '/dev/null', '-m', '2', endpoint])).code === 0,
-      60_000,
-    );
+    await waitFor('radosgw', rgw, () => answersHttp(endpoint), 60_000);
 
     const accessKeyId = `TEST${randomBytes(8).toString('hex').toUpperCase()}`;
     const secretAccessKey = randomBytes(20).toString('base64url');
@@ -199,6 +195,19 @@ export async function startCephRgw(options: { memoryBytes?: number } = {}): Prom
     await stopAll();
     throw error;
   }
+}
+
+/** true once anything answers HTTP at `url`, whatever the status: asked in-process, not by a curl per poll. */
+function answersHttp(url: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = httpRequest(url, { agent: false, timeout: 2_000 }, (res) => {
+      res.resume();
+      resolve(true);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+    req.end();
+  });
 }
 
 async function distinctFreePorts(n: number): Promise<number[]> {
