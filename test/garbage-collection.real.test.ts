@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Testing } from 'cdk8s';
 import { main } from '../cli/main';
@@ -20,6 +21,13 @@ import { skopeoCopy } from './support/skopeo';
 
 /** How long GC is held between its mark phase and its sweep, so that pushes certainly land inside a collection. */
 const SWEEP_DELAY_MS = 2_000;
+/**
+ * How often each of the pushers that run through a collection starts a push, and a retry after a failure (a
+ * client backs off). Unpaced, three pushers on an idle machine made ~750 skopeo runs in one test, each served
+ * by the registry, for no more proof: the held collection still meets several attempts of each pusher.
+ */
+const PUSH_INTERVAL_MS = 300;
+const RETRY_INTERVAL_MS = 600;
 /** What a client may retry: the read-only registry's 405, or no registry while the pod is replaced. */
 const RETRYABLE = /StatusCode: 405, Method not allowed|connection refused|EOF|connection reset|broken pipe/;
 
@@ -196,24 +204,23 @@ describeReal(
       port = await freeLoopbackPort();
       await serve();
       // Tagged images that share their base layer with the images deleted below.
-      for (let i = 0; i < 2; i++) {
-        keep.push(newImage('keep', [base, { [`keep/${i}`]: randomBytes(5_000) }]));
-        const pushed = await push(keep[i], `keep-${i}:latest`);
-        expect(pushed.code, pushed.stderr).toBe(0);
-      }
+      for (let i = 0; i < 2; i++) keep.push(newImage('keep', [base, { [`keep/${i}`]: randomBytes(5_000) }]));
       // A multi-arch image: its children are untagged manifests, which --delete-untagged would take.
       multi = writeMultiArchImage(path.join(work, 'images', 'multi'), {
         'linux/amd64': { amd64: randomBytes(4_000) },
         'linux/arm64': { arm64: randomBytes(4_000) },
       });
-      const pushedMulti = await skopeoCopy({
-        from: `oci:${multi.dir}:latest`,
-        to: `docker://localhost:${port}/multi:v1`,
-        creds: FIXTURE_USER,
-        certDir: trustDir,
-        all: true,
-      });
-      expect(pushedMulti.code, pushedMulti.stderr).toBe(0);
+      const pushes = await Promise.all([
+        ...keep.map((image, i) => push(image, `keep-${i}:latest`)),
+        skopeoCopy({
+          from: `oci:${multi.dir}:latest`,
+          to: `docker://localhost:${port}/multi:v1`,
+          creds: FIXTURE_USER,
+          certDir: trustDir,
+          all: true,
+        }),
+      ]);
+      for (const pushed of pushes) expect(pushed.code, pushed.stderr).toBe(0);
     });
 
     afterAll(async () => {
@@ -224,7 +231,8 @@ describeReal(
       const doomed = Array.from({ length: 5 }, (_, i) =>
         newImage('doomed', [base, { [`doomed/${i}`]: randomBytes(50_000) }]),
       );
-      for (const [i, image] of doomed.entries()) expect((await push(image, `doomed-${i}:latest`)).code).toBe(0);
+      const pushes = await Promise.all(doomed.map((image, i) => push(image, `doomed-${i}:latest`)));
+      for (const pushed of pushes) expect(pushed.code, pushed.stderr).toBe(0);
       const deleted = await images('rm', ...doomed.map((_, i) => `doomed-${i}:latest`));
       expect(deleted.code, deleted.err).toBe(0);
       const before = { du: await du(), blobs: storedBlobs() };
@@ -237,11 +245,12 @@ describeReal(
       // Each deleted image's own layer, config and manifest went; the base layer stays (the kept images use it).
       const own = doomed.flatMap((image) => [image.manifestDigest, image.configDigest, image.layers[1].digest]);
       expect(removed.map(([digest]) => digest).sort()).toEqual(expect.arrayContaining(own.sort()));
-      for (const image of keep) {
+      const pulled = await Promise.all([...keep.map((_, i) => pull(`keep-${i}:latest`)), pull('multi:v1', true)]);
+      for (const [i, image] of keep.entries()) {
         for (const digest of blobsOf(image)) expect(existsSync(blobFile(digest)), digest).toBe(true);
-        expect((await pull(`keep-${keep.indexOf(image)}:latest`)).digest).toBe(image.manifestDigest);
+        expect(pulled[i].digest).toBe(image.manifestDigest);
       }
-      expect((await pull('multi:v1', true)).digest).toBe(multi.indexDigest);
+      expect(pulled[keep.length].digest).toBe(multi.indexDigest);
       for (const child of multi.images)
         for (const digest of blobsOf(child)) expect(existsSync(blobFile(digest))).toBe(true);
       expect(reclaimedBlobBytes).toBeGreaterThanOrEqual(5 * 50_000);
@@ -261,42 +270,68 @@ describeReal(
       expect((await push(doomed, 'doomed-again:latest')).code).toBe(0);
       expect((await images('rm', 'doomed-again:latest')).code).toBe(0);
 
+      const pusherIds = [0, 1, 2];
+      /** When the registry was read-write again: each pusher stops after one push started from then on. */
+      let readWriteAgainAt = Number.POSITIVE_INFINITY;
       let stopping = false;
+      // Well inside the test's timeout, so that pushers never outlive a failed test.
+      const giveUpAt = Date.now() + 40_000;
+      const going = () => !stopping && Date.now() < giveUpAt;
       const attempts: { reference: string; ok: boolean; stderr: string }[] = [];
-      const pushed: { reference: string; image: OciImage }[] = [];
+      const pushed: { pusher: number; reference: string; image: OciImage; startedAt: number }[] = [];
       const pusher = async (id: number) => {
-        for (let n = 0; !stopping; n++) {
+        // Staggered and paced: across the three, a push starts about every PUSH_INTERVAL_MS / 3.
+        let nextStart = Date.now() + (id * PUSH_INTERVAL_MS) / pusherIds.length;
+        for (let n = 0; going(); n++) {
           const reference = `pushed-${id}:${n}`;
           const image = newImage(`pusher-${id}`, [base, { [`pusher/${id}/${n}`]: randomBytes(8_000) }]);
           // A client retries what failed retryably (docker push does, 5 times); here until it succeeds.
-          for (let attempt = 0; attempt < 60; attempt++) {
+          for (let attempt = 0; attempt < 60 && going(); attempt++) {
+            await sleep(Math.max(0, nextStart - Date.now()));
+            const startedAt = Date.now();
             const result = await push(image, reference);
             attempts.push({ reference, ok: result.code === 0, stderr: result.stderr });
+            nextStart = startedAt + (result.code === 0 ? PUSH_INTERVAL_MS : RETRY_INTERVAL_MS);
             if (result.code === 0) {
-              pushed.push({ reference, image });
+              pushed.push({ pusher: id, reference, image, startedAt });
+              if (startedAt >= readWriteAgainAt) return;
               break;
             }
-            await new Promise((resolve) => setTimeout(resolve, 200));
           }
         }
       };
-      const pushers = [0, 1, 2].map(pusher);
-      await new Promise((resolve) => setTimeout(resolve, 1_500));
-      const timing = await reclaim(SWEEP_DELAY_MS);
-      await new Promise((resolve) => setTimeout(resolve, 1_500));
-      stopping = true;
-      await Promise.all(pushers);
+      const pushers = pusherIds.map(pusher);
+      let timing: Awaited<ReturnType<typeof reclaim>>;
+      try {
+        // Every pusher has pushed before the registry goes read-only, and pushes again once it is read-write.
+        while (!pusherIds.every((id) => pushed.some((entry) => entry.pusher === id))) {
+          if (!going()) throw new Error(`not every pusher pushed: ${attempts.map((a) => a.stderr).join('\n')}`);
+          await sleep(20);
+        }
+        timing = await reclaim(SWEEP_DELAY_MS);
+        readWriteAgainAt = Date.now();
+        await Promise.all(pushers);
+      } finally {
+        stopping = true;
+        await Promise.all(pushers);
+      }
 
       const failed = attempts.filter((attempt) => !attempt.ok);
       const notRetryable = failed.filter((attempt) => !RETRYABLE.test(attempt.stderr));
       expect(notRetryable.map((attempt) => attempt.stderr)).toEqual([]);
       // The pushes did run into the collection: some met the read-only registry.
       expect(failed.some((attempt) => /405, Method not allowed/.test(attempt.stderr))).toBe(true);
+      // And out of it: each pusher pushed again once the registry was read-write.
+      const pushedAfter = (id: number) =>
+        pushed.some((entry) => entry.pusher === id && entry.startedAt >= readWriteAgainAt);
+      expect(pusherIds.filter((id) => !pushedAfter(id))).toEqual([]);
       const lost: string[] = [];
-      for (const { reference, image } of pushed) {
-        const pulled = await pull(reference);
-        if (pulled.digest !== image.manifestDigest) lost.push(`${reference}: ${pulled.stderr}`);
-      }
+      await Promise.all(
+        pushed.map(async ({ reference, image }) => {
+          const pulled = await pull(reference);
+          if (pulled.digest !== image.manifestDigest) lost.push(`${reference}: ${pulled.stderr}`);
+        }),
+      );
       expect(lost).toEqual([]);
       expect(pushed.length).toBeGreaterThan(5);
       for (const image of keep) for (const digest of blobsOf(image)) expect(existsSync(blobFile(digest))).toBe(true);

@@ -1,5 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -22,10 +31,20 @@ import { type SynthesizedApp, synthApp } from './support/synth-app';
 const BUCKET = 'container-registry';
 const MiB = 1024 * 1024;
 
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
 /**
  * The S3 mode for real: a single-node Ceph RADOS Gateway on loopback, the bucket and keys stored with
  * `private-registry storage s3`, the real synth, and two `docker-registry` processes started from the
- * synthesized Deployment and Secrets, as two replicas on two nodes would run.
+ * synthesized Deployment and Secrets, as two replicas on two nodes would run. The first and the last test
+ * check the Ceph harness itself (one cluster serves both: starting one costs about a second of CPU).
  */
 describeReal(
   'two registry replicas from the synthesized S3 Deployment share one Ceph RGW bucket',
@@ -119,6 +138,25 @@ describeReal(
       await stopAllRegistries();
       await ceph?.stop();
       if (work) rmSync(work, { recursive: true, force: true });
+    });
+
+    it('the Ceph RGW harness serves S3 on 127.0.0.1, to signed requests only', async () => {
+      expect(ceph.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      for (const pid of Object.values(ceph.pids)) expect(alive(pid)).toBe(true);
+      await ceph.createBucket('harness-bucket');
+      expect(await ceph.listKeys('harness-bucket')).toEqual([]);
+      // Unsigned: refused, so the registry's signed requests are what is being tested.
+      const anonymous = await run('curl', [
+        '-s',
+        '-o',
+        '/dev/null',
+        '-w',
+        '%{http_code}',
+        '-X',
+        'PUT',
+        `${ceph.endpoint}/anonymous-bucket`,
+      ]);
+      expect(anonymous.stdout).toBe('403');
     });
 
     it('the synthesized registry runs on the bucket, its keys only in the S3 Secret, with no volume', () => {
@@ -318,6 +356,19 @@ describeReal(
       expect(await blobKeys(big.layers[0].digest)).toEqual([blobKey(big.layers[0].digest)]);
       await startReplica(1);
       await expectSameImage(1, 'hello', '1.0', hello);
+    });
+
+    // Last: it stops the cluster.
+    it('the Ceph RGW harness stops every daemon by PID and removes its directory', async () => {
+      const pids = Object.values(ceph.pids);
+      const confDir = /--conf (\S+)\/ceph\.conf/.exec(
+        readFileSync(`/proc/${ceph.pids.rgw}/cmdline`, 'utf8').replace(/\0/g, ' '),
+      )?.[1];
+      expect(confDir).toBeDefined();
+      expect(existsSync(confDir as string)).toBe(true);
+      await ceph.stop();
+      for (const pid of pids) expect(alive(pid), `pid ${pid} still runs`).toBe(false);
+      expect(existsSync(confDir as string)).toBe(false);
     });
   },
 );

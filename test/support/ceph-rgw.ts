@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ManagedProcess, spawnManaged, withPath } from './child-process';
@@ -91,6 +92,10 @@ export async function startCephRgw(options: { memoryBytes?: number } = {}): Prom
         `memstore device bytes = ${options.memoryBytes ?? 2 * 1024 ** 3}`,
         // The first start drops from 15 s to 2 s.
         'paxos propose interval = 0.05',
+        // One placement group per pool instead of 32: radosgw creates about six pools, and the one OSD peered
+        // every group of each. With the settings under [client.rgw.a], start-up CPU of OSD and rgw halves.
+        'osd pool default pg num = 1',
+        'osd pool default pgp num = 1',
         `run dir = ${dir}/run`,
         `log file = ${dir}/log/$name.log`,
         `admin socket = ${dir}/run/$name.asok`,
@@ -100,6 +105,14 @@ export async function startCephRgw(options: { memoryBytes?: number } = {}): Prom
         '[client.rgw.a]',
         // Without tcp_nodelay every S3 call costs about 40 ms.
         `rgw frontends = beast endpoint=127.0.0.1:${rgwPort} tcp_nodelay=1`,
+        // 512 threads by default; a test sends a handful of requests at a time.
+        'rgw thread pool size = 16',
+        // Background work a test never waits for: each of gc and lc creates 32 shard objects at start-up.
+        // Deleted objects still leave the listing at once; their data stays in RAM until the cluster stops.
+        'rgw enable gc threads = false',
+        'rgw enable lc threads = false',
+        'rgw enable quota threads = false',
+        'rgw dynamic resharding = false',
         '',
       ].join('\n'),
     );
@@ -120,12 +133,7 @@ export async function startCephRgw(options: { memoryBytes?: number } = {}): Prom
     const rgw = spawnManaged('radosgw', ['--conf', conf, '-n', 'client.rgw.a', '-f'], { env: withPath() });
     started.push({ daemon: rgw, killOutright: true });
     const endpoint = `http://127.0.0.1:${rgwPort}`;
-    await waitFor(
-      'radosgw',
-      rgw,
-      async () => (await run('curl', ['-s', '-o', '/dev/null', '-m', '2', endpoint])).code === 0,
-      60_000,
-    );
+    await waitFor('radosgw', rgw, () => answersHttp(endpoint), 60_000);
 
     const accessKeyId = `TEST${randomBytes(8).toString('hex').toUpperCase()}`;
     const secretAccessKey = randomBytes(20).toString('base64url');
@@ -187,6 +195,19 @@ export async function startCephRgw(options: { memoryBytes?: number } = {}): Prom
     await stopAll();
     throw error;
   }
+}
+
+/** true once anything answers HTTP at `url`, whatever the status: asked in-process, not by a curl per poll. */
+function answersHttp(url: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = httpRequest(url, { agent: false, timeout: 2_000 }, (res) => {
+      res.resume();
+      resolve(true);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+    req.end();
+  });
 }
 
 async function distinctFreePorts(n: number): Promise<number[]> {
