@@ -1,6 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as yaml from 'js-yaml';
+import { synthesizeApp } from '../../charts/registry-app';
 import { run } from './run';
 
 export const REPO_ROOT = join(__dirname, '..', '..');
@@ -33,6 +34,34 @@ export async function synthApp(materialDir: string, outDir: string): Promise<Syn
     exampleManifests: loadManifests(join(outDir, 'example')),
     stderr: result.stderr,
   };
+}
+
+/**
+ * The same app (charts/registry-app.ts, what build/charts/main.js runs) synthesized in this process, where
+ * cdk8s is already loaded: for a suite whose claim is about our manifests, not about cdk8s-cli. A cdk8s-cli
+ * start and the app's own start cost ~1.1 s of CPU each time; test/synth.test.ts and
+ * test/synth-staleness.test.ts keep proving the real `cdk8s synth` path (synthApp above).
+ * The output directory reaches the app the way cdk8s-cli passes it (CDK8S_OUTDIR), and what the app tells
+ * the user on stderr is collected instead of printed; both are put back before this returns. New material
+ * takes its keys from the test key pool (test/support/rsa-key-pool.ts).
+ */
+export function synthInProcess(materialDir: string, outDir: string): SynthesizedApp {
+  const outDirBefore = process.env.CDK8S_OUTDIR;
+  const write = process.stderr.write;
+  let stderr = '';
+  process.env.CDK8S_OUTDIR = outDir;
+  process.stderr.write = ((chunk: string | Uint8Array) => {
+    stderr += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+    return true;
+  }) as typeof process.stderr.write;
+  try {
+    synthesizeApp(materialDir);
+  } finally {
+    process.stderr.write = write;
+    if (outDirBefore === undefined) delete process.env.CDK8S_OUTDIR;
+    else process.env.CDK8S_OUTDIR = outDirBefore;
+  }
+  return { manifests: loadManifests(outDir), exampleManifests: loadManifests(join(outDir, 'example')), stderr };
 }
 
 export function loadManifests(dir: string): any[] {
