@@ -89,7 +89,7 @@ describeReal('a k3d node pulls the pushed image through the synthesized registri
 
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'node-pull-'));
-    app = synthInProcess(materialDir(), join(work, 'dist'));
+    app = await synthInProcess(materialDir(), join(work, 'dist'));
     registries = parseRegistriesYaml(readFileSync(join(materialDir(), MATERIAL_FILES.registriesYaml), 'utf8'));
     credentials = nodeCredentialsOf(registries);
 

@@ -152,7 +152,7 @@ describeReal('pull-through cache: containerd pulls docker.io through the synthes
     await cli(['init', '--dir', materialDir()]);
     await cli(['cache', 'add', 'docker.io', '--remote-url', upstream.url, '--dir', materialDir()]);
     await login(materialDir(), HUB_USER);
-    app = synthInProcess(materialDir(), join(work, 'dist'));
+    app = await synthInProcess(materialDir(), join(work, 'dist'));
     registries = parseRegistriesYaml(readFileSync(join(materialDir(), MATERIAL_FILES.registriesYaml), 'utf8'));
     const endpoint = registries.mirrors['docker.io']?.endpoint[0];
     expect(endpoint).toMatch(/^https:\/\/container-registry\.local:\d+$/);

@@ -32,7 +32,7 @@ describeReal('the synthesized registry serves Prometheus metrics on its own port
 
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'registry-metrics-'));
-    app = synthInProcess(join(work, 'registry'), join(work, 'dist'));
+    app = await synthInProcess(join(work, 'registry'), join(work, 'dist'));
     const metricsPort = await freeLoopbackPort();
     metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
     // Only the address moves onto loopback, as REGISTRY_HTTP_ADDR does; the rest is the Deployment's env.

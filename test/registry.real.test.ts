@@ -39,7 +39,7 @@ describeReal(
     beforeAll(async () => {
       work = mkdtempSync(join(tmpdir(), 'registry-real-'));
       const materialDir = join(work, 'registry');
-      app = synthInProcess(materialDir, join(work, 'dist'));
+      app = await synthInProcess(materialDir, join(work, 'dist'));
       const material = readMaterial(materialDir);
       credentials = material.nodeCredentials;
       caPem = material.ca.certificatePem;

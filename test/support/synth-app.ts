@@ -1,7 +1,6 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as yaml from 'js-yaml';
-import { synthesizeApp } from '../../charts/registry-app';
 import { run } from './run';
 
 export const REPO_ROOT = join(__dirname, '..', '..');
@@ -39,13 +38,17 @@ export async function synthApp(materialDir: string, outDir: string): Promise<Syn
 /**
  * The same app (charts/registry-app.ts, what build/charts/main.js runs) synthesized in this process, where
  * cdk8s is already loaded: for a suite whose claim is about our manifests, not about cdk8s-cli. A cdk8s-cli
- * start and the app's own start cost ~1.1 s of CPU each time; test/synth.test.ts and
- * test/synth-staleness.test.ts keep proving the real `cdk8s synth` path (synthApp above).
+ * start and the app's own start cost ~1.1 s of CPU each time. test/synth.test.ts (synthApp above),
+ * test/synth-staleness.test.ts and the cdk8s-cli case of test/bad-input.real.test.ts keep proving the real
+ * `cdk8s synth` path.
  * The output directory reaches the app the way cdk8s-cli passes it (CDK8S_OUTDIR), and what the app tells
  * the user on stderr is collected instead of printed; both are put back before this returns. New material
  * takes its keys from the test key pool (test/support/rsa-key-pool.ts).
  */
-export function synthInProcess(materialDir: string, outDir: string): SynthesizedApp {
+export async function synthInProcess(materialDir: string, outDir: string): Promise<SynthesizedApp> {
+  // Loaded here, not at the top: the suites that only read manifests (loadManifests) need not load the charts.
+  // (".js": how an import() names a TypeScript module under nodenext resolution.)
+  const { synthesizeApp } = await import('../../charts/registry-app.js');
   const outDirBefore = process.env.CDK8S_OUTDIR;
   const write = process.stderr.write;
   let stderr = '';
