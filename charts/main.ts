@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { DEFAULT_MATERIAL_DIR } from '../lib/defaults';
-import { type MaterialKeys, generateMaterialKeys } from '../lib/material';
+import { type MaterialKeys, assertMaterialPath, generateMaterialKeys } from '../lib/material';
 import { ValidationError } from '../lib/validate';
 
 /**
@@ -11,8 +11,10 @@ import { ValidationError } from '../lib/validate';
  */
 async function main(): Promise<void> {
   const materialDir = process.env.REGISTRY_MATERIAL_DIR ?? DEFAULT_MATERIAL_DIR;
+  // A path that cannot hold material (empty, a dangling link, a file) fails here, before keys are made for it.
+  assertMaterialPath(materialDir);
   let keys: Promise<MaterialKeys> | undefined;
-  if (materialDir !== '' && !existsSync(materialDir)) keys = generateMaterialKeys();
+  if (!existsSync(materialDir)) keys = generateMaterialKeys();
   // require, not import(): a dynamic import would load Node's ESM loader, a cost the app need not pay.
   const { synthesizeApp } = require('./registry-app') as typeof import('./registry-app');
   synthesizeApp(materialDir, await keys);

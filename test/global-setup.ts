@@ -26,5 +26,9 @@ export default function setup(): () => void {
   // Short: containerd's socket paths under it must stay within the 108-byte limit of a unix socket.
   const runTemp = mkdtempSync(join(tmpdir(), 'cpr-'));
   process.env.TMPDIR = runTemp;
+  // A machine may name its whole CA bundle in NODE_EXTRA_CA_CERTS (this one does): every Node process that
+  // inherits it parses those ~140 certificates at start, ~50 ms of CPU each, and the suites start hundreds.
+  // The tests are offline; a child that must trust a CA is given its own (pull-through-cache.real.test.ts).
+  delete process.env.NODE_EXTRA_CA_CERTS;
   return () => rmSync(runTemp, { recursive: true, force: true });
 }

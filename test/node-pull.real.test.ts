@@ -33,7 +33,7 @@ import { describeReal } from './support/real-software';
 import { registryEnvFromManifests } from './support/registry-from-manifests';
 import type { RunResult } from './support/run';
 import { skopeoCopy } from './support/skopeo';
-import { type SynthesizedApp, synthApp } from './support/synth-app';
+import { type SynthesizedApp, synthInProcess } from './support/synth-app';
 
 /**
  * The node half of the guide, with real parts: one k3d node played by a network namespace with a
@@ -89,7 +89,7 @@ describeReal('a k3d node pulls the pushed image through the synthesized registri
 
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'node-pull-'));
-    app = await synthApp(materialDir(), join(work, 'dist'));
+    app = await synthInProcess(materialDir(), join(work, 'dist'));
     registries = parseRegistriesYaml(readFileSync(join(materialDir(), MATERIAL_FILES.registriesYaml), 'utf8'));
     credentials = nodeCredentialsOf(registries);
 

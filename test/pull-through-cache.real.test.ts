@@ -15,7 +15,7 @@ import { startCacheInNode } from './support/pull-through-cache';
 import { describeReal } from './support/real-software';
 import { registryEnvFromManifests } from './support/registry-from-manifests';
 import type { RunResult } from './support/run';
-import { REPO_ROOT, type SynthesizedApp, synthApp } from './support/synth-app';
+import { REPO_ROOT, type SynthesizedApp, synthInProcess } from './support/synth-app';
 import {
   UPSTREAM_GREETING,
   UPSTREAM_IMAGE,
@@ -82,10 +82,7 @@ describeReal('pull-through cache: containerd pulls docker.io through the synthes
       ...['--resolve', `${cacheEndpoint}:${ip}`, `https://${cacheEndpoint}/v2/${UPSTREAM_IMAGE}/manifests/latest`],
     ]);
   };
-  /**
-   * The manifests of a variant of the material, synthesized in this process by the chart `npx cdk8s synth`
-   * runs (the first material goes through the real synth in beforeAll; this saves a cdk8s-cli start).
-   */
+  /** The manifests of a variant of the material: the registry chart alone, synthesized in this process. */
   const synthVariant = (dir: string) =>
     Testing.synth(new RegistryChart(Testing.app(), 'container-registry', { material: readMaterial(dir) }));
   /** A copy of the material, for a variant of its caches. */
@@ -155,7 +152,7 @@ describeReal('pull-through cache: containerd pulls docker.io through the synthes
     await cli(['init', '--dir', materialDir()]);
     await cli(['cache', 'add', 'docker.io', '--remote-url', upstream.url, '--dir', materialDir()]);
     await login(materialDir(), HUB_USER);
-    app = await synthApp(materialDir(), join(work, 'dist'));
+    app = await synthInProcess(materialDir(), join(work, 'dist'));
     registries = parseRegistriesYaml(readFileSync(join(materialDir(), MATERIAL_FILES.registriesYaml), 'utf8'));
     const endpoint = registries.mirrors['docker.io']?.endpoint[0];
     expect(endpoint).toMatch(/^https:\/\/container-registry\.local:\d+$/);

@@ -10,7 +10,7 @@ import { httpsGet } from './support/https-request';
 import { describeReal } from './support/real-software';
 import { registryEnvFromManifests } from './support/registry-from-manifests';
 import { type RunningRegistry, startRegistry, stopAllRegistries } from './support/registry-process';
-import { type SynthesizedApp, synthApp } from './support/synth-app';
+import { type SynthesizedApp, synthInProcess } from './support/synth-app';
 
 function httpGet(url: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -32,7 +32,7 @@ describeReal('the synthesized registry serves Prometheus metrics on its own port
 
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'registry-metrics-'));
-    app = await synthApp(join(work, 'registry'), join(work, 'dist'));
+    app = await synthInProcess(join(work, 'registry'), join(work, 'dist'));
     const metricsPort = await freeLoopbackPort();
     metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
     // Only the address moves onto loopback, as REGISTRY_HTTP_ADDR does; the rest is the Deployment's env.

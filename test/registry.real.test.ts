@@ -11,7 +11,7 @@ import { registryEnvFromManifests } from './support/registry-from-manifests';
 import { type RunningRegistry, startRegistry, stopAllRegistries } from './support/registry-process';
 import { run } from './support/run';
 import { skopeoCopy, skopeoInspect } from './support/skopeo';
-import { type SynthesizedApp, synthApp } from './support/synth-app';
+import { type SynthesizedApp, synthInProcess } from './support/synth-app';
 
 /**
  * The desktop half of the guide, against the real registry: synthesize as a newcomer would, start
@@ -39,7 +39,7 @@ describeReal(
     beforeAll(async () => {
       work = mkdtempSync(join(tmpdir(), 'registry-real-'));
       const materialDir = join(work, 'registry');
-      app = await synthApp(materialDir, join(work, 'dist'));
+      app = await synthInProcess(materialDir, join(work, 'dist'));
       const material = readMaterial(materialDir);
       credentials = material.nodeCredentials;
       caPem = material.ca.certificatePem;
