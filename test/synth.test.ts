@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MATERIAL_FILES, generateMaterial, writeNewMaterial } from '../lib';
 import { podSecurityViolations, podSpecOf } from './support/pod-security';
-import { run } from './support/run';
+import { type RunResult, run } from './support/run';
 import { REPO_ROOT, type SynthesizedApp, loadManifests, synthApp } from './support/synth-app';
 
 /** Every file under `dir` with its SHA-256, mode and mtime: what "changes nothing" must keep. */
@@ -24,13 +24,18 @@ function fingerprint(dir: string): Record<string, string> {
 /**
  * The compiled app alone, the process `cdk8s synth` starts (it names the output in CDK8S_OUTDIR), for a claim
  * about what the app makes of the material rather than about the synth command: cdk8s-cli's own start-up
- * (~1 s of CPU) is left out. The claims about the command itself run the real `cdk8s synth` (synthApp).
+ * (~1 s of CPU) is left out. The claims about the command itself run the real `cdk8s synth` (synthApp); that
+ * it passes the app's error on is proven in bad-input.real.test.ts.
  */
-async function runApp(materialDir: string, outDir: string): Promise<SynthesizedApp> {
-  const result = await run(process.execPath, [join(REPO_ROOT, 'build', 'charts', 'main.js')], {
+function appProcess(materialDir: string, outDir: string): Promise<RunResult> {
+  return run(process.execPath, [join(REPO_ROOT, 'build', 'charts', 'main.js')], {
     cwd: REPO_ROOT,
     env: { ...process.env, REGISTRY_MATERIAL_DIR: materialDir, CDK8S_OUTDIR: outDir },
   });
+}
+
+async function runApp(materialDir: string, outDir: string): Promise<SynthesizedApp> {
+  const result = await appProcess(materialDir, outDir);
   expect(result.code, result.stderr).toBe(0);
   return {
     manifests: loadManifests(outDir),
@@ -146,9 +151,9 @@ describe('the synth app (cdk8s synth)', () => {
     cpSync(join(work, 'registry'), damaged, { recursive: true });
     writeFileSync(join(damaged, MATERIAL_FILES.tlsKey), 'not a key');
     const before = fingerprint(damaged);
-    await expect(synthApp(damaged, join(work, 'dist-damaged'))).rejects.toThrow(
-      `${damaged}/certs/tls.key is not a PEM RSA private key`,
-    );
+    const failed = await appProcess(damaged, join(work, 'dist-damaged'));
+    expect(failed.code).not.toBe(0);
+    expect(failed.stdout + failed.stderr).toContain(`${damaged}/certs/tls.key is not a PEM RSA private key`);
     expect(fingerprint(damaged)).toEqual(before);
   });
 });
