@@ -25,6 +25,11 @@ const now = new Date('2026-01-01T00:00:00Z');
 let ca: CertificateAndKey;
 let server: CertificateAndKey;
 
+const rsaDetails = (pem: string) => {
+  const key = createPrivateKey(pem);
+  return { type: key.asymmetricKeyType, ...key.asymmetricKeyDetails };
+};
+
 beforeAll(() => {
   ca = createCertificateAuthority({ now });
   server = createServerCertificate({ ca, subjectAltNames: sans, now });
@@ -115,11 +120,6 @@ describe('createCertificateAuthority / createServerCertificate', () => {
 });
 
 describe("key generation (Node's own, not the test key pool)", () => {
-  const rsaDetails = (pem: string) => {
-    const key = createPrivateKey(pem);
-    return { type: key.asymmetricKeyType, ...key.asymmetricKeyDetails };
-  };
-
   it('makes a new RSA-2048 key (e = 65537, PKCS#1 PEM) for every CA and server certificate', () => {
     const pooledBefore = pooledKeysUsed();
     const [first, second] = withRealKeyGeneration(() => [
@@ -135,17 +135,6 @@ describe("key generation (Node's own, not the test key pool)", () => {
     }
     expect(new Set(keys).size).toBe(3);
     expect(keyMatchesCertificate(issued.certificatePem, issued.privateKeyPem)).toBe(true);
-  });
-
-  it('the test key pool (test/support/rsa-key-pool.ts) hands out each of its keys once per test file', () => {
-    const pem = (made: CertificateAndKey) => made.privateKeyPem;
-    const before = pooledKeysUsed();
-    const made = Array.from({ length: RSA_KEY_POOL_SIZE - before + 1 }, () => pem(createCertificateAuthority({ now })));
-    // The pool ran out on the last one, which Node generated.
-    expect(pooledKeysUsed()).toBe(RSA_KEY_POOL_SIZE);
-    expect(new Set([...made, ca.privateKeyPem, server.privateKeyPem]).size).toBe(made.length + 2);
-    for (const key of made)
-      expect(rsaDetails(key)).toEqual({ type: 'rsa', modulusLength: 2048, publicExponent: 65537n });
   });
 });
 
@@ -241,5 +230,19 @@ describe('certificateSerialHex', () => {
       const serial = describeCertificate(made.certificatePem).serialNumber;
       expect(serial).toMatch(/^[4-7][0-9a-f]{31}$/);
     }
+  });
+});
+
+// Last in the file: it uses up the key pool, and every key made after it would be made anew (~90 ms each).
+describe('the test key pool (last: it uses the pool up)', () => {
+  it('the test key pool (test/support/rsa-key-pool.ts) hands out each of its keys once per test file', () => {
+    const pem = (made: CertificateAndKey) => made.privateKeyPem;
+    const before = pooledKeysUsed();
+    const made = Array.from({ length: RSA_KEY_POOL_SIZE - before + 1 }, () => pem(createCertificateAuthority({ now })));
+    // The pool ran out on the last one, which Node generated.
+    expect(pooledKeysUsed()).toBe(RSA_KEY_POOL_SIZE);
+    expect(new Set([...made, ca.privateKeyPem, server.privateKeyPem]).size).toBe(made.length + 2);
+    for (const key of made)
+      expect(rsaDetails(key)).toEqual({ type: 'rsa', modulusLength: 2048, publicExponent: 65537n });
   });
 });

@@ -43,7 +43,9 @@ async function tracedSynth(work: string, outdir: string, appClass: 'PrivateApp' 
     'sh',
     [
       '-c',
-      'umask 022 && exec strace -f -qq -o "$0" -e trace=umask,openat,mkdir,mkdirat,chmod,fchmodat "$1" -e "$2"',
+      // --seccomp-bpf: the child stops only at the traced calls, not at each of Node's thousands of others.
+      'umask 022 && exec strace -f --seccomp-bpf -qq -o "$0" ' +
+        '-e trace=umask,openat,mkdir,mkdirat,chmod,fchmodat "$1" -e "$2"',
       traceFile,
       process.execPath,
       script,

@@ -38,9 +38,21 @@ describe('the summary line CI reads', () => {
     for (const [name, source] of Object.entries(SUITES)) writeFileSync(join(dir, name), source);
     const vitest = join(REPO_ROOT, 'node_modules', 'vitest', 'vitest.mjs');
     const reporter = join(REPO_ROOT, 'test', 'summary-reporter.ts');
+    // One worker running the files one after another, as npm test's workers do (isolate: false), instead of
+    // a process per file: the count is the reporter's, whatever the pool.
     const result = await run(
       process.execPath,
-      [vitest, 'run', '--root', dir, '--globals', '--reporter=default', `--reporter=${reporter}`],
+      [
+        vitest,
+        'run',
+        '--root',
+        dir,
+        '--globals',
+        '--no-isolate',
+        '--maxWorkers=1',
+        '--reporter=default',
+        `--reporter=${reporter}`,
+      ],
       { cwd: dir, env: { PATH: process.env.PATH, TMPDIR: dir, NO_COLOR: '1' } },
     );
     const lastLine = result.stdout.trimEnd().split('\n').at(-1);

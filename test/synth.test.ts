@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MATERIAL_FILES, generateMaterial, writeNewMaterial } from '../lib';
 import { podSecurityViolations, podSpecOf } from './support/pod-security';
-import { type SynthesizedApp, synthApp } from './support/synth-app';
+import { type RunResult, run } from './support/run';
+import { REPO_ROOT, type SynthesizedApp, loadManifests, synthApp } from './support/synth-app';
 
 /** Every file under `dir` with its SHA-256, mode and mtime: what "changes nothing" must keep. */
 function fingerprint(dir: string): Record<string, string> {
@@ -18,6 +19,29 @@ function fingerprint(dir: string): Record<string, string> {
       `${createHash('sha256').update(readFileSync(file)).digest('hex')} ${(stat.mode & 0o777).toString(8)} ${stat.mtimeMs}`;
   }
   return files;
+}
+
+/**
+ * The compiled app alone, the process `cdk8s synth` starts (it names the output in CDK8S_OUTDIR), for a claim
+ * about what the app makes of the material rather than about the synth command: cdk8s-cli's own start-up
+ * (~1 s of CPU) is left out. The claims about the command itself run the real `cdk8s synth` (synthApp); that
+ * it passes the app's error on is proven in bad-input.real.test.ts.
+ */
+function appProcess(materialDir: string, outDir: string): Promise<RunResult> {
+  return run(process.execPath, [join(REPO_ROOT, 'build', 'charts', 'main.js')], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, REGISTRY_MATERIAL_DIR: materialDir, CDK8S_OUTDIR: outDir },
+  });
+}
+
+async function runApp(materialDir: string, outDir: string): Promise<SynthesizedApp> {
+  const result = await appProcess(materialDir, outDir);
+  expect(result.code, result.stderr).toBe(0);
+  return {
+    manifests: loadManifests(outDir),
+    exampleManifests: loadManifests(join(outDir, 'example')),
+    stderr: result.stderr,
+  };
 }
 
 const contentOnly = (files: Record<string, string>) =>
@@ -114,7 +138,7 @@ describe('the synth app (cdk8s synth)', () => {
   it('follows the names and ports of the material (e.g. made by `private-registry init --node-port 30500`)', async () => {
     const custom = join(work, 'custom');
     writeNewMaterial(custom, generateMaterial({ hostname: 'images.local', nodePort: 30500 }));
-    const app = await synthApp(custom, join(work, 'dist-custom'));
+    const app = await runApp(custom, join(work, 'dist-custom'));
     const service = app.manifests.find((object) => object.kind === 'Service');
     expect(service.spec.ports[0].nodePort).toBe(30500);
     const env = app.manifests.find((object) => object.kind === 'DaemonSet').spec.template.spec.containers[0].env;
@@ -127,9 +151,9 @@ describe('the synth app (cdk8s synth)', () => {
     cpSync(join(work, 'registry'), damaged, { recursive: true });
     writeFileSync(join(damaged, MATERIAL_FILES.tlsKey), 'not a key');
     const before = fingerprint(damaged);
-    await expect(synthApp(damaged, join(work, 'dist-damaged'))).rejects.toThrow(
-      `${damaged}/certs/tls.key is not a PEM RSA private key`,
-    );
+    const failed = await appProcess(damaged, join(work, 'dist-damaged'));
+    expect(failed.code).not.toBe(0);
+    expect(failed.stdout + failed.stderr).toContain(`${damaged}/certs/tls.key is not a PEM RSA private key`);
     expect(fingerprint(damaged)).toEqual(before);
   });
 });
