@@ -17,23 +17,20 @@ import { RSA_KEY_POOL_FILE } from '../fixtures/make-rsa-key-pool';
  * processes (the bin, the synth app). A test about generation itself runs inside `withRealKeyGeneration`
  * (test/certificates.test.ts and test/rsa-key.test.ts do: fresh keys differ, 2048-bit, e = 65537, PKCS#1).
  */
-/** The committed keys (OpenSSL made them with generateKeyPairSync), each with its two primes. */
-export const RSA_KEY_POOL: readonly { pem: string; p: bigint; q: bigint }[] = readFileSync(RSA_KEY_POOL_FILE, 'utf8')
-  .split(/(?=-----BEGIN RSA PRIVATE KEY-----)/)
-  .filter((pem) => pem.trim() !== '')
-  .map((pem) => {
-    const jwk = createPrivateKey(pem).export({ format: 'jwk' });
-    const integer = (base64Url: string | undefined) =>
-      BigInt(`0x${Buffer.from(base64Url as string, 'base64url').toString('hex')}`);
-    return { pem, p: integer(jwk.p), q: integer(jwk.q) };
-  });
-const POOL_PRIMES: readonly bigint[] = RSA_KEY_POOL.flatMap(({ p, q }) => [p, q]);
+/** A committed key (OpenSSL made it with generateKeyPairSync) and its two primes. */
+export interface PoolKey {
+  readonly pem: string;
+  readonly p: bigint;
+  readonly q: bigint;
+}
 
 type GeneratePrime = typeof crypto.generatePrimeSync;
 type GeneratePrimeAsync = typeof crypto.generatePrime;
 interface PoolState {
   readonly original: GeneratePrime;
   readonly originalAsync: GeneratePrimeAsync;
+  /** Read once per process: parsing 24 keys for each test file cost ~20 ms a file. */
+  readonly keys: readonly PoolKey[];
   /** Pool primes handed out since the current test file started. */
   used: number;
   real: boolean;
@@ -45,12 +42,29 @@ const holder = globalThis as typeof globalThis & { [STATE_KEY]?: PoolState };
 const state: PoolState = holder[STATE_KEY] ?? {
   original: crypto.generatePrimeSync,
   originalAsync: crypto.generatePrime,
+  keys: readPoolKeys(),
   used: 0,
   real: false,
 };
 holder[STATE_KEY] = state;
 state.used = 0;
 state.real = false;
+
+/** The committed keys, each with its two primes. */
+export const RSA_KEY_POOL: readonly PoolKey[] = state.keys;
+const POOL_PRIMES: readonly bigint[] = RSA_KEY_POOL.flatMap(({ p, q }) => [p, q]);
+
+function readPoolKeys(): PoolKey[] {
+  return readFileSync(RSA_KEY_POOL_FILE, 'utf8')
+    .split(/(?=-----BEGIN RSA PRIVATE KEY-----)/)
+    .filter((pem) => pem.trim() !== '')
+    .map((pem) => {
+      const jwk = createPrivateKey(pem).export({ format: 'jwk' });
+      const integer = (base64Url: string | undefined) =>
+        BigInt(`0x${Buffer.from(base64Url as string, 'base64url').toString('hex')}`);
+      return { pem, p: integer(jwk.p), q: integer(jwk.q) };
+    });
+}
 
 function pooledPrime(size: number, options: crypto.GeneratePrimeOptions): bigint | undefined {
   if (state.real || state.used >= POOL_PRIMES.length || size !== 1024 || options.bigint !== true) return undefined;
