@@ -26,7 +26,7 @@ import { registryEnvFromManifests } from './support/registry-from-manifests';
 import { type RunningRegistry, startRegistry, stopAllRegistries } from './support/registry-process';
 import { run } from './support/run';
 import { skopeoCopy } from './support/skopeo';
-import { type SynthesizedApp, synthApp } from './support/synth-app';
+import { type SynthesizedApp, synthInProcess } from './support/synth-app';
 
 const BUCKET = 'container-registry';
 const MiB = 1024 * 1024;
@@ -117,7 +117,7 @@ describeReal(
         io,
       );
       if (code !== 0) throw new Error(`storage s3 exited ${code}: ${io.err()}`);
-      app = await synthApp(materialDir, join(work, 'dist'));
+      app = await synthInProcess(materialDir, join(work, 'dist'));
 
       const material = readMaterial(materialDir);
       credentials = material.nodeCredentials;
