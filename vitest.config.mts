@@ -38,7 +38,13 @@ export default defineConfig({
     // Run apart: npm run test:faults (the kill and concurrency trials, vitest.faults.config.mts) and
     // npm run test:consumer (it installs packages, vitest.consumer.config.mts).
     exclude: [...configDefaults.exclude, 'test/faults/**', 'test/consumer/**'],
-    globalSetup: ['test/global-setup.ts'],
+    // The run's temp directory in RAM when there is room (test/temp-in-ram.ts), then the build and that directory.
+    globalSetup: ['test/temp-in-ram.ts', 'test/global-setup.ts'],
+    // A machine may name its whole CA bundle in NODE_EXTRA_CA_CERTS (this one does): every Node process that
+    // inherits it parses those ~140 certificates at start (node -e "" 31 → 106 ms here), and the suites start
+    // hundreds. Empty is none to Node. The tests are offline; a child that must trust a CA is given its own
+    // (pull-through-cache.real.test.ts). Here, not in the global setup: the benchmarks keep your environment.
+    env: { NODE_EXTRA_CA_CERTS: '' },
     // RSA-2048 keys from the primes of a committed pool instead of new ones (test/support/rsa-key-pool.ts says why);
     // each file's temp directories removed when it ends.
     setupFiles: ['test/support/rsa-key-pool.ts', 'test/support/remove-temp-dirs.ts'],

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statfsSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -17,36 +17,15 @@ import { join } from 'node:path';
  *   the file ends (test/support/remove-temp-dirs.ts, a setup file).
  * - RSA-2048 keys are made from the primes of a committed pool (test/support/rsa-key-pool.ts, a setup file),
  *   each at most once per file, so `generateMaterial()`, `materialTemplate()` and in-process `init` or
- *   `certs renew` cost no key generation. A test that is about generating keys wraps it in `withRealKeyGeneration()`.
+ *   `certs renew` cost no key generation. A test that is about generating keys wraps it in
+ *   `withRealKeyGeneration()`.
  * - `materialTemplate()` (test/cli/helpers.ts): material made once per file and copied per test.
  * - Big image layers are stored gzip (test/support/oci-image.ts): no CPU spent deflating random bytes.
  */
 export default function setup(): () => void {
   execFileSync('node', ['charts/run.js', '--compile-only'], { cwd: join(__dirname, '..'), stdio: 'inherit' });
   // Short: containerd's socket paths under it must stay within the 108-byte limit of a unix socket.
-  const runTemp = mkdtempSync(join(tempRoot(), 'cpr-'));
+  const runTemp = mkdtempSync(join(tmpdir(), 'cpr-'));
   process.env.TMPDIR = runTemp;
-  // A machine may name its whole CA bundle in NODE_EXTRA_CA_CERTS (this one does): every Node process that
-  // inherits it parses those ~140 certificates at start, ~50 ms of CPU each, and the suites start hundreds.
-  // The tests are offline; a child that must trust a CA is given its own (pull-through-cache.real.test.ts).
-  delete process.env.NODE_EXTRA_CA_CERTS;
   return () => rmSync(runTemp, { recursive: true, force: true });
-}
-
-/**
- * Where the run's temp directory goes: the TMPDIR you set; else RAM (/dev/shm, a tmpfs) when it has 2 GiB
- * free; else the system's temp. The suites create, copy, fsync and remove thousands of files and directories
- * (material, images, registry storage, containerd's root): on tmpfs that costs ~7 s less system CPU per run,
- * measured on this 2-core machine (sys 22-24 s → 15 s, wall 44-47 s → 38 s). Nothing here depends on data
- * surviving a power loss; the fault-injection suite kills processes, which tmpfs survives like a disk.
- */
-function tempRoot(): string {
-  if (process.env.TMPDIR !== undefined && process.env.TMPDIR !== '') return tmpdir();
-  try {
-    const ram = statfsSync('/dev/shm');
-    if (ram.bavail * ram.bsize >= 2 * 1024 ** 3) return '/dev/shm';
-  } catch {
-    // No /dev/shm (not Linux): the system's temp.
-  }
-  return tmpdir();
 }

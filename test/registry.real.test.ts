@@ -11,12 +11,13 @@ import { registryEnvFromManifests } from './support/registry-from-manifests';
 import { type RunningRegistry, startRegistry, stopAllRegistries } from './support/registry-process';
 import { run } from './support/run';
 import { skopeoCopy, skopeoInspect } from './support/skopeo';
+import { withRealKeyGeneration } from './support/rsa-key-pool';
 import { type SynthesizedApp, synthInProcess } from './support/synth-app';
 
 /**
- * The desktop half of the guide, against the real registry: synthesize as a newcomer would, start
- * `docker-registry` from the synthesized Deployment and Secrets, and push with skopeo using the
- * generated credentials and CA.
+ * The desktop half of the guide, against the real registry: synthesize the app (in the worker; first
+ * material, with new keys from new primes, not the test pool's), start `docker-registry` from the
+ * synthesized Deployment and Secrets, and push with skopeo using the generated credentials and CA.
  */
 describeReal(
   'the synthesized registry, run for real, takes a push from the desktop',
@@ -39,7 +40,8 @@ describeReal(
     beforeAll(async () => {
       work = mkdtempSync(join(tmpdir(), 'registry-real-'));
       const materialDir = join(work, 'registry');
-      app = await synthInProcess(materialDir, join(work, 'dist'));
+      // New keys, as a first synth makes them (lib/rsa-key.ts): the registry, skopeo, curl and openssl see one.
+      app = await withRealKeyGeneration(() => synthInProcess(materialDir, join(work, 'dist')));
       const material = readMaterial(materialDir);
       credentials = material.nodeCredentials;
       caPem = material.ca.certificatePem;

@@ -42,7 +42,7 @@ const alive = (pid: number): boolean => {
 
 /**
  * The S3 mode for real: a single-node Ceph RADOS Gateway on loopback, the bucket and keys stored with
- * `private-registry storage s3`, the real synth, and two `docker-registry` processes started from the
+ * `private-registry storage s3`, the app synthesized in the worker, and two `docker-registry` processes started from the
  * synthesized Deployment and Secrets, as two replicas on two nodes would run. The first and the last test
  * check the Ceph harness itself (one cluster serves both: starting one costs about a second of CPU).
  */
