@@ -59,6 +59,9 @@ function namespaceOf(args: CacheClusterArgs): string {
   return args.namespace;
 }
 
+/** The <upstream> of every command but add and list. */
+const UPSTREAM_ARGUMENT = { type: 'string', describe: 'The upstream of the cache' } as const;
+
 /** --namespace of the commands that print a kubectl command, as doctor's and certs renew's. */
 const NAMESPACE_OPTION = {
   type: 'string',
@@ -191,10 +194,7 @@ export const cacheCommand: CommandFactory = (context) => ({
         command: 'rm <upstream>',
         aliases: ['remove'],
         describe: 'Remove the cache of an upstream: the nodes pull it directly again',
-        builder: (sub) =>
-          sub
-            .positional('upstream', { type: 'string', describe: 'The upstream of the cache' })
-            .option('namespace', NAMESPACE_OPTION),
+        builder: (sub) => sub.positional('upstream', UPSTREAM_ARGUMENT).option('namespace', NAMESPACE_OPTION),
         handler: handler(context, cacheRemove),
       })
       .command({
@@ -208,7 +208,7 @@ export const cacheCommand: CommandFactory = (context) => ({
         describe: "Store the cache's account at the upstream (token or password on stdin)",
         builder: (sub) =>
           sub
-            .positional('upstream', { type: 'string', describe: 'The upstream of the cache' })
+            .positional('upstream', UPSTREAM_ARGUMENT)
             .option('username', { type: 'string', demandOption: true, requiresArg: true, describe: 'Upstream user' })
             .option('password-stdin', {
               type: 'boolean',
@@ -221,10 +221,7 @@ export const cacheCommand: CommandFactory = (context) => ({
       .command({
         command: 'logout <upstream>',
         describe: "Forget the cache's account at the upstream: it pulls anonymously",
-        builder: (sub) =>
-          sub
-            .positional('upstream', { type: 'string', describe: 'The upstream of the cache' })
-            .option('namespace', NAMESPACE_OPTION),
+        builder: (sub) => sub.positional('upstream', UPSTREAM_ARGUMENT).option('namespace', NAMESPACE_OPTION),
         handler: handler(context, cacheLogout),
       })
       .demandCommand(1, 'name a cache command: add, rm, list, login or logout'),
