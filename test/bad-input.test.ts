@@ -1291,14 +1291,19 @@ const constructCases: ConstructCase[] = [
   },
 ];
 
+/** Good material's auth and registry in `chart`, for the cases about what is built beside them. */
+function registryIn(chart: Chart): { auth: RegistryAuth; registry: RegistryServer } {
+  const material = good();
+  const auth = new RegistryAuth(chart, 'Auth', { material });
+  return { auth, registry: new RegistryServer(chart, 'Registry', { material, auth }) };
+}
+
 constructCases.push(
   {
     name: 'RegistryCache ttl "a week"',
     build: () => {
       const chart = new Chart(Testing.app(), 'c', { namespace: 'container-registry' });
-      const material = good();
-      const auth = new RegistryAuth(chart, 'Auth', { material });
-      const registry = new RegistryServer(chart, 'Registry', { material, auth });
+      const { auth, registry } = registryIn(chart);
       new RegistryCache(chart, 'Cache', { registry, auth, upstream: 'docker.io', ttl: 'a week' });
     },
     message: `'ttl' must be a duration like "168h", "24h" or "90m", got "a week"`,
@@ -1308,9 +1313,7 @@ constructCases.push(
     build: () => {
       const app = Testing.app();
       const chart = new Chart(app, 'c', { namespace: 'container-registry' });
-      const material = good();
-      const auth = new RegistryAuth(chart, 'Auth', { material });
-      const registry = new RegistryServer(chart, 'Registry', { material, auth });
+      const { auth, registry } = registryIn(chart);
       new RegistryCache(new Chart(app, 'other', { namespace: 'other' }), 'Cache', {
         registry,
         auth,
@@ -1344,9 +1347,7 @@ constructCases.push(
     name: 'RegistryCache of the registry itself',
     build: () => {
       const chart = new Chart(Testing.app(), 'c', { namespace: 'container-registry' });
-      const material = good();
-      const auth = new RegistryAuth(chart, 'Auth', { material });
-      const registry = new RegistryServer(chart, 'Registry', { material, auth });
+      const { auth, registry } = registryIn(chart);
       new RegistryCache(chart, 'Cache', {
         registry,
         auth,
