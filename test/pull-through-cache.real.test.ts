@@ -85,6 +85,16 @@ describeReal('pull-through cache: containerd pulls docker.io through the synthes
   /** The manifests of a variant of the material: the registry chart alone, synthesized in this process. */
   const synthVariant = (dir: string) =>
     Testing.synth(new RegistryChart(Testing.app(), 'container-registry', { material: readMaterial(dir) }));
+  /** The cache of the variant `name` (material `dir`), beside the first one (at OTHER_SERVICE_IP). */
+  const startVariantCache = (name: string, dir: string, upstreamCaFile: string) =>
+    startCacheInNode({
+      node,
+      manifests: synthVariant(dir),
+      deploymentName: CACHE_DEPLOYMENT,
+      workDir: join(work, name, 'cache'),
+      listen: { host: OTHER_SERVICE_IP, port: cachePort },
+      upstreamCaFile,
+    });
   /** A copy of the material, for a variant of its caches. */
   const copyMaterial = (name: string) => {
     const dir = join(work, name, 'registry');
@@ -244,15 +254,7 @@ describeReal('pull-through cache: containerd pulls docker.io through the synthes
   it('a wrong upstream token: the cache answers "manifest unknown", doctor --live names the refusal and the fix, never the token', async () => {
     const dir = copyMaterial('wrong-token');
     await login(dir, { username: HUB_USER.username, password: WRONG_TOKEN });
-    const wrongManifests = synthVariant(dir);
-    const wrongCache = await startCacheInNode({
-      node,
-      manifests: wrongManifests,
-      deploymentName: CACHE_DEPLOYMENT,
-      workDir: join(work, 'wrong-token', 'cache'),
-      listen: { host: OTHER_SERVICE_IP, port: cachePort },
-      upstreamCaFile: upstream.caFile,
-    });
+    const wrongCache = await startVariantCache('wrong-token', dir, upstream.caFile);
     try {
       // What the real cache answers: not 401, but 404 for an image the upstream holds.
       const manifest = await cacheManifest(dir, OTHER_SERVICE_IP);
@@ -313,15 +315,7 @@ describeReal('pull-through cache: containerd pulls docker.io through the synthes
       expect(right.stdout + right.stderr).not.toContain(HUB_USER.password);
       // The right credentials, yet the cache (Debian's distribution 2.8.2) answers 404: its proxy hands
       // credentials only to a Bearer token realm, never as Basic auth (distribution#3153).
-      const basicManifests = synthVariant(dir);
-      const basicCache = await startCacheInNode({
-        node,
-        manifests: basicManifests,
-        deploymentName: CACHE_DEPLOYMENT,
-        workDir: join(work, 'basic', 'cache'),
-        listen: { host: OTHER_SERVICE_IP, port: cachePort },
-        upstreamCaFile: basicUpstream.caFile,
-      });
+      const basicCache = await startVariantCache('basic', dir, basicUpstream.caFile);
       try {
         expect((await cacheManifest(dir, OTHER_SERVICE_IP)).stdout).toContain('"code":"MANIFEST_UNKNOWN"');
         expect(basicUpstream.requests()).toContainEqual(
