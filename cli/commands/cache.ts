@@ -9,7 +9,7 @@ import {
   setMaterialCacheCredentials,
 } from '../../lib/material-caches';
 import { ValidationError, assertDnsLabel } from '../../lib/validate';
-import { type CommandFactory, handler } from '../command';
+import type { CommandBody, FlagSpec, PositionalSpec } from '../command-line';
 import { applyCommandFor, withFlagNames } from '../flags';
 import { type CliIo, EXIT_OK, type ExitCode, readPasswordFromStdin } from '../io';
 
@@ -60,14 +60,13 @@ function namespaceOf(args: CacheClusterArgs): string {
 }
 
 /** The <upstream> of every command but add and list. */
-const UPSTREAM_ARGUMENT = { type: 'string', describe: 'The upstream of the cache' } as const;
+const UPSTREAM_ARGUMENT: PositionalSpec = { name: 'upstream', describe: 'The upstream of the cache' };
 
 /** --namespace of the commands that print a kubectl command, as doctor's and certs renew's. */
-const NAMESPACE_OPTION = {
+const NAMESPACE_OPTION: FlagSpec = {
   type: 'string',
-  requiresArg: true,
   describe: "The registry's namespace, for the kubectl command it prints (default container-registry)",
-} as const;
+};
 
 /** Why every cache change ends with a restart of the nodes. */
 const RESTART =
@@ -158,72 +157,66 @@ export async function cacheLogout(args: CacheClusterArgs, io: CliIo): Promise<Ex
   });
 }
 
-export const cacheCommand: CommandFactory = (context) => ({
-  builder: (yargs) =>
-    yargs
-      .command({
-        command: 'add <upstream>',
-        describe: 'Pull an upstream (docker.io, ghcr.io, quay.io, registry.k8s.io or an https:// URL) through a cache',
-        builder: (sub) =>
-          sub
-            .positional('upstream', {
-              type: 'string',
-              describe: 'docker.io, ghcr.io, quay.io, registry.k8s.io or https://...',
-            })
-            .option('port', {
-              type: 'number',
-              requiresArg: true,
-              describe:
-                "The cache's port on the registry's Service (default: docker.io 5100, ghcr.io 5101, quay.io 5102, registry.k8s.io 5103, else the next free from 5104)",
-            })
-            .option('ttl', {
-              type: 'string',
-              requiresArg: true,
-              describe:
-                'How long each fetched manifest and layer is kept before it is deleted (a Go duration, default 168h)',
-            })
-            .option('remote-url', {
-              type: 'string',
-              requiresArg: true,
-              describe: "Pull from this https:// address instead of the upstream's own (e.g. a Docker Hub mirror)",
-            })
-            .epilog('Example:\n  $0 cache add docker.io\n  $0 cache add https://registry.example.com --ttl 24h'),
-        handler: handler(context, cacheAdd),
-      })
-      .command({
-        command: 'rm <upstream>',
-        aliases: ['remove'],
-        describe: 'Remove the cache of an upstream: the nodes pull it directly again',
-        builder: (sub) => sub.positional('upstream', UPSTREAM_ARGUMENT).option('namespace', NAMESPACE_OPTION),
-        handler: handler(context, cacheRemove),
-      })
-      .command({
-        command: 'list',
-        describe: 'List the caches: upstream, endpoint, remote URL, TTL, upstream user (never a password)',
-        builder: (sub) => sub.option('json', { type: 'boolean', default: false, describe: 'As JSON' }),
-        handler: handler(context, cacheList),
-      })
-      .command({
-        command: 'login <upstream>',
-        describe: "Store the cache's account at the upstream (token or password on stdin)",
-        builder: (sub) =>
-          sub
-            .positional('upstream', UPSTREAM_ARGUMENT)
-            .option('username', { type: 'string', demandOption: true, requiresArg: true, describe: 'Upstream user' })
-            .option('password-stdin', {
-              type: 'boolean',
-              demandOption: true,
-              describe: 'Read the token or password from stdin (never a flag: flags show in ps and shell history)',
-            })
-            .epilog('Example:\n  $0 cache login docker.io --username me --password-stdin < hub-token.txt'),
-        handler: handler(context, cacheLogin),
-      })
-      .command({
-        command: 'logout <upstream>',
-        describe: "Forget the cache's account at the upstream: it pulls anonymously",
-        builder: (sub) => sub.positional('upstream', UPSTREAM_ARGUMENT).option('namespace', NAMESPACE_OPTION),
-        handler: handler(context, cacheLogout),
-      })
-      .demandCommand(1, 'name a cache command: add, rm, list, login or logout'),
-  handler: () => undefined,
-});
+export const cacheCommand: CommandBody = {
+  subcommands: [
+    {
+      name: 'add',
+      describe: 'Pull an upstream (docker.io, ghcr.io, quay.io, registry.k8s.io or an https:// URL) through a cache',
+      positionals: [{ name: 'upstream', describe: 'docker.io, ghcr.io, quay.io, registry.k8s.io or https://...' }],
+      flags: {
+        port: {
+          type: 'number',
+          describe:
+            "The cache's port on the registry's Service (default: docker.io 5100, ghcr.io 5101, quay.io 5102, registry.k8s.io 5103, else the next free from 5104)",
+        },
+        ttl: {
+          type: 'string',
+          describe:
+            'How long each fetched manifest and layer is kept before it is deleted (a Go duration, default 168h)',
+        },
+        'remote-url': {
+          type: 'string',
+          describe: "Pull from this https:// address instead of the upstream's own (e.g. a Docker Hub mirror)",
+        },
+      },
+      epilog: 'Example:\n  $0 cache add docker.io\n  $0 cache add https://registry.example.com --ttl 24h',
+      run: cacheAdd,
+    },
+    {
+      name: 'rm',
+      aliases: ['remove'],
+      describe: 'Remove the cache of an upstream: the nodes pull it directly again',
+      positionals: [UPSTREAM_ARGUMENT],
+      flags: { namespace: NAMESPACE_OPTION },
+      run: cacheRemove,
+    },
+    {
+      name: 'list',
+      describe: 'List the caches: upstream, endpoint, remote URL, TTL, upstream user (never a password)',
+      flags: { json: { type: 'boolean', default: false, describe: 'As JSON' } },
+      run: cacheList,
+    },
+    {
+      name: 'login',
+      describe: "Store the cache's account at the upstream (token or password on stdin)",
+      positionals: [UPSTREAM_ARGUMENT],
+      flags: {
+        username: { type: 'string', required: true, describe: 'Upstream user' },
+        'password-stdin': {
+          type: 'boolean',
+          required: true,
+          describe: 'Read the token or password from stdin (never a flag: flags show in ps and shell history)',
+        },
+      },
+      epilog: 'Example:\n  $0 cache login docker.io --username me --password-stdin < hub-token.txt',
+      run: cacheLogin,
+    },
+    {
+      name: 'logout',
+      describe: "Forget the cache's account at the upstream: it pulls anonymously",
+      positionals: [UPSTREAM_ARGUMENT],
+      flags: { namespace: NAMESPACE_OPTION },
+      run: cacheLogout,
+    },
+  ],
+};

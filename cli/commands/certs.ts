@@ -1,6 +1,7 @@
 import { type CertificateSummary, DEFAULT_CA_VALIDITY_DAYS, DEFAULT_CERT_VALIDITY_DAYS } from '../../lib/certificates';
 import { EXPIRY_WARNING_DAYS, describeMaterialCertificates, renewCertificates } from '../../lib/material-certs';
-import { type CommandFactory, handler, withMaterial } from '../command';
+import { withMaterial } from '../command';
+import type { CommandBody } from '../command-line';
 import { applyCommandFor, withFlagNames } from '../flags';
 import { type CliIo, EXIT_OK, type ExitCode } from '../io';
 
@@ -113,47 +114,38 @@ function isoSeconds(date: Date): string {
   return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
-export const certsCommand: CommandFactory = (context) => ({
-  builder: (yargs) =>
-    yargs
-      .command({
-        command: 'show',
-        describe: 'Subject, names, validity, days left and SHA-256 fingerprint of ca.crt and tls.crt',
-        builder: (sub) => sub.option('json', { type: 'boolean', default: false, describe: 'Print JSON' }),
-        handler: handler(context, certsShow),
-      })
-      .command({
-        command: 'renew',
-        describe: 'New server certificate from the same CA (old files kept as a backup)',
-        builder: (sub) =>
-          sub
-            .option('rotate-ca', {
-              type: 'boolean',
-              default: false,
-              describe: 'Make a new CA too (nodes and desktops must be given it)',
-            })
-            .option('cert-days', {
-              type: 'number',
-              requiresArg: true,
-              describe: `Server certificate lifetime in days (default ${DEFAULT_CERT_VALIDITY_DAYS}, or up to the CA's end if sooner; never past it)`,
-            })
-            .option('ca-days', {
-              type: 'number',
-              requiresArg: true,
-              describe: `New CA lifetime in days (with --rotate-ca; default ${DEFAULT_CA_VALIDITY_DAYS})`,
-            })
-            .option('service-name', {
-              type: 'string',
-              requiresArg: true,
-              describe: 'The registry Service the certificate names (default container-registry)',
-            })
-            .option('namespace', {
-              type: 'string',
-              requiresArg: true,
-              describe: "That Service's namespace (default container-registry)",
-            }),
-        handler: handler(context, certsRenew),
-      })
-      .demandCommand(1, 'name a certs command: show or renew'),
-  handler: () => undefined,
-});
+export const certsCommand: CommandBody = {
+  subcommands: [
+    {
+      name: 'show',
+      describe: 'Subject, names, validity, days left and SHA-256 fingerprint of ca.crt and tls.crt',
+      flags: { json: { type: 'boolean', default: false, describe: 'Print JSON' } },
+      run: certsShow,
+    },
+    {
+      name: 'renew',
+      describe: 'New server certificate from the same CA (old files kept as a backup)',
+      flags: {
+        'rotate-ca': {
+          type: 'boolean',
+          default: false,
+          describe: 'Make a new CA too (nodes and desktops must be given it)',
+        },
+        'cert-days': {
+          type: 'number',
+          describe: `Server certificate lifetime in days (default ${DEFAULT_CERT_VALIDITY_DAYS}, or up to the CA's end if sooner; never past it)`,
+        },
+        'ca-days': {
+          type: 'number',
+          describe: `New CA lifetime in days (with --rotate-ca; default ${DEFAULT_CA_VALIDITY_DAYS})`,
+        },
+        'service-name': {
+          type: 'string',
+          describe: 'The registry Service the certificate names (default container-registry)',
+        },
+        namespace: { type: 'string', describe: "That Service's namespace (default container-registry)" },
+      },
+      run: certsRenew,
+    },
+  ],
+};

@@ -17,7 +17,7 @@ import { crashLeftovers, underMaterialLock } from '../../lib/material-transactio
 import { parseRegistriesYaml } from '../../lib/registries-yaml';
 import { type MaterialCache, readCachesFile } from '../../lib/material-caches-file';
 import { ValidationError, assertDnsLabel, assertServiceName } from '../../lib/validate';
-import { type CommandFactory, handler } from '../command';
+import type { CommandBody } from '../command-line';
 import { applyCommandFor, dirFlag, materialDirForSynth, withFlagNames } from '../flags';
 import { type CliIo, EXIT_CHECK_FAILED, EXIT_OK, type ExitCode } from '../io';
 
@@ -226,52 +226,42 @@ function rewriteHostsDir(dir: string, io: CliIo): void {
   io.stderr.write(`rewrote ${path.join(dir, CONTAINERD_HOSTS_DIR)} from ${registriesFile} (${hosts.join(', ')})\n`);
 }
 
-export const doctorCommand: CommandFactory = (context) => ({
-  builder: (yargs) =>
-    yargs
-      .option('dist', {
-        type: 'string',
-        default: DEFAULT_DIST_DIR,
-        requiresArg: true,
-        describe: 'Synthesized manifests to compare with the material (skipped if absent)',
-      })
-      // No default: yargs counts a default as given, and --url needs --live.
-      .option('live', {
-        type: 'boolean',
-        describe:
-          "Also GET /v2/ on the registry with our CA and the nodes' credentials, and log in to each cache's upstream",
-      })
-      .option('url', {
-        type: 'string',
-        requiresArg: true,
-        describe: 'Registry URL for --live (default https://localhost:<nodePort>)',
-      })
-      .option('k3d-config', {
-        type: 'string',
-        requiresArg: true,
-        describe: 'Also check this k3d config file (k3s version, node volume, k3d registries: settings)',
-      })
-      .option('service-name', {
-        type: 'string',
-        requiresArg: true,
-        describe: 'The registry Service the certificate must name (default container-registry)',
-      })
-      .option('namespace', {
-        type: 'string',
-        requiresArg: true,
-        describe: "That Service's namespace (default container-registry)",
-      })
-      .option('k3s-version', {
-        type: 'string',
-        requiresArg: true,
-        describe: "Also check the cluster's k3s version (kubectl get nodes), e.g. v1.29.3+k3s1",
-      })
-      .option('json', { type: 'boolean', default: false, describe: 'Print the checks as JSON' })
-      .option('fix-hosts-dir', {
-        type: 'boolean',
-        default: false,
-        describe: 'First rewrite <dir>/node/certs.d (containerd hosts files) from registries.yaml',
-      })
-      .implies('url', 'live'),
-  handler: handler(context, doctor),
-});
+export const doctorCommand: CommandBody = {
+  flags: {
+    dist: {
+      type: 'string',
+      default: DEFAULT_DIST_DIR,
+      describe: 'Synthesized manifests to compare with the material (skipped if absent)',
+    },
+    live: {
+      type: 'boolean',
+      describe:
+        "Also GET /v2/ on the registry with our CA and the nodes' credentials, and log in to each cache's upstream",
+    },
+    url: {
+      type: 'string',
+      implies: 'live',
+      describe: 'Registry URL for --live (default https://localhost:<nodePort>)',
+    },
+    'k3d-config': {
+      type: 'string',
+      describe: 'Also check this k3d config file (k3s version, node volume, k3d registries: settings)',
+    },
+    'service-name': {
+      type: 'string',
+      describe: 'The registry Service the certificate must name (default container-registry)',
+    },
+    namespace: { type: 'string', describe: "That Service's namespace (default container-registry)" },
+    'k3s-version': {
+      type: 'string',
+      describe: "Also check the cluster's k3s version (kubectl get nodes), e.g. v1.29.3+k3s1",
+    },
+    json: { type: 'boolean', default: false, describe: 'Print the checks as JSON' },
+    'fix-hosts-dir': {
+      type: 'boolean',
+      default: false,
+      describe: 'First rewrite <dir>/node/certs.d (containerd hosts files) from registries.yaml',
+    },
+  },
+  run: doctor,
+};

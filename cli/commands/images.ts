@@ -9,7 +9,7 @@ import {
   materialRegistryClient,
   parseImageReference,
 } from '../../lib/registry-images';
-import { type CommandFactory, handler } from '../command';
+import type { CommandBody } from '../command-line';
 import { withFlagNames } from '../flags';
 import { type CliIo, EXIT_CHECK_FAILED, EXIT_OK, type ExitCode } from '../io';
 
@@ -150,42 +150,32 @@ export function formatBytes(bytes: number): string {
 
 const plural = (count: number, one: string, many = `${one}s`): string => `${count} ${count === 1 ? one : many}`;
 
-const connection = {
-  url: {
-    type: 'string',
-    requiresArg: true,
-    describe: 'Registry URL (default https://localhost:<nodePort> from the material)',
+export const imagesCommand: CommandBody = {
+  flags: {
+    url: { type: 'string', describe: 'Registry URL (default https://localhost:<nodePort> from the material)' },
+    // Entries per page of _catalog and tags/list: for tests of the Link headers, not in --help.
+    'page-size': { type: 'number' },
   },
-  'page-size': { type: 'number', requiresArg: true, hidden: true },
-} as const;
-
-export const imagesCommand: CommandFactory = (context) => ({
-  builder: (yargs) =>
-    yargs
-      .options(connection)
-      .command({
-        command: 'list',
-        describe: 'Repositories, tags, digests and sizes (config + layers; multi-arch children too)',
-        builder: (sub) => sub.option('json', { type: 'boolean', default: false, describe: 'Print JSON' }),
-        handler: handler(context, imagesList),
-      })
-      .command({
-        command: 'rm <images..>',
-        describe: 'Delete REPO:TAG or REPO@sha256:... by digest (every tag on that digest goes with it)',
-        builder: (sub) =>
-          sub
-            .positional('images', { type: 'string', array: true, describe: 'REPO:TAG or REPO@DIGEST' })
-            .epilog(
-              'The disk comes back with a garbage collection (the registry is read-only meanwhile):\n  kubectl -n container-registry create job --from=cronjob/container-registry-gc gc-$(date +%s)',
-            ),
-        handler: handler(context, imagesRm),
-      })
-      .command({
-        command: 'du',
-        describe: 'What the tagged images occupy, each blob counted once across repositories',
-        builder: (sub) => sub.option('json', { type: 'boolean', default: false, describe: 'Print JSON' }),
-        handler: handler(context, imagesDu),
-      })
-      .demandCommand(1, 'name an images command: list, rm or du'),
-  handler: () => undefined,
-});
+  subcommands: [
+    {
+      name: 'list',
+      describe: 'Repositories, tags, digests and sizes (config + layers; multi-arch children too)',
+      flags: { json: { type: 'boolean', default: false, describe: 'Print JSON' } },
+      run: imagesList,
+    },
+    {
+      name: 'rm',
+      describe: 'Delete REPO:TAG or REPO@sha256:... by digest (every tag on that digest goes with it)',
+      positionals: [{ name: 'images', variadic: true, describe: 'REPO:TAG or REPO@DIGEST' }],
+      epilog:
+        'The disk comes back with a garbage collection (the registry is read-only meanwhile):\n  kubectl -n container-registry create job --from=cronjob/container-registry-gc gc-$(date +%s)',
+      run: imagesRm,
+    },
+    {
+      name: 'du',
+      describe: 'What the tagged images occupy, each blob counted once across repositories',
+      flags: { json: { type: 'boolean', default: false, describe: 'Print JSON' } },
+      run: imagesDu,
+    },
+  ],
+};

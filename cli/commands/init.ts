@@ -6,7 +6,7 @@ import { MATERIAL_FILES, assertMaterialPath, generateMaterial, writeNewMaterial 
 import { backupPathFor } from '../../lib/material-dir';
 import { underMaterialLock } from '../../lib/material-transaction';
 import { ValidationError } from '../../lib/validate';
-import { type CommandFactory, handler } from '../command';
+import type { CommandBody } from '../command-line';
 import { applyCommandFor, dirFlag, withFlagNames } from '../flags';
 import { type CliIo, EXIT_OK, type ExitCode, readPasswordFromStdin, reportRecovered } from '../io';
 
@@ -98,54 +98,36 @@ function alreadyExists(dir: string): ValidationError {
   );
 }
 
-export const initCommand: CommandFactory = (context) => ({
-  builder: (yargs) =>
-    yargs
-      .option('hostname', {
-        type: 'string',
-        default: DEFAULT_REGISTRY_HOSTNAME,
-        requiresArg: true,
-        describe: 'Name the nodes use for the registry (a certificate SAN)',
-      })
-      .option('node-port', {
-        type: 'number',
-        default: DEFAULT_NODE_PORT,
-        requiresArg: true,
-        describe: 'NodePort the desktop pushes to as localhost:<port>',
-      })
-      .option('user', {
-        type: 'string',
-        default: DEFAULT_USERNAME,
-        requiresArg: true,
-        describe: 'User the nodes pull with',
-      })
-      .option('password-stdin', {
-        type: 'boolean',
-        default: false,
-        describe: "Read the user's password from stdin (default: a random one)",
-      })
-      .option('ca-days', {
-        type: 'number',
-        default: DEFAULT_CA_VALIDITY_DAYS,
-        requiresArg: true,
-        describe: 'CA lifetime in days',
-      })
-      .option('cert-days', {
-        type: 'number',
-        requiresArg: true,
-        describe: `Server certificate lifetime in days (default ${DEFAULT_CERT_VALIDITY_DAYS}, or up to the CA's end if sooner; never past it)`,
-      })
-      .option('force', {
-        type: 'boolean',
-        default: false,
-        describe: 'Move existing material to <dir>.backup-<UTC time> first',
-      })
-      .option('cache', {
-        type: 'string',
-        array: true,
-        requiresArg: true,
-        describe:
-          'Pull this upstream through a cache (docker.io, ghcr.io, quay.io, registry.k8s.io or https://...); repeatable (default: none)',
-      }),
-  handler: handler(context, init),
-});
+export const initCommand: CommandBody = {
+  flags: {
+    hostname: {
+      type: 'string',
+      default: DEFAULT_REGISTRY_HOSTNAME,
+      describe: 'Name the nodes use for the registry (a certificate SAN)',
+    },
+    'node-port': {
+      type: 'number',
+      default: DEFAULT_NODE_PORT,
+      describe: 'NodePort the desktop pushes to as localhost:<port>',
+    },
+    user: { type: 'string', default: DEFAULT_USERNAME, describe: 'User the nodes pull with' },
+    'password-stdin': {
+      type: 'boolean',
+      default: false,
+      describe: "Read the user's password from stdin (default: a random one)",
+    },
+    'ca-days': { type: 'number', default: DEFAULT_CA_VALIDITY_DAYS, describe: 'CA lifetime in days' },
+    'cert-days': {
+      type: 'number',
+      describe: `Server certificate lifetime in days (default ${DEFAULT_CERT_VALIDITY_DAYS}, or up to the CA's end if sooner; never past it)`,
+    },
+    force: { type: 'boolean', default: false, describe: 'Move existing material to <dir>.backup-<UTC time> first' },
+    cache: {
+      type: 'string',
+      repeatable: true,
+      describe:
+        'Pull this upstream through a cache (docker.io, ghcr.io, quay.io, registry.k8s.io or https://...); repeatable (default: none)',
+    },
+  },
+  run: init,
+};

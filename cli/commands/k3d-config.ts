@@ -14,7 +14,8 @@ import {
 import { MATERIAL_FILES, materialAddressesOf, readMaterial } from '../../lib/material';
 import { assertMaterialDir } from '../../lib/material-dir';
 import { ValidationError } from '../../lib/validate';
-import { type CommandFactory, handler, withMaterial } from '../command';
+import { withMaterial } from '../command';
+import type { CommandBody } from '../command-line';
 import { withFlagNames } from '../flags';
 import { type CliIo, EXIT_OK, type ExitCode } from '../io';
 
@@ -104,27 +105,21 @@ function isAnything(file: string): boolean {
   }
 }
 
-export const k3dConfigCommand: CommandFactory = (context) => ({
-  builder: (yargs) =>
-    yargs
-      .option('name', {
-        type: 'string',
-        default: DEFAULT_K3D_CLUSTER_NAME,
-        requiresArg: true,
-        describe: 'Cluster name',
-      })
-      .option('servers', { type: 'number', default: 1, requiresArg: true, describe: 'Server nodes' })
-      .option('agents', { type: 'number', default: 0, requiresArg: true, describe: 'Agent nodes' })
-      .option('k3s-image', {
-        type: 'string',
-        requiresArg: true,
-        describe: `k3s image of every node (default ${DEFAULT_K3S_IMAGE}); versions known to break the registry are refused`,
-      })
-      .option('out', { type: 'string', requiresArg: true, describe: 'Write the config to this file instead of stdout' })
-      .option('print-command', {
-        type: 'boolean',
-        default: false,
-        describe: 'Print the equivalent `k3d cluster create` command line',
-      }),
-  handler: handler(context, k3dConfig),
-});
+export const k3dConfigCommand: CommandBody = {
+  flags: {
+    name: { type: 'string', default: DEFAULT_K3D_CLUSTER_NAME, describe: 'Cluster name' },
+    servers: { type: 'number', default: 1, describe: 'Server nodes' },
+    agents: { type: 'number', default: 0, describe: 'Agent nodes' },
+    'k3s-image': {
+      type: 'string',
+      describe: `k3s image of every node (default ${DEFAULT_K3S_IMAGE}); versions known to break the registry are refused`,
+    },
+    out: { type: 'string', describe: 'Write the config to this file instead of stdout' },
+    'print-command': {
+      type: 'boolean',
+      default: false,
+      describe: 'Print the equivalent `k3d cluster create` command line',
+    },
+  },
+  run: k3dConfig,
+};

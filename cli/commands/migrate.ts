@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { NODE_DIR } from '../../lib/material';
 import { migrateMaterial } from '../../lib/material-layout';
 import { ValidationError } from '../../lib/validate';
-import { type CommandFactory, handler } from '../command';
+import type { CommandBody } from '../command-line';
 import { dirFlag, withFlagNames } from '../flags';
 import { type CliIo, EXIT_OK, type ExitCode } from '../io';
 import * as fs from 'node:fs';
@@ -37,9 +37,4 @@ export async function migrate(args: MigrateArgs, io: CliIo): Promise<ExitCode> {
   });
 }
 
-export const migrateCommand: CommandFactory = (context) => ({
-  command: 'migrate',
-  describe: 'Move old-layout material into <dir>/node, the only directory the nodes mount',
-  builder: (yargs) => yargs,
-  handler: handler(context, migrate),
-});
+export const migrateCommand: CommandBody = { run: migrate };

@@ -5,7 +5,7 @@ import {
   readS3StorageSettings,
   writeS3StorageSettings,
 } from '../../lib/material-storage';
-import { type CommandFactory, handler } from '../command';
+import type { CommandBody } from '../command-line';
 import { applyCommandFor, withFlagNames } from '../flags';
 import { type CliIo, EXIT_OK, type ExitCode, readPasswordFromStdin } from '../io';
 
@@ -96,57 +96,44 @@ export async function storageClear(args: StorageDirArgs, io: CliIo): Promise<Exi
   });
 }
 
-export const storageCommand: CommandFactory = (context) => ({
-  builder: (yargs) =>
-    yargs
-      .command({
-        command: 's3',
-        describe: 'Store the S3 endpoint, region, bucket and access key (secret key on stdin) in the material',
-        builder: (sub) =>
-          sub
-            .option('endpoint', {
-              type: 'string',
-              requiresArg: true,
-              describe: 'S3 API URL, e.g. https://minio.example.internal:9000 (default: AWS S3 for --region)',
-            })
-            .option('region', { type: 'string', demandOption: true, requiresArg: true, describe: 'Bucket region' })
-            .option('bucket', {
-              type: 'string',
-              demandOption: true,
-              requiresArg: true,
-              describe: 'An existing bucket (the registry does not create it)',
-            })
-            .option('access-key-id', { type: 'string', demandOption: true, requiresArg: true, describe: 'Access key' })
-            .option('secret-access-key-stdin', {
-              type: 'boolean',
-              demandOption: true,
-              describe: 'Read the secret key from stdin (never a flag: flags show in ps and shell history)',
-            })
-            .option('redirect', {
-              type: 'boolean',
-              default: false,
-              describe: 'Send clients to presigned S3 URLs for layers (nodes and desktop must reach the endpoint)',
-            })
-            .option('insecure-http', {
-              type: 'boolean',
-              default: false,
-              describe: 'Allow an http:// endpoint (keys and layers cross the network in clear)',
-            })
-            .epilog(
-              'Example:\n  $0 storage s3 --region us-east-1 --bucket registry --access-key-id AKIA... \\\n    --secret-access-key-stdin < secret-key.txt',
-            ),
-        handler: handler(context, storageS3),
-      })
-      .command({
-        command: 'show',
-        describe: 'Print the stored storage settings (never the secret key)',
-        handler: handler(context, storageShow),
-      })
-      .command({
-        command: 'clear',
-        describe: 'Remove the S3 settings: the registry goes back to a persistent volume',
-        handler: handler(context, storageClear),
-      })
-      .demandCommand(1, 'name a storage command: s3, show or clear'),
-  handler: () => undefined,
-});
+export const storageCommand: CommandBody = {
+  subcommands: [
+    {
+      name: 's3',
+      describe: 'Store the S3 endpoint, region, bucket and access key (secret key on stdin) in the material',
+      flags: {
+        endpoint: {
+          type: 'string',
+          describe: 'S3 API URL, e.g. https://minio.example.internal:9000 (default: AWS S3 for --region)',
+        },
+        region: { type: 'string', required: true, describe: 'Bucket region' },
+        bucket: { type: 'string', required: true, describe: 'An existing bucket (the registry does not create it)' },
+        'access-key-id': { type: 'string', required: true, describe: 'Access key' },
+        'secret-access-key-stdin': {
+          type: 'boolean',
+          required: true,
+          describe: 'Read the secret key from stdin (never a flag: flags show in ps and shell history)',
+        },
+        redirect: {
+          type: 'boolean',
+          default: false,
+          describe: 'Send clients to presigned S3 URLs for layers (nodes and desktop must reach the endpoint)',
+        },
+        'insecure-http': {
+          type: 'boolean',
+          default: false,
+          describe: 'Allow an http:// endpoint (keys and layers cross the network in clear)',
+        },
+      },
+      epilog:
+        'Example:\n  $0 storage s3 --region us-east-1 --bucket registry --access-key-id AKIA... \\\n    --secret-access-key-stdin < secret-key.txt',
+      run: storageS3,
+    },
+    { name: 'show', describe: 'Print the stored storage settings (never the secret key)', run: storageShow },
+    {
+      name: 'clear',
+      describe: 'Remove the S3 settings: the registry goes back to a persistent volume',
+      run: storageClear,
+    },
+  ],
+};

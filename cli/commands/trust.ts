@@ -2,7 +2,8 @@ import * as path from 'node:path';
 import { MATERIAL_FILES, materialAddressesOf, readMaterial } from '../../lib/material';
 import { assertMaterialDir } from '../../lib/material-dir';
 import { desktopTrustFiles, writeTrustFiles } from '../../lib/trust';
-import { type CommandFactory, handler, withMaterial } from '../command';
+import { withMaterial } from '../command';
+import type { CommandBody } from '../command-line';
 import { dirFlag, withFlagNames } from '../flags';
 import { type CliIo, EXIT_CHECK_FAILED, EXIT_OK, type ExitCode } from '../io';
 
@@ -51,19 +52,18 @@ export async function trust(args: TrustArgs, io: CliIo): Promise<ExitCode> {
   });
 }
 
-export const trustCommand: CommandFactory = (context) => ({
-  builder: (yargs) =>
-    yargs
-      .option('write', {
-        type: 'boolean',
-        default: false,
-        describe: 'Write the CA files (needs root); exit 1 if some could not be written',
-      })
-      .option('root', {
-        type: 'string',
-        default: '/',
-        requiresArg: true,
-        describe: 'Write under this directory instead of / (for images and tests)',
-      }),
-  handler: handler(context, trust),
-});
+export const trustCommand: CommandBody = {
+  flags: {
+    write: {
+      type: 'boolean',
+      default: false,
+      describe: 'Write the CA files (needs root); exit 1 if some could not be written',
+    },
+    root: {
+      type: 'string',
+      default: '/',
+      describe: 'Write under this directory instead of / (for images and tests)',
+    },
+  },
+  run: trust,
+};

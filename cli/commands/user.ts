@@ -1,7 +1,8 @@
 import * as path from 'node:path';
 import { MATERIAL_FILES } from '../../lib/material';
 import { addMaterialUser, listMaterialUsers, removeMaterialUser, verifyMaterialUser } from '../../lib/material-users';
-import { type CommandFactory, handler, withMaterial } from '../command';
+import { withMaterial } from '../command';
+import type { CommandBody } from '../command-line';
 import { applyCommandFor, withFlagNames } from '../flags';
 import { type CliIo, EXIT_CHECK_FAILED, EXIT_OK, type ExitCode, readPasswordFromStdin } from '../io';
 
@@ -93,56 +94,41 @@ export async function userVerify(args: UserVerifyArgs, io: CliIo): Promise<ExitC
   });
 }
 
-const nameArgument = { type: 'string', describe: 'User name (no ":" or whitespace)' } as const;
+const NAME_ARGUMENT = { name: 'name', describe: 'User name (no ":" or whitespace)' };
 
-export const userCommand: CommandFactory = (context) => ({
-  builder: (yargs) =>
-    yargs
-      .command({
-        command: 'add <name>',
-        describe: 'Add a user; prints a random password once unless --password-stdin',
-        builder: (sub) =>
-          sub
-            .positional('name', nameArgument)
-            .option('password-stdin', { type: 'boolean', default: false, describe: 'Read the password from stdin' })
-            // A plain `>` would leave the password in a file everyone can read.
-            .epilog(
-              'To keep the printed password in a file only you can read:\n  (umask 077; $0 user add ci > ci-password.txt)',
-            ),
-        handler: handler(context, userAdd),
-      })
-      .command({
-        command: 'remove <name>',
-        describe: "Remove a user (the nodes' user only with --node-user)",
-        builder: (sub) =>
-          sub
-            .positional('name', nameArgument)
-            .option('node-user', {
-              type: 'string',
-              requiresArg: true,
-              describe: 'Switch the nodes to this existing user (its password on stdin)',
-            })
-            // No default: yargs counts a default as given, and --node-user must bring its password.
-            .option('password-stdin', { type: 'boolean', describe: "Read --node-user's password from stdin" })
-            .implies('node-user', 'password-stdin'),
-        handler: handler(context, userRemove),
-      })
-      .command({
-        command: 'list',
-        describe: 'List the users, one per line',
-        handler: handler(context, userList),
-      })
-      .command({
-        command: 'verify <name>',
-        describe: 'Check a password (on stdin): exit 0 if it matches, 1 if not',
-        builder: (sub) =>
-          sub.positional('name', nameArgument).option('password-stdin', {
-            type: 'boolean',
-            demandOption: true,
-            describe: 'Read the password from stdin',
-          }),
-        handler: handler(context, userVerify),
-      })
-      .demandCommand(1, 'name a user command: add, remove, list or verify'),
-  handler: () => undefined,
-});
+export const userCommand: CommandBody = {
+  subcommands: [
+    {
+      name: 'add',
+      describe: 'Add a user; prints a random password once unless --password-stdin',
+      positionals: [NAME_ARGUMENT],
+      flags: { 'password-stdin': { type: 'boolean', default: false, describe: 'Read the password from stdin' } },
+      // A plain `>` would leave the password in a file everyone can read.
+      epilog:
+        'To keep the printed password in a file only you can read:\n  (umask 077; $0 user add ci > ci-password.txt)',
+      run: userAdd,
+    },
+    {
+      name: 'remove',
+      describe: "Remove a user (the nodes' user only with --node-user)",
+      positionals: [NAME_ARGUMENT],
+      flags: {
+        'node-user': {
+          type: 'string',
+          implies: 'password-stdin',
+          describe: 'Switch the nodes to this existing user (its password on stdin)',
+        },
+        'password-stdin': { type: 'boolean', describe: "Read --node-user's password from stdin" },
+      },
+      run: userRemove,
+    },
+    { name: 'list', describe: 'List the users, one per line', run: userList },
+    {
+      name: 'verify',
+      describe: 'Check a password (on stdin): exit 0 if it matches, 1 if not',
+      positionals: [NAME_ARGUMENT],
+      flags: { 'password-stdin': { type: 'boolean', required: true, describe: 'Read the password from stdin' } },
+      run: userVerify,
+    },
+  ],
+};

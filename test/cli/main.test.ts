@@ -23,7 +23,7 @@ describe('main', () => {
   it.each(COMMANDS)('%s --help prints its usage on stdout and exits 0', async (command) => {
     const io = captureIo();
     expect(await main([...command.split(' '), '--help'], io)).toBe(0);
-    expect(io.out()).toMatch(new RegExp(`^private-registry ${command}( <name>)?\\n`));
+    expect(io.out()).toMatch(new RegExp(`^private-registry ${command}( <name>)?( <command>)? \\[flags\\]\\n`));
     expect(io.out()).toContain('--dir');
     expect(io.err()).toBe('');
   });
@@ -59,17 +59,13 @@ describe('main', () => {
         'missing --secret-access-key-stdin',
         'private-registry storage s3 --help',
       ],
-      [['user', 'add'], 'Not enough non-option arguments: got 0, need at least 1', 'private-registry user add --help'],
+      [['user', 'add'], 'missing <name>', 'private-registry user add --help'],
       [['user', 'add', 'bob', 'extra'], 'unknown argument "extra"', 'private-registry user add --help'],
       [['certs', 'renew', '--rotate-ca', '--force'], 'unknown flag --force', 'private-registry certs renew --help'],
       [['images'], 'name an images command: list, rm or du', 'private-registry images --help'],
-      [
-        ['images', 'rm'],
-        'Not enough non-option arguments: got 0, need at least 1',
-        'private-registry images rm --help',
-      ],
-      [['images', 'du', '--url'], 'Not enough arguments following: url', 'private-registry images du --help'],
-      [['doctor', '--live', '--dist'], 'Not enough arguments following: dist', 'private-registry doctor --help'],
+      [['images', 'rm'], 'missing <images>', 'private-registry images rm --help'],
+      [['images', 'du', '--url'], '--url needs a value: --url VALUE', 'private-registry images du --help'],
+      [['doctor', '--live', '--dist'], '--dist needs a value: --dist VALUE', 'private-registry doctor --help'],
       [
         ['init', '--bogus', '--x=1', 'more'],
         'unknown flags --bogus, --x; unknown argument "more"',
