@@ -1,12 +1,6 @@
-import { DEFAULT_MATERIAL_DIR } from '../lib/defaults';
 import type { LockOptions } from '../lib/material-lock';
 import { underMaterialLock } from '../lib/material-transaction';
 import { type CliIo, reportRecovered } from './io';
-
-/** The material directory when --dir is not given (REGISTRY_MATERIAL_DIR, like synth, or "registry"). */
-export function defaultMaterialDir(io: CliIo): string {
-  return io.env.REGISTRY_MATERIAL_DIR ?? DEFAULT_MATERIAL_DIR;
-}
 
 /**
  * Runs `fn` under the material lock of `dir` (one writer at a time, readers see a whole snapshot), after

@@ -1,8 +1,7 @@
 import { shellQuote } from '../lib/k3d-config';
 import { applyCommand } from '../lib/material-dir';
 import { ValidationError } from '../lib/validate';
-import { defaultMaterialDir } from './command';
-import type { CliIo, ExitCode } from './io';
+import { type CliIo, type ExitCode, defaultMaterialDir } from './io';
 
 /** Library field name → how the same value is given on the command line. */
 export type FlagNames = Readonly<Record<string, string>>;

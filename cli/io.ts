@@ -1,3 +1,4 @@
+import { DEFAULT_MATERIAL_DIR } from '../lib/defaults';
 import { ValidationError } from '../lib/validate';
 
 /** Exit codes: every command ends with one of these. */
@@ -39,6 +40,11 @@ export function processIo(): CliIo {
     now: () => new Date(),
     env: process.env,
   };
+}
+
+/** The material directory when --dir is not given (REGISTRY_MATERIAL_DIR, like synth, or "registry"). */
+export function defaultMaterialDir(io: CliIo): string {
+  return io.env.REGISTRY_MATERIAL_DIR ?? DEFAULT_MATERIAL_DIR;
 }
 
 /**

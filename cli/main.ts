@@ -1,10 +1,17 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ValidationError } from '../lib/validate';
-import { defaultMaterialDir } from './command';
 import { type CommandBody, type CommandSpec, UsageError, flagsOf, parseCommandLine } from './command-line';
 import { renderHelp } from './help';
-import { type CliIo, EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_OK, type ExitCode, processIo } from './io';
+import {
+  type CliIo,
+  EXIT_BAD_INPUT,
+  EXIT_CHECK_FAILED,
+  EXIT_OK,
+  type ExitCode,
+  defaultMaterialDir,
+  processIo,
+} from './io';
 
 const SCRIPT = 'private-registry';
 
