@@ -1,8 +1,8 @@
 import * as path from 'node:path';
 import type * as Yaml from 'js-yaml';
-import { DEFAULT_NODE_PORT, NODE_MATERIAL_MOUNT_PATH } from './defaults';
+import { DEFAULT_NODE_PORT, NODE_DIR, NODE_MATERIAL_MOUNT_PATH } from './defaults';
 import { DEFAULT_K3S_IMAGE, assertKnownGoodK3sImage, k3sVersionOfImage, k3sVersionProblem } from './k3s-version';
-import { MATERIAL_FILES, NODE_DIR, nodePathOf } from './material';
+import { MATERIAL_FILES, nodePathOf } from './material-files';
 import { ValidationError, assertDnsLabel, assertIntegerInRange, assertNodePort } from './validate';
 
 /** k3d's own default cluster name, so `k3d cluster list/delete` work without naming it. */

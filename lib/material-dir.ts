@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { PUBLIC_FILE_MODE } from './atomic-file';
 import { type HostsTomlFile, containerdHostsFiles } from './containerd-hosts';
 import { shellQuote } from './k3d-config';
-import { CONTAINERD_HOSTS_DIR, MATERIAL_FILES, assertMaterialPath } from './material';
+import { CONTAINERD_HOSTS_DIR, MATERIAL_FILES } from './material-files';
 import { assertCurrentLayout } from './material-layout';
 import { type MaterialChange, commitMaterialChange } from './material-transaction';
 import type { RegistriesConfig } from './registries-yaml';
@@ -22,6 +22,34 @@ export function applyCommand(options: { readonly materialDir?: string; readonly 
   const dist = options.distDir ?? DEFAULT_DIST_DIR;
   const output = dist === DEFAULT_DIST_DIR ? '' : ` --output ${shellQuote(dist)}`;
   return `${env}npx cdk8s synth${output} && kubectl apply -f ${shellQuote(dist)}`;
+}
+
+/**
+ * Refuses a material path that can only lead somewhere wrong: an empty one, a symbolic link to nothing
+ * (creating material there would replace the link), or something that is not a directory.
+ */
+export function assertMaterialPath(dir: string): void {
+  if (dir === '') {
+    throw new ValidationError(
+      `'dir' must name the material directory, got "": give a path like "registry" (an empty REGISTRY_MATERIAL_DIR counts too: unset it)`,
+    );
+  }
+  let stat: fs.Stats;
+  try {
+    stat = fs.lstatSync(dir);
+  } catch {
+    return; // Nothing there yet: it may be created.
+  }
+  if (stat.isSymbolicLink() && !fs.existsSync(dir)) {
+    throw new ValidationError(
+      `${dir} is a symbolic link to ${fs.readlinkSync(dir)}, which does not exist: restore what it points to, or remove the link to create new material there`,
+    );
+  }
+  if (!fs.statSync(dir).isDirectory()) {
+    throw new ValidationError(
+      `${dir} is not a directory: point 'dir' (REGISTRY_MATERIAL_DIR) at the material directory`,
+    );
+  }
 }
 
 /** Fails with the fix when `dir` is not there, before any command reads a file from it. */

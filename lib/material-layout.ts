@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type FileToWrite, PUBLIC_FILE_MODE, SECRET_FILE_MODE } from './atomic-file';
-import { CONTAINERD_HOSTS_DIR, MATERIAL_FILES, NODE_DIR } from './material';
+import { NODE_DIR } from './defaults';
+import { CONTAINERD_HOSTS_DIR, MATERIAL_FILES } from './material-files';
 import { commitMaterialChange } from './material-transaction';
 import { ValidationError } from './validate';
 

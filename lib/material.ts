@@ -23,10 +23,16 @@ import {
   DEFAULT_REGISTRY_PORT,
   DEFAULT_SERVICE_NAME,
   DEFAULT_USERNAME,
-  NODE_DIR,
-  NODE_MATERIAL_MOUNT_PATH,
 } from './defaults';
 import { containerdHostsFiles } from './containerd-hosts';
+import { assertMaterialPath } from './material-dir';
+import {
+  CONTAINERD_HOSTS_DIR,
+  MATERIAL_FILES,
+  type MaterialFile,
+  NODE_CA_FILE,
+  SECRET_MATERIAL_FILES,
+} from './material-files';
 import { assertCurrentLayout } from './material-layout';
 import { type Credentials, createHtpasswd, parseHtpasswd, validatePassword, validateUsername } from './htpasswd';
 import { type RandomSource, generatePassword, secureRandom } from './random';
@@ -131,47 +137,18 @@ export async function generateMaterialKeys(): Promise<MaterialKeys> {
 }
 
 export { NODE_DIR, NODE_DIRECTORY_MODE } from './defaults';
+export {
+  CONTAINERD_HOSTS_DIR,
+  MATERIAL_FILES,
+  type MaterialFile,
+  NODE_CA_FILE,
+  SECRET_MATERIAL_FILES,
+  nodePathOf,
+} from './material-files';
+export { assertMaterialPath } from './material-dir';
 
-/** Paths inside the material directory. */
-export const MATERIAL_FILES = {
-  caCertificate: `${NODE_DIR}/certs/ca.crt`,
-  caKey: 'certs/ca.key',
-  tlsCertificate: 'certs/tls.crt',
-  tlsKey: 'certs/tls.key',
-  registriesYaml: `${NODE_DIR}/certs/registries.yaml`,
-  htpasswd: 'auth/htpasswd',
-  password: 'auth/password',
-} as const;
-
-/** A path inside the material directory. */
-export type MaterialFile = (typeof MATERIAL_FILES)[keyof typeof MATERIAL_FILES];
-
-/** Files holding a key or a credential: written 0600; doctor requires no group or other access. */
-export const SECRET_MATERIAL_FILES: readonly MaterialFile[] = [
-  MATERIAL_FILES.caKey,
-  MATERIAL_FILES.tlsKey,
-  MATERIAL_FILES.registriesYaml,
-  MATERIAL_FILES.htpasswd,
-  MATERIAL_FILES.password,
-];
 const modeOf = (relativePath: MaterialFile): number =>
   SECRET_MATERIAL_FILES.includes(relativePath) ? SECRET_FILE_MODE : PUBLIC_FILE_MODE;
-
-/** The containerd hosts directory (`config_path`) inside the material directory. */
-export const CONTAINERD_HOSTS_DIR = `${NODE_DIR}/certs.d`;
-
-/**
- * Where a node sees a path of the node directory, given the volume `<material>/node:/registry:ro`:
- * `node/certs/ca.crt` → `/registry/certs/ca.crt`, the guide's paths.
- */
-export function nodePathOf(relativePath: string): string {
-  const inNodeDir = path.posix.relative(NODE_DIR, relativePath);
-  if (inNodeDir.startsWith('..')) throw new Error(`${relativePath} is not in the node directory ${NODE_DIR}/`);
-  return `${NODE_MATERIAL_MOUNT_PATH}/${inNodeDir}`;
-}
-
-/** Where the nodes find the CA: /registry/certs/ca.crt. */
-export const NODE_CA_FILE = nodePathOf(MATERIAL_FILES.caCertificate);
 
 /** New material in memory: a CA, a server certificate for every name clients use, an htpasswd and registries.yaml. */
 export function generateMaterial(options: MaterialOptions = {}): RegistryMaterial {
@@ -407,34 +384,6 @@ function cacheMirrorDifferenceInWords(difference: CacheMirrorDifference): string
       return `the ${difference.cache.upstream} cache is on port ${difference.cache.port}, registries.yaml mirrors it to port ${difference.mirrorPort}`;
     case 'no cache':
       return `registries.yaml mirrors ${difference.mirror.upstream} to port ${difference.mirror.port}, which no cache serves`;
-  }
-}
-
-/**
- * Refuses a material path that can only lead somewhere wrong: an empty one, a symbolic link to nothing
- * (creating material there would replace the link), or something that is not a directory.
- */
-export function assertMaterialPath(dir: string): void {
-  if (dir === '') {
-    throw new ValidationError(
-      `'dir' must name the material directory, got "": give a path like "registry" (an empty REGISTRY_MATERIAL_DIR counts too: unset it)`,
-    );
-  }
-  let stat: fs.Stats;
-  try {
-    stat = fs.lstatSync(dir);
-  } catch {
-    return; // Nothing there yet: it may be created.
-  }
-  if (stat.isSymbolicLink() && !fs.existsSync(dir)) {
-    throw new ValidationError(
-      `${dir} is a symbolic link to ${fs.readlinkSync(dir)}, which does not exist: restore what it points to, or remove the link to create new material there`,
-    );
-  }
-  if (!fs.statSync(dir).isDirectory()) {
-    throw new ValidationError(
-      `${dir} is not a directory: point 'dir' (REGISTRY_MATERIAL_DIR) at the material directory`,
-    );
   }
 }
 

@@ -3,7 +3,8 @@ import * as path from 'node:path';
 import type * as Yaml from 'js-yaml';
 import { k3dConfigProblems, shellQuote } from '../../lib/k3d-config';
 import { DEFAULT_K3S_IMAGE, k3sVersionProblem } from '../../lib/k3s-version';
-import { CONTAINERD_HOSTS_DIR, MATERIAL_FILES, NODE_DIR } from '../../lib/material';
+import { NODE_DIR } from '../../lib/defaults';
+import { CONTAINERD_HOSTS_DIR, MATERIAL_FILES } from '../../lib/material-files';
 import { MIGRATE_COMMAND, oldLayoutMessage, oldLayoutPaths } from '../../lib/material-layout';
 import {
   type Check,

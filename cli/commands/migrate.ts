@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { NODE_DIR } from '../../lib/material';
+import { NODE_DIR } from '../../lib/defaults';
 import { migrateMaterial } from '../../lib/material-layout';
 import { ValidationError } from '../../lib/validate';
 import type { CommandBody } from '../command-line';

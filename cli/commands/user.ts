@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { MATERIAL_FILES } from '../../lib/material';
+import { MATERIAL_FILES } from '../../lib/material-files';
 import { addMaterialUser, listMaterialUsers, removeMaterialUser, verifyMaterialUser } from '../../lib/material-users';
 import { withMaterial } from '../command';
 import type { CommandBody } from '../command-line';
