@@ -37,6 +37,7 @@ import { CACHES_FILE, parseCachesFile } from './material-caches-file';
 import { S3_STORAGE_FILE } from './material-storage';
 import { EXPIRY_WARNING_DAYS } from './material-certs';
 import { applyCommand, assertMaterialDir } from './material-dir';
+import { parseManifestYaml } from './manifest-yaml';
 import { underMaterialLock } from './material-transaction';
 import { type RegistriesConfig, cacheMirrorsOf, misplacedConfigKeys, parseRegistriesYaml } from './registries-yaml';
 
@@ -589,9 +590,12 @@ export function checkDist(
 ): Check[] {
   const fix = `synthesize from this material and apply it: ${applyCommand({ materialDir: options.materialDir, distDir: options.distDir })}`;
   const parsed = attempt(() =>
-    // js-yaml loaded here: only a dist/ to compare needs it.
-    manifests.flatMap((manifest) =>
-      (require('js-yaml') as typeof Yaml).loadAll(manifest.content, undefined, { filename: manifest.file }),
+    // What synth wrote is read without js-yaml; anything else (edited by hand, broken) by js-yaml, loaded
+    // only then, whose result and error messages are the rule.
+    manifests.flatMap(
+      (manifest) =>
+        parseManifestYaml(manifest.content) ??
+        (require('js-yaml') as typeof Yaml).loadAll(manifest.content, undefined, { filename: manifest.file }),
     ),
   );
   if (parsed.error !== undefined)
