@@ -5,7 +5,8 @@
  *
  * It answers only for a document it reads exactly as js-yaml does, and undefined for anything else, be it
  * other YAML or broken YAML: the caller then asks js-yaml, whose result and errors stay the rule (the
- * tests compare the two on many documents, valid and broken). So it is never laxer or stricter.
+ * tests compare the two on many documents, valid and broken). So it is never laxer or stricter. The
+ * writers likewise write only what js-yaml's dump would, byte for byte, and leave the rest to it.
  */
 
 /**
@@ -34,6 +35,17 @@ const YAML_11_BOOLEANS = new Set([
   'Off',
   'OFF',
 ]);
+/** A string js-yaml's dump writes plain, unless it is a word YAML reads as another type (NOT_STRINGS, YAML_11_BOOLEANS). */
+const PLAIN_WORD = /^[A-Za-z/][A-Za-z0-9_./:*@+=-]*$/;
+/**
+ * The same characters after a digit (`127.0.0.1:31113:31113`): plain when YAML reads no number or date in
+ * it. A character no int or float holds settles that, unless the word begins like 0x/0o/0b (ints with
+ * letters) or a date, or is a YAML 1.1 base-60 number, which js-yaml quotes.
+ */
+const DIGIT_WORD = /^[0-9][A-Za-z0-9_./:*@+=-]*$/;
+const NOT_NUMERIC = /[^0-9_.eE+-]/;
+const NUMBER_OR_DATE_START = /^(?:0[xob]|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2})/;
+const BASE_60 = /^[0-9_]+(?::[0-9_]+)+(?:\.[0-9_]*)?$/;
 /** A double-quoted scalar of printable ASCII with no escape (no `\`, no `"`). */
 const QUOTED = /^"([\x20\x21\x23-\x5b\x5d-\x7e]*)"$/;
 const MAPPING_ENTRY = /^([^:\s]+(?::[0-9]+)?):(?: (.*))?$/;
@@ -124,5 +136,59 @@ export function renderPlainBlockYaml(value: Record<string, unknown>): string | u
     const isMap = typeof node === 'object' && node !== null && Object.getPrototypeOf(node) === Object.prototype;
     return isMap && writeMap(node as Record<string, unknown>, indent);
   };
+  return writeMap(value, '') ? `${lines.join('\n')}\n` : undefined;
+}
+
+/**
+ * What js-yaml's `dump(value, { lineWidth: -1, noRefs: true })` writes for `value` (k3d's config), when it is
+ * maps and non-empty lists of maps, lists, non-negative integers and strings that js-yaml writes plain (a
+ * letter, `/` or digit, then letters, digits and `_./:*@+=-`, no `:` at the end, not a word YAML reads as
+ * another type) or single-quoted (a flag like `--private-registry=...`: printable ASCII after a `-`); undefined
+ * otherwise. k3d-config prints its config on every run; js-yaml costs it more to load than the rest.
+ */
+export function renderPlainYaml(value: Record<string, unknown>): string | undefined {
+  const lines: string[] = [];
+  const scalar = (node: unknown): string | undefined => {
+    if (typeof node === 'number') return Number.isSafeInteger(node) && node >= 0 ? String(node) : undefined;
+    if (typeof node !== 'string' || NOT_STRINGS.has(node) || YAML_11_BOOLEANS.has(node)) return undefined;
+    if (node.endsWith(':')) return undefined;
+    if (PLAIN_WORD.test(node)) return node;
+    const numberLike = !NOT_NUMERIC.test(node) || NUMBER_OR_DATE_START.test(node) || BASE_60.test(node);
+    if (DIGIT_WORD.test(node) && !numberLike) return node;
+    return /^-[\x20-\x7e]*$/.test(node) ? `'${node.replace(/'/g, "''")}'` : undefined;
+  };
+  const isMap = (node: unknown): node is Record<string, unknown> =>
+    typeof node === 'object' && node !== null && Object.getPrototypeOf(node) === Object.prototype;
+  /** The map's entries, the first one after `firstPrefix` (`- ` in a list), the others after `indent`. */
+  const writeMap = (map: Record<string, unknown>, indent: string, firstPrefix = indent): boolean => {
+    const keys = Object.keys(map);
+    if (keys.length === 0) return false;
+    return keys.every((key, index) => {
+      const prefix = index === 0 ? firstPrefix : indent;
+      const child = map[key];
+      if (scalar(key) !== key) return false;
+      if (isMap(child)) {
+        lines.push(`${prefix}${key}:`);
+        return writeMap(child, `${indent}  `);
+      }
+      if (Array.isArray(child)) {
+        lines.push(`${prefix}${key}:`);
+        return writeList(child, `${indent}  `);
+      }
+      const text = scalar(child);
+      if (text === undefined) return false;
+      lines.push(`${prefix}${key}: ${text}`);
+      return true;
+    });
+  };
+  const writeList = (list: unknown[], indent: string): boolean =>
+    list.length > 0 &&
+    list.every((item) => {
+      if (isMap(item)) return writeMap(item, `${indent}  `, `${indent}- `);
+      const text = scalar(item);
+      if (text === undefined) return false;
+      lines.push(`${indent}- ${text}`);
+      return true;
+    });
   return writeMap(value, '') ? `${lines.join('\n')}\n` : undefined;
 }

@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import type * as Yaml from 'js-yaml';
+import { renderPlainYaml } from './block-yaml';
 import { DEFAULT_NODE_PORT, NODE_DIR, NODE_MATERIAL_MOUNT_PATH } from './defaults';
 import { DEFAULT_K3S_IMAGE, assertKnownGoodK3sImage, k3sVersionOfImage, k3sVersionProblem } from './k3s-version';
 import { MATERIAL_FILES, nodePathOf } from './material-files';
@@ -107,7 +108,11 @@ export function renderK3dConfig(config: K3dSimpleConfig): string {
     `# An agent added later gets the volume but not the k3s argument; give it again:`,
     `#   k3d node create NAME --cluster ${config.metadata.name} --role agent --image ${config.image} --k3s-arg ${agentArgOf(config)}`,
   ];
-  return `${header.join('\n')}\n${yaml().dump(config, { lineWidth: -1, noRefs: true })}`;
+  // Our own writer for what it can write exactly as js-yaml does (every config this CLI makes): no js-yaml load.
+  const body =
+    renderPlainYaml(config as unknown as Record<string, unknown>) ??
+    yaml().dump(config, { lineWidth: -1, noRefs: true });
+  return `${header.join('\n')}\n${body}`;
 }
 
 /** The same cluster as one `k3d cluster create` argument list (flags `--volume/--port/--k3s-arg VALUE@FILTERS`). */

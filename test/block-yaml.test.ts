@@ -1,6 +1,7 @@
 import * as yaml from 'js-yaml';
 import { describe, expect, it } from 'vitest';
-import { parsePlainBlockYaml, renderPlainBlockYaml } from '../lib/block-yaml';
+import { parsePlainBlockYaml, renderPlainBlockYaml, renderPlainYaml } from '../lib/block-yaml';
+import { k3dClusterConfig } from '../lib/k3d-config';
 import { type RegistriesConfig, nodeRegistriesConfig, renderRegistriesYaml } from '../lib/registries-yaml';
 import { seededRandom } from './support/seeded-random';
 
@@ -162,5 +163,79 @@ describe('renderPlainBlockYaml', () => {
     expect(renderPlainBlockYaml({ a: { b: true } })).toBeUndefined();
     expect(renderPlainBlockYaml({ a: [] })).toBeUndefined();
     expect(renderPlainBlockYaml({ a: {} })).toBeUndefined();
+  });
+});
+
+describe('renderPlainYaml', () => {
+  const dump = (value: unknown): string => yaml.dump(value, { lineWidth: -1, noRefs: true });
+
+  it("writes k3d configs byte for byte as js-yaml's dump does", () => {
+    const configs = [
+      k3dClusterConfig({ materialDir: '/home/me/registry' }),
+      k3dClusterConfig({ materialDir: '/srv/reg_1/x-y.z+v=2', name: 'dev-2', servers: 3, agents: 2, nodePort: 30500 }),
+      k3dClusterConfig({ materialDir: '/m', image: 'docker.io/rancher/k3s:v1.33.1-k3s1' }),
+    ];
+    for (const config of configs) {
+      const value = config as unknown as Record<string, unknown>;
+      expect(renderPlainYaml(value)).toBe(dump(config));
+    }
+  });
+
+  it('agrees with js-yaml on random documents, and leaves everything outside its subset to it', () => {
+    const random = seededRandom('plain-yaml-render');
+    const pick = <T>(options: readonly T[]): T => options[random(4).readUInt32BE(0) % options.length];
+    const anyCharacter = 'aZ019/.:-_*@+=#\' "`,[]{}&!|>%?~eExXoObT';
+    const wordCharacter = 'aZ019/.:-_*@+=eExXoObT';
+    const word = (): string => {
+      const alphabet = random(1)[0] % 2 === 0 ? anyCharacter : wordCharacter;
+      return Array.from(random(1 + (random(1)[0] % 8)), (byte) => alphabet[byte % alphabet.length]).join('');
+    };
+    // Mostly what it writes, sometimes what it must leave to js-yaml: one of those spoils the whole document.
+    const sometimes = <T>(usual: readonly T[], rare: readonly T[]): T =>
+      random(1)[0] % 6 === 0 ? pick(rare) : pick(usual);
+    const keyOf = (): string =>
+      sometimes(
+        ['volumes', 'a', 'node.filters', 'x-y_z', 'Port2'],
+        ['yes', 'on', 'N', 'null', 'True', '1', '-k', 'k:', word()],
+      );
+    const scalars = (): unknown =>
+      sometimes<unknown>(
+        [
+          word(),
+          word(),
+          'server:*',
+          '127.0.0.1:31113:31113',
+          '1:30',
+          '0x1F',
+          '2025-01-02',
+          '1e5',
+          '--private-registry=/registry/certs/registries.yaml',
+          '-1',
+          "-it's",
+          0,
+          7,
+        ],
+        ['', -1, 1.5, true, null],
+      );
+    const node = (depth: number): unknown => {
+      const kind = depth > 2 ? 0 : random(1)[0] % 4;
+      if (kind === 0) return scalars();
+      if (kind === 1) return Array.from({ length: random(1)[0] % 3 }, () => (depth < 2 ? node(depth + 1) : scalars()));
+      const map: Record<string, unknown> = {};
+      for (let n = random(1)[0] % 3; n >= 0; n--) map[keyOf()] = node(depth + 1);
+      return map;
+    };
+    let written = 0;
+    for (let round = 0; round < 4000; round++) {
+      const value = { [keyOf()]: node(0) };
+      const text = renderPlainYaml(value);
+      if (text === undefined) continue;
+      written++;
+      expect(text, JSON.stringify(value)).toBe(dump(value));
+    }
+    expect(written).toBeGreaterThan(300);
+    expect(written).toBeLessThan(4000);
+    expect(renderPlainYaml({ a: [] })).toBeUndefined();
+    expect(renderPlainYaml({ a: {} })).toBeUndefined();
   });
 });

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PUBLIC_FILE_MODE, writeFileAtomic } from '../../lib/atomic-file';
-import * as yaml from 'js-yaml';
+import type * as Yaml from 'js-yaml';
 import { DEFAULT_K3S_IMAGE } from '../../lib/k3s-version';
 import {
   DEFAULT_K3D_CLUSTER_NAME,
@@ -60,7 +60,8 @@ export async function k3dConfig(args: K3dConfigArgs, io: CliIo): Promise<ExitCod
 /** What is wrong with the config already at --out (k3d registries: settings above all), so the user hears of it. */
 function existingConfigProblems(out: string): string[] {
   try {
-    return k3dConfigProblems(yaml.load(fs.readFileSync(out, 'utf8')));
+    // js-yaml only here, for a file that is in the way: printing a config does not need it.
+    return k3dConfigProblems((require('js-yaml') as typeof Yaml).load(fs.readFileSync(out, 'utf8')));
   } catch {
     return []; // absent or not YAML: nothing of it survives anyway
   }
