@@ -11,7 +11,7 @@ import {
 } from './certificates';
 import { DEFAULT_NAMESPACE, DEFAULT_SERVICE_NAME } from './defaults';
 import type { Credentials } from './htpasswd';
-import { type MaterialAddresses, materialAddressesOf, nodeCredentialsOf } from './material';
+import { type MaterialAddresses, materialAddressesOf, nodeCredentialsOf } from './material-addresses';
 import { type NodeCacheMirror, type RegistriesConfig, cacheMirrorDifferences, cacheMirrorsOf } from './registries-yaml';
 import { ValidationError } from './validate';
 

@@ -19,7 +19,8 @@ import {
   registrySubjectAltNames,
 } from './certificates';
 import { DEFAULT_NAMESPACE, DEFAULT_SERVICE_NAME } from './defaults';
-import { MATERIAL_FILES, materialAddressesOf } from './material';
+import { materialAddressesOf } from './material-addresses';
+import { MATERIAL_FILES } from './material-files';
 import { assertMaterialDir, copyToBackup, readMaterialText } from './material-dir';
 import { commitMaterialChange, underMaterialLock } from './material-transaction';
 import { parseRegistriesYaml } from './registries-yaml';

@@ -1,7 +1,8 @@
 import * as path from 'node:path';
 import type { Credentials } from './htpasswd';
 import { basicAuthorization, type HttpsAnswer, httpsRequest } from './https-request';
-import { MATERIAL_FILES, materialAddressesOf, nodeCredentialsOf } from './material';
+import { materialAddressesOf, nodeCredentialsOf } from './material-addresses';
+import { MATERIAL_FILES } from './material-files';
 import { assertMaterialDir, readMaterialText } from './material-dir';
 import { parseRegistriesYaml } from './registries-yaml';
 import { defaultProbeUrl, registryApiUrl, requestFailure } from './registry-probe';
