@@ -81,6 +81,20 @@ describe('user', () => {
     expect(io.err()).toBe(`the password does not match "registry" in ${dir}/auth/htpasswd\n`);
   });
 
+  it('list and verify read only the htpasswd and registries.yaml: what they answer does not depend on the keys', async () => {
+    const dir = template.copy();
+    write(dir, 'certs/tls.key', read(template.dir, 'certs/ca.key'));
+    const io = captureIo();
+    expect(await userList({ dir }, io)).toBe(0);
+    expect(io.out()).toBe('registry\n');
+    expect(
+      await main(
+        ['user', 'verify', 'registry', '--password-stdin', '--dir', dir],
+        captureIo({ stdin: `${FIXTURE_USER.password}\n` }),
+      ),
+    ).toBe(0);
+  });
+
   describe('remove', () => {
     it('removes a user the nodes do not use', async () => {
       const dir = template.copy();
@@ -200,8 +214,8 @@ describe('user', () => {
         error: (dir) => `${dir}/certs/tls.crt is not a PEM X.509 RSA certificate`,
       },
       {
-        name: 'a key that belongs to another certificate',
-        args: ['user', 'list'],
+        name: 'a key that belongs to another certificate (a change reads the whole material)',
+        args: ['user', 'add', 'bob'],
         prepare: (dir) => write(dir, 'certs/tls.key', read(template.dir, 'certs/ca.key')),
         error: (dir) =>
           `${dir}/certs/tls.key does not belong to ${dir}/certs/tls.crt: restore the matching pair or renew the certificate`,
