@@ -9,7 +9,9 @@ import {
   assertCachesReadBack,
   materialAddressesOf,
   nodeConfigKey,
+  readAgreeingCaches,
   readMaterial,
+  readMaterialRegistries,
 } from './material';
 import {
   CACHES_FILE,
@@ -105,8 +107,16 @@ export function setMaterialCacheCredentials(
 
 /** The caches of the material, without their upstream passwords. */
 export function listMaterialCaches(dir: string): MaterialCacheSummary[] {
-  const { material, caches } = underMaterialLock(dir, () => readCaches(dir), { reader: true });
-  const { hostname } = materialAddressesOf(material.registries);
+  // The caches file and registries.yaml (whose mirrors it must match) alone: no certificate shows in the list.
+  const { caches, hostname } = underMaterialLock(
+    dir,
+    () => {
+      assertMaterialDir(dir);
+      const { registries, addresses } = readMaterialRegistries(dir);
+      return { caches: readAgreeingCaches(dir, registries, addresses), hostname: addresses.hostname };
+    },
+    { reader: true },
+  );
   return caches.map((cache) => ({
     upstream: cache.upstream,
     remoteUrl: cache.remoteUrl,

@@ -12,18 +12,13 @@ import {
   validateUsername,
   verifyPassword,
 } from './htpasswd';
-import { type RegistryMaterial, readMaterial } from './material';
-import { nodeConfigKey, nodeCredentialsOf } from './material-addresses';
+import { type RegistryMaterial, readMaterial, readMaterialHtpasswd, readMaterialRegistries } from './material';
+import { nodeConfigKey } from './material-addresses';
 import { MATERIAL_FILES } from './material-files';
-import { assertMaterialDir, containerdHostsChange, readMaterialText } from './material-dir';
+import { assertMaterialDir, containerdHostsChange } from './material-dir';
 import { commitMaterialChange, underMaterialLock } from './material-transaction';
 import { type RandomSource, generatePassword, secureRandom } from './random';
-import {
-  type RegistriesConfig,
-  type RegistryHostConfig,
-  parseRegistriesYaml,
-  renderRegistriesYaml,
-} from './registries-yaml';
+import { type RegistriesConfig, type RegistryHostConfig, renderRegistriesYaml } from './registries-yaml';
 import { ValidationError } from './validate';
 
 /**
@@ -66,10 +61,11 @@ export function listMaterialUsers(dir: string): MaterialUser[] {
   const { entries, nodeUsername } = underMaterialLock(
     dir,
     () => {
-      const { entries } = readHtpasswd(dir);
-      const registriesFile = path.join(dir, MATERIAL_FILES.registriesYaml);
-      const registries = parseRegistriesYaml(readMaterialText(registriesFile, RESTORE_FIX(dir)), registriesFile);
-      return { entries, nodeUsername: nodeCredentialsOf(registries, registriesFile).username };
+      assertMaterialDir(dir);
+      return {
+        entries: readMaterialHtpasswd(dir).entries,
+        nodeUsername: readMaterialRegistries(dir).nodeCredentials.username,
+      };
     },
     { reader: true },
   );
@@ -185,7 +181,15 @@ function removeUnderLock(dir: string, username: string, options: RemoveUserOptio
 /** True when `password` is `username`'s in the htpasswd. */
 export function verifyMaterialUser(dir: string, username: string, password: string): boolean {
   // The answer depends on the htpasswd alone.
-  const { entries, htpasswdFile } = underMaterialLock(dir, () => readHtpasswd(dir), { reader: true });
+  const entries = underMaterialLock(
+    dir,
+    () => {
+      assertMaterialDir(dir);
+      return readMaterialHtpasswd(dir).entries;
+    },
+    { reader: true },
+  );
+  const htpasswdFile = path.join(dir, MATERIAL_FILES.htpasswd);
   assertUser(entries, username, htpasswdFile);
   validatePassword(password, username);
   return verifyPassword(entries, username, password);
@@ -219,23 +223,6 @@ function readUsers(dir: string): { material: RegistryMaterial; entries: Htpasswd
   const material = readMaterial(dir, { requireCurrentCertificates: false });
   const htpasswdFile = path.join(dir, MATERIAL_FILES.htpasswd);
   return { material, entries: parseHtpasswd(material.htpasswd, htpasswdFile), htpasswdFile };
-}
-
-/** What readMaterial says of a material file it cannot read. */
-const RESTORE_FIX = (dir: string): string =>
-  `restore it from a backup, or move ${dir} away and synthesize again to create new material`;
-
-/** The htpasswd's entries, refused as readMaterial refuses them (broken lines, no user at all). */
-function readHtpasswd(dir: string): { entries: HtpasswdEntry[]; htpasswdFile: string } {
-  assertMaterialDir(dir);
-  const htpasswdFile = path.join(dir, MATERIAL_FILES.htpasswd);
-  const entries = parseHtpasswd(readMaterialText(htpasswdFile, RESTORE_FIX(dir)), htpasswdFile);
-  if (entries.length === 0) {
-    throw new ValidationError(
-      `${htpasswdFile} has no users: nobody could log in to the registry; restore it from a backup, or add a user (private-registry user add NAME)`,
-    );
-  }
-  return { entries, htpasswdFile };
 }
 
 function assertUser(entries: readonly HtpasswdEntry[], username: string, htpasswdFile: string): void {

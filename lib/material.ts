@@ -25,7 +25,7 @@ import {
   DEFAULT_USERNAME,
 } from './defaults';
 import { containerdHostsFiles } from './containerd-hosts';
-import { materialAddressesOf, nodeCredentialsOf } from './material-addresses';
+import { type MaterialAddresses, materialAddressesOf, nodeCredentialsOf } from './material-addresses';
 import { assertMaterialPath } from './material-dir';
 import {
   CONTAINERD_HOSTS_DIR,
@@ -35,7 +35,14 @@ import {
   SECRET_MATERIAL_FILES,
 } from './material-files';
 import { assertCurrentLayout } from './material-layout';
-import { type Credentials, createHtpasswd, parseHtpasswd, validatePassword, validateUsername } from './htpasswd';
+import {
+  type Credentials,
+  type HtpasswdEntry,
+  createHtpasswd,
+  parseHtpasswd,
+  validatePassword,
+  validateUsername,
+} from './htpasswd';
 import { type RandomSource, generatePassword, secureRandom } from './random';
 import {
   CACHES_FILE,
@@ -283,16 +290,7 @@ export function readMaterial(dir: string, options: ReadMaterialOptions = {}): Re
 
 function readMaterialFiles(dir: string, options: ReadMaterialOptions): RegistryMaterial {
   assertCurrentLayout(dir);
-  const read = (relativePath: string): string => {
-    const file = path.join(dir, relativePath);
-    try {
-      return fs.readFileSync(file, 'utf8');
-    } catch {
-      throw new ValidationError(
-        `${file} is missing or unreadable: restore it from a backup, or move ${dir} away and synthesize again to create new material`,
-      );
-    }
-  };
+  const read = (relativePath: string): string => readMaterialFileText(dir, relativePath);
   const file = (relativePath: string) => path.join(dir, relativePath);
   const ca = { certificatePem: read(MATERIAL_FILES.caCertificate), privateKeyPem: read(MATERIAL_FILES.caKey) };
   const tls = { certificatePem: read(MATERIAL_FILES.tlsCertificate), privateKeyPem: read(MATERIAL_FILES.tlsKey) };
@@ -321,24 +319,69 @@ function readMaterialFiles(dir: string, options: ReadMaterialOptions): RegistryM
     assertCertificateCurrent(ca.certificatePem, file(MATERIAL_FILES.caCertificate), ROTATE_CA_FIX, now);
     assertCertificateCurrent(tls.certificatePem, file(MATERIAL_FILES.tlsCertificate), RENEW_CERTIFICATE_FIX, now);
   }
-  const htpasswd = read(MATERIAL_FILES.htpasswd);
-  if (parseHtpasswd(htpasswd, file(MATERIAL_FILES.htpasswd)).length === 0) {
+  const { htpasswd } = readMaterialHtpasswd(dir);
+  const { registries, nodeCredentials, addresses } = readMaterialRegistries(dir);
+  const caches = readAgreeingCaches(dir, registries, addresses);
+  return { ca, tls, htpasswd, registries, nodeCredentials, caches };
+}
+
+/**
+ * The text of a material file; when it cannot be read, the error every reader of the material gives. Like
+ * the three readers below, it is the part of readMaterial a command uses that needs only that part (user
+ * list, cache list): no certificate or key is parsed.
+ */
+export function readMaterialFileText(dir: string, relativePath: string): string {
+  const file = path.join(dir, relativePath);
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
     throw new ValidationError(
-      `${file(MATERIAL_FILES.htpasswd)} has no users: nobody could log in to the registry; restore it from a backup, or add a user (private-registry user add NAME)`,
+      `${file} is missing or unreadable: restore it from a backup, or move ${dir} away and synthesize again to create new material`,
     );
   }
-  const registries = parseRegistriesYaml(read(MATERIAL_FILES.registriesYaml), file(MATERIAL_FILES.registriesYaml));
-  const nodeCredentials = nodeCredentialsOf(registries, file(MATERIAL_FILES.registriesYaml));
+}
+
+/** The htpasswd and its users, refused as readMaterial refuses it: a broken line, or no user at all. */
+export function readMaterialHtpasswd(dir: string): { htpasswd: string; entries: HtpasswdEntry[] } {
+  const file = path.join(dir, MATERIAL_FILES.htpasswd);
+  const htpasswd = readMaterialFileText(dir, MATERIAL_FILES.htpasswd);
+  const entries = parseHtpasswd(htpasswd, file);
+  if (entries.length === 0) {
+    throw new ValidationError(
+      `${file} has no users: nobody could log in to the registry; restore it from a backup, or add a user (private-registry user add NAME)`,
+    );
+  }
+  return { htpasswd, entries };
+}
+
+/** registries.yaml, with the nodes' credentials and the registry's addresses it must give. */
+export function readMaterialRegistries(dir: string): {
+  registries: RegistriesConfig;
+  nodeCredentials: Credentials;
+  addresses: MaterialAddresses;
+} {
+  const file = path.join(dir, MATERIAL_FILES.registriesYaml);
+  const registries = parseRegistriesYaml(readMaterialFileText(dir, MATERIAL_FILES.registriesYaml), file);
+  const nodeCredentials = nodeCredentialsOf(registries, file);
   // Checked here so that a bad port or name is blamed on the file, not on a construct prop nobody gave.
-  const addresses = materialAddressesOf(registries, file(MATERIAL_FILES.registriesYaml));
+  const addresses = materialAddressesOf(registries, file);
+  return { registries, nodeCredentials, addresses };
+}
+
+/** The caches file's caches, refused unless registries.yaml mirrors exactly them, each on its port. */
+export function readAgreeingCaches(
+  dir: string,
+  registries: RegistriesConfig,
+  addresses: MaterialAddresses,
+): MaterialCache[] {
   const caches = readCachesFile(dir);
   const problem = cachesDisagreement(caches, cacheMirrorsOf(registries, addresses.hostname, addresses.registryPort));
   if (problem !== undefined) {
     throw new ValidationError(
-      `${file(CACHES_FILE)} and ${file(MATERIAL_FILES.registriesYaml)} disagree: ${problem}; restore both from a backup (${dir}.backup-*), or remove that cache and add it again (private-registry cache rm / cache add)`,
+      `${path.join(dir, CACHES_FILE)} and ${path.join(dir, MATERIAL_FILES.registriesYaml)} disagree: ${problem}; restore both from a backup (${dir}.backup-*), or remove that cache and add it again (private-registry cache rm / cache add)`,
     );
   }
-  return { ca, tls, htpasswd, registries, nodeCredentials, caches };
+  return caches;
 }
 
 /**
