@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import { DEFAULT_MATERIAL_DIR } from '../lib/defaults';
 import { ValidationError } from '../lib/validate';
 
@@ -33,9 +34,10 @@ export function processIo(): CliIo {
     stdout: process.stdout,
     stderr: process.stderr,
     readStdin: async () => {
-      const chunks: Buffer[] = [];
-      for await (const chunk of process.stdin) chunks.push(Buffer.from(chunk as Buffer));
-      return Buffer.concat(chunks);
+      const chunks = readStdinSync();
+      // A non-blocking stdin (shared with a parent that set it so) that had nothing yet: the rest as a stream.
+      if (chunks.eagain) for await (const chunk of process.stdin) chunks.read.push(Buffer.from(chunk as Buffer));
+      return Buffer.concat(chunks.read);
     },
     now: () => new Date(),
     env: process.env,
@@ -45,6 +47,30 @@ export function processIo(): CliIo {
 /** The material directory when --dir is not given (REGISTRY_MATERIAL_DIR, like synth, or "registry"). */
 export function defaultMaterialDir(io: CliIo): string {
   return io.env.REGISTRY_MATERIAL_DIR ?? DEFAULT_MATERIAL_DIR;
+}
+
+/**
+ * Standard input read with plain blocking reads, up to its end: process.stdin would load and start Node's
+ * stream machinery (net, tty, async iteration), milliseconds a command reading one password does not need.
+ * `eagain` when the descriptor is non-blocking and ran dry before its end: what was read is kept, and the
+ * caller reads the rest as a stream, which waits for it.
+ */
+function readStdinSync(): { read: Buffer[]; eagain: boolean } {
+  const read: Buffer[] = [];
+  for (;;) {
+    const buffer = Buffer.allocUnsafe(64 * 1024);
+    let count: number;
+    try {
+      count = fs.readSync(0, buffer, 0, buffer.length, null);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EAGAIN') return { read, eagain: true };
+      if (code === 'EOF') return { read, eagain: false }; // Windows: a closed pipe
+      throw error;
+    }
+    if (count === 0) return { read, eagain: false };
+    read.push(buffer.subarray(0, count));
+  }
 }
 
 /**
