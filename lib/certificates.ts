@@ -344,6 +344,9 @@ export function certificateValidityAt(
   return 'current';
 }
 
+/** Fewer days left than this and `certs show` and `doctor` warn; an expired certificate fails. */
+export const EXPIRY_WARNING_DAYS = 30;
+
 /** Why `validity` is not usable at `now` ("expired on ...", "is not valid before ..."), or undefined when it is. */
 export function certificateValidityProblem(
   validity: { readonly notBefore: Date; readonly notAfter: Date },

@@ -26,8 +26,7 @@ import { commitMaterialChange, underMaterialLock } from './material-transaction'
 import { parseRegistriesYaml } from './registries-yaml';
 import { ValidationError, assertDnsLabel, assertServiceName } from './validate';
 
-/** Fewer days left than this and `certs show` and `doctor` warn; an expired certificate fails. */
-export const EXPIRY_WARNING_DAYS = 30;
+export { EXPIRY_WARNING_DAYS } from './certificates';
 
 /** One certificate of the material directory, as `certs show` reports it. */
 export interface MaterialCertificate {

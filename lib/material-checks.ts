@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import type * as Yaml from 'js-yaml';
 import {
   type CertificateSummary,
+  EXPIRY_WARNING_DAYS,
   certificateValidityProblem,
   describeCertificate,
   isIssuedBy,
@@ -34,9 +35,8 @@ import {
 } from './material';
 import { cacheSlug } from './cache-upstreams';
 import { CACHES_FILE, parseCachesFile } from './material-caches-file';
-import { S3_STORAGE_FILE } from './material-storage';
-import { EXPIRY_WARNING_DAYS } from './material-certs';
 import { applyCommand, assertMaterialDir } from './material-dir';
+import { S3_STORAGE_FILE } from './material-files';
 import { parseManifestYaml } from './manifest-yaml';
 import { underMaterialLock } from './material-transaction';
 import { type RegistriesConfig, cacheMirrorsOf, misplacedConfigKeys, parseRegistriesYaml } from './registries-yaml';

@@ -30,6 +30,12 @@ export const SECRET_MATERIAL_FILES: readonly MaterialFile[] = [
   MATERIAL_FILES.password,
 ];
 
+/**
+ * Where the registry's S3 settings and access key live in the material directory: desktop-only (never in
+ * the nodes' part), 0600 in a 0700 directory. Absent means the registry keeps its PersistentVolumeClaim.
+ */
+export const S3_STORAGE_FILE = 'storage/s3.json';
+
 /** The containerd hosts directory (`config_path`) inside the material directory. */
 export const CONTAINERD_HOSTS_DIR = `${NODE_DIR}/certs.d`;
 

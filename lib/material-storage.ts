@@ -1,15 +1,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SECRET_FILE_MODE } from './atomic-file';
+import { S3_STORAGE_FILE } from './material-files';
 import { commitMaterialChange } from './material-transaction';
 import { RegistryStorage, type S3Storage, type S3StorageOptions, checkS3Options } from './registry-storage';
 import { ValidationError } from './validate';
 
-/**
- * Where the registry's S3 settings and access key live in the material directory: desktop-only (never in
- * the nodes' part), 0600 in a 0700 directory. Absent means the registry keeps its PersistentVolumeClaim.
- */
-export const S3_STORAGE_FILE = 'storage/s3.json';
+export { S3_STORAGE_FILE } from './material-files';
 
 /** What `private-registry storage s3` stores: the bucket and the key to reach it. */
 export interface S3StorageSettings {
