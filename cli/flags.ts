@@ -1,4 +1,4 @@
-import { shellQuote } from '../lib/k3d-config';
+import { shellQuote } from '../lib/shell-words';
 import { applyCommand } from '../lib/material-dir';
 import { ValidationError } from '../lib/validate';
 import { type CliIo, type ExitCode, defaultMaterialDir } from './io';

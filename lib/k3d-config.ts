@@ -138,15 +138,7 @@ export function k3dCreateArgs(config: K3dSimpleConfig): string[] {
   ];
 }
 
-/** `args` as one POSIX shell command line. */
-export function shellCommandLine(args: readonly string[]): string {
-  return args.map(shellQuote).join(' ');
-}
-
-/** One shell word: plain characters as they are, anything else single-quoted. */
-export function shellQuote(word: string): string {
-  return /^[A-Za-z0-9_/.,:=+%@-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
-}
+export { shellCommandLine, shellQuote } from './shell-words';
 
 /** The --private-registry argument an agent added later with `k3d node create` must be given again. */
 function agentArgOf(config: K3dSimpleConfig): string {

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PUBLIC_FILE_MODE } from './atomic-file';
 import { type HostsTomlFile, containerdHostsFiles } from './containerd-hosts';
-import { shellQuote } from './k3d-config';
+import { shellQuote } from './shell-words';
 import { CONTAINERD_HOSTS_DIR, MATERIAL_FILES } from './material-files';
 import { assertCurrentLayout } from './material-layout';
 import { type MaterialChange, commitMaterialChange } from './material-transaction';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { k3dClusterConfig, k3dCreateArgs, shellCommandLine, shellQuote } from '../lib/k3d-config';
+import { k3dClusterConfig, k3dCreateArgs } from '../lib/k3d-config';
 
 describe('k3dClusterConfig', () => {
   it("defaults to one server, no agents, k3d's default name and NodePort 31113 on 127.0.0.1", () => {
@@ -34,16 +34,5 @@ describe('k3dClusterConfig', () => {
       '--k3s-arg',
       '--private-registry=/registry/certs/registries.yaml@server:*;agent:*',
     ]);
-  });
-});
-
-describe('shellQuote', () => {
-  it('leaves plain words alone and single-quotes the rest so sh reads them back unchanged', () => {
-    expect(shellQuote('--servers')).toBe('--servers');
-    expect(shellQuote('127.0.0.1:31113:31113@loadbalancer')).toBe('127.0.0.1:31113:31113@loadbalancer');
-    expect(shellQuote('server:*;agent:*')).toBe(`'server:*;agent:*'`);
-    expect(shellQuote("it's")).toBe(`'it'\\''s'`);
-    expect(shellQuote('')).toBe(`''`);
-    expect(shellCommandLine(['echo', 'a b', '$HOME'])).toBe(`echo 'a b' '$HOME'`);
   });
 });
