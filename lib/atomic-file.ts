@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import type * as Crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -12,6 +12,8 @@ export const PUBLIC_FILE_MODE = 0o644;
  * write a temp file in the same directory, fsync, then rename over the target.
  */
 export function writeFileAtomic(file: string, content: string, mode: number = SECRET_FILE_MODE): void {
+  // node:crypto on the first write only: every command loads this module, the read-only ones never write.
+  const { randomBytes } = require('node:crypto') as typeof Crypto;
   const temp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
   try {
     const fd = fs.openSync(temp, 'wx', mode);
