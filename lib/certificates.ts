@@ -1,9 +1,8 @@
 import { type KeyObject, X509Certificate, createPrivateKey, createPublicKey, randomBytes, sign } from 'node:crypto';
-import { isIP } from 'node:net';
 import type * as Forge from 'node-forge';
 import { CLUSTER_DOMAIN } from './defaults';
 import * as rsaKey from './rsa-key';
-import { ValidationError, assertIntegerInRange } from './validate';
+import { ValidationError, assertIntegerInRange, isIP } from './validate';
 
 /** A certificate and its private key, both PEM. */
 export interface CertificateAndKey {

@@ -30,8 +30,8 @@
  * Layout and comment line are ours; the TOML keys, values and their order are k3s's.
  */
 
-import { isIP } from 'node:net';
 import type { RegistriesConfig, RegistryHostConfig } from './registries-yaml';
+import { isIP } from './validate';
 
 /** One `certs.d/<host>/hosts.toml` file. */
 export interface HostsTomlFile {

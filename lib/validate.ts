@@ -1,4 +1,4 @@
-import { isIP } from 'node:net';
+import type * as Net from 'node:net';
 
 /**
  * Input checks shared by the constructs, the material directory and the CLI.
@@ -98,4 +98,9 @@ export function assertPinnedImage(field: string, value: string): void {
       `'${field}' must name an exact version like "registry:3.1.1", got ${JSON.stringify(value)}: add a tag other than latest, or a digest, so every synth deploys the same code`,
     );
   }
+}
+
+/** node:net's isIP, the module loaded on the first call: every command loads this module, few check an address. */
+export function isIP(value: string): number {
+  return (require('node:net') as typeof Net).isIP(value);
 }
