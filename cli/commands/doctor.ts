@@ -92,15 +92,18 @@ function report(checks: readonly Check[], json: boolean, io: CliIo): ExitCode {
   if (json) {
     io.stdout.write(`${JSON.stringify({ ok: failed.length === 0, checks }, null, 2)}\n`);
   } else {
-    for (const check of checks) {
-      io.stdout.write(
-        !check.ok
-          ? `FAIL  ${check.name}: ${check.detail}; fix: ${check.fix ?? '-'}\n`
-          : check.warning === true
-            ? `WARN  ${check.name}: ${check.detail}; fix: ${check.fix ?? '-'}\n`
-            : `ok    ${check.name}: ${check.detail}\n`,
-      );
-    }
+    // One write: each is a system call on a terminal or a pipe.
+    io.stdout.write(
+      checks
+        .map((check) =>
+          !check.ok
+            ? `FAIL  ${check.name}: ${check.detail}; fix: ${check.fix ?? '-'}\n`
+            : check.warning === true
+              ? `WARN  ${check.name}: ${check.detail}; fix: ${check.fix ?? '-'}\n`
+              : `ok    ${check.name}: ${check.detail}\n`,
+        )
+        .join(''),
+    );
   }
   const warnings = checks.filter((check) => check.ok && check.warning === true).length;
   const warned = warnings === 0 ? '' : ` (${warnings} with a warning: act before it fails)`;
