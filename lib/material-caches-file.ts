@@ -10,6 +10,7 @@ import {
 } from './cache-upstreams';
 import { DEFAULT_METRICS_PORT } from './defaults';
 import type { Credentials } from './htpasswd';
+import { type CacheMirrorDifference, type NodeCacheMirror, cacheMirrorDifferences } from './registries-yaml';
 import { ValidationError, assertPort } from './validate';
 
 /**
@@ -157,4 +158,27 @@ export function readCachesFile(dir: string): MaterialCache[] {
     throw new ValidationError(`${file} is unreadable: restore it from a backup, or fix its permissions (chmod 600)`);
   }
   return parseCachesFile(text, file);
+}
+
+/**
+ * What differs between the caches the caches file holds and the ones registries.yaml mirrors (upstream and
+ * port), in words; undefined when they are the same.
+ */
+export function cachesDisagreement(
+  caches: readonly NodeCacheMirror[],
+  mirrored: readonly NodeCacheMirror[],
+): string | undefined {
+  const problems = cacheMirrorDifferences(caches, mirrored).map(cacheMirrorDifferenceInWords);
+  return problems.length === 0 ? undefined : problems.join('; ');
+}
+
+function cacheMirrorDifferenceInWords(difference: CacheMirrorDifference): string {
+  switch (difference.kind) {
+    case 'not mirrored':
+      return `the ${difference.cache.upstream} cache is not mirrored in registries.yaml`;
+    case 'other port':
+      return `the ${difference.cache.upstream} cache is on port ${difference.cache.port}, registries.yaml mirrors it to port ${difference.mirrorPort}`;
+    case 'no cache':
+      return `registries.yaml mirrors ${difference.mirror.upstream} to port ${difference.mirror.port}, which no cache serves`;
+  }
 }

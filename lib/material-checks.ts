@@ -23,18 +23,10 @@ import {
   registrySecretNames,
 } from './defaults';
 import { type Credentials, type HtpasswdEntry, bcryptCostOf, parseHtpasswd, verifyPassword } from './htpasswd';
-import {
-  CONTAINERD_HOSTS_DIR,
-  MATERIAL_FILES,
-  type MaterialAddresses,
-  type MaterialFile,
-  SECRET_MATERIAL_FILES,
-  cachesDisagreement,
-  materialAddressesOf,
-  nodeCredentialsOf,
-} from './material';
+import { type MaterialAddresses, materialAddressesOf, nodeCredentialsOf } from './material-addresses';
+import { CONTAINERD_HOSTS_DIR, MATERIAL_FILES, type MaterialFile, SECRET_MATERIAL_FILES } from './material-files';
 import { cacheSlug } from './cache-upstreams';
-import { CACHES_FILE, parseCachesFile } from './material-caches-file';
+import { CACHES_FILE, cachesDisagreement, parseCachesFile } from './material-caches-file';
 import { applyCommand, assertMaterialDir } from './material-dir';
 import { S3_STORAGE_FILE } from './material-files';
 import { parseManifestYaml } from './manifest-yaml';

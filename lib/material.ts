@@ -48,6 +48,7 @@ import {
   CACHES_FILE,
   type CacheRequest,
   type MaterialCache,
+  cachesDisagreement,
   parseCachesFile,
   readCachesFile,
   renderCachesFile,
@@ -55,10 +56,7 @@ import {
 } from './material-caches-file';
 import { createMaterialDirectory, underMaterialLock } from './material-transaction';
 import {
-  type NodeCacheMirror,
   type RegistriesConfig,
-  type CacheMirrorDifference,
-  cacheMirrorDifferences,
   cacheMirrorsOf,
   nodeRegistriesConfig,
   parseRegistriesYaml,
@@ -159,6 +157,7 @@ export {
   nodeCredentialsOf,
 } from './material-addresses';
 export { assertMaterialPath } from './material-dir';
+export { cachesDisagreement } from './material-caches-file';
 
 const modeOf = (relativePath: MaterialFile): number =>
   SECRET_MATERIAL_FILES.includes(relativePath) ? SECRET_FILE_MODE : PUBLIC_FILE_MODE;
@@ -410,29 +409,6 @@ export function assertCachesReadBack(
     throw new ValidationError(
       `refusing to store caches the material could not be read back with (${error.message}): nothing was changed; choose another upstream or port`,
     );
-  }
-}
-
-/**
- * What differs between the caches the caches file holds and the ones registries.yaml mirrors (upstream and
- * port), in words; undefined when they are the same.
- */
-export function cachesDisagreement(
-  caches: readonly NodeCacheMirror[],
-  mirrored: readonly NodeCacheMirror[],
-): string | undefined {
-  const problems = cacheMirrorDifferences(caches, mirrored).map(cacheMirrorDifferenceInWords);
-  return problems.length === 0 ? undefined : problems.join('; ');
-}
-
-function cacheMirrorDifferenceInWords(difference: CacheMirrorDifference): string {
-  switch (difference.kind) {
-    case 'not mirrored':
-      return `the ${difference.cache.upstream} cache is not mirrored in registries.yaml`;
-    case 'other port':
-      return `the ${difference.cache.upstream} cache is on port ${difference.cache.port}, registries.yaml mirrors it to port ${difference.mirrorPort}`;
-    case 'no cache':
-      return `registries.yaml mirrors ${difference.mirror.upstream} to port ${difference.mirror.port}, which no cache serves`;
   }
 }
 
