@@ -1,7 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as Yaml from 'js-yaml';
-import { k3dConfigProblems, shellQuote } from '../../lib/k3d-config';
 import { DEFAULT_K3S_IMAGE, k3sVersionProblem } from '../../lib/k3s-version';
 import { NODE_DIR } from '../../lib/defaults';
 import { CONTAINERD_HOSTS_DIR, MATERIAL_FILES } from '../../lib/material-files';
@@ -16,6 +15,7 @@ import {
 import { DEFAULT_DIST_DIR, assertMaterialDir, writeContainerdHostsDir } from '../../lib/material-dir';
 import { crashLeftovers, underMaterialLock } from '../../lib/material-transaction';
 import { parseRegistriesYaml } from '../../lib/registries-yaml';
+import { shellQuote } from '../../lib/shell-words';
 import { type MaterialCache, readCachesFile } from '../../lib/material-caches-file';
 import { ValidationError, assertDnsLabel, assertServiceName } from '../../lib/validate';
 import type { CommandBody } from '../command-line';
@@ -81,7 +81,11 @@ export async function doctor(args: DoctorArgs, io: CliIo): Promise<ExitCode> {
       checks.push(...(await cacheUpstreamChecks(args.dir, io)));
     }
     if (args.k3sVersion !== undefined) checks.push(k3sVersionCheck(args.k3sVersion));
-    if (args.k3dConfig !== undefined) checks.push(k3dConfigCheck(args.k3dConfig));
+    if (args.k3dConfig !== undefined) {
+      // k3d-config's module only for --k3d-config, like the probes for --live.
+      const { k3dConfigProblems } = await import('../../lib/k3d-config.js');
+      checks.push(k3dConfigCheck(args.k3dConfig, k3dConfigProblems));
+    }
     return report(checks, args.json, io);
   });
 }
@@ -153,7 +157,7 @@ function k3sVersionCheck(version: string): Check {
       };
 }
 
-function k3dConfigCheck(file: string): Check {
+function k3dConfigCheck(file: string, k3dConfigProblems: (config: unknown) => string[]): Check {
   let config: unknown;
   try {
     config = (require('js-yaml') as typeof Yaml).load(fs.readFileSync(file, 'utf8'), { json: true });
