@@ -119,6 +119,19 @@ function lookUp(flags: FlagSpecs, name: string): { spec: FlagSpec; name: string;
   return undefined;
 }
 
+/** `--name` as some command under `command` defines it, when they all agree on whether it takes a value. */
+function lookUpBelow(command: CommandSpec, name: string): ReturnType<typeof lookUp> {
+  const found: NonNullable<ReturnType<typeof lookUp>>[] = [];
+  const visit = (spec: CommandSpec): void => {
+    const known = lookUp(spec.flags ?? {}, name);
+    if (known !== undefined) found.push(known);
+    for (const sub of spec.subcommands ?? []) visit(sub);
+  };
+  for (const sub of command.subcommands ?? []) visit(sub);
+  const takesValue = (known: (typeof found)[number]): boolean => known.spec.type !== 'boolean';
+  return found.length > 0 && found.every((known) => takesValue(known) === takesValue(found[0])) ? found[0] : undefined;
+}
+
 /**
  * Reads `args` against the program's command tree. Throws a UsageError for anything it cannot take as
  * written: an unknown flag or word, a flag without its value, a switch with a value other than true/false,
@@ -138,7 +151,8 @@ export function parseCommandLine(program: CommandSpec, args: readonly string[]):
     if (token.flag === 'help' || token.flag === 'h') askedForHelp = true;
     else if (token.flag === 'version') askedForVersion = true;
     else if (token.flag !== undefined) {
-      const known = lookUp(flagsOf(path), token.flag);
+      // A flag of a command not named yet (`cache --ttl 24h add docker.io`) is known from the commands below.
+      const known = lookUp(flagsOf(path), token.flag) ?? lookUpBelow(path[path.length - 1], token.flag);
       if (known !== undefined && known.spec.type !== 'boolean' && token.inline === undefined && isValue(tokens[at + 1]))
         at++;
     } else if (namingCommands) {

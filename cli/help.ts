@@ -14,7 +14,12 @@ export function renderHelp(path: readonly CommandSpec[], program: string): strin
     wrap(command.describe, 0),
   ];
   if (command.subcommands !== undefined) {
-    const rows = command.subcommands.map((sub): Row => [usageOf(`${words} ${sub.name}`, sub), sub.describe]);
+    const rows = command.subcommands.map(
+      (sub): Row => [
+        usageOf(`${words} ${sub.name}`, sub),
+        sub.aliases === undefined ? sub.describe : `${sub.describe} (also: ${sub.aliases.join(', ')})`,
+      ],
+    );
     sections.push(`Commands:\n${table(rows)}`);
   }
   if (command.positionals !== undefined && command.positionals.length > 0) {

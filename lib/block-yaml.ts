@@ -149,7 +149,9 @@ export function renderPlainBlockYaml(value: Record<string, unknown>): string | u
 export function renderPlainYaml(value: Record<string, unknown>): string | undefined {
   const lines: string[] = [];
   const scalar = (node: unknown): string | undefined => {
-    if (typeof node === 'number') return Number.isSafeInteger(node) && node >= 0 ? String(node) : undefined;
+    // -0 passes `>= 0` but js-yaml writes it as -0.0: left to js-yaml, like every other number not a plain count.
+    if (typeof node === 'number')
+      return Number.isSafeInteger(node) && node >= 0 && !Object.is(node, -0) ? String(node) : undefined;
     if (typeof node !== 'string' || NOT_STRINGS.has(node) || YAML_11_BOOLEANS.has(node)) return undefined;
     if (node.endsWith(':')) return undefined;
     if (PLAIN_WORD.test(node)) return node;

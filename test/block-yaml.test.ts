@@ -238,4 +238,9 @@ describe('renderPlainYaml', () => {
     expect(renderPlainYaml({ a: [] })).toBeUndefined();
     expect(renderPlainYaml({ a: {} })).toBeUndefined();
   });
+
+  it('leaves -0 to js-yaml, which writes it as -0.0 (k3d-config --agents -0)', () => {
+    expect(renderPlainYaml({ agents: -0 })).toBeUndefined();
+    expect(renderPlainYaml({ agents: 0 })).toBe(dump({ agents: 0 }));
+  });
 });

@@ -100,6 +100,13 @@ describe('parseCommandLine', () => {
     });
   });
 
+  it("reads a subcommand's flag and its value written before the subcommand's name", () => {
+    expect(commandOf(parse('user', '--node-user', 'other', 'add', 'bob', '--password-stdin'))).toBe('prog user add');
+    expect(argsOf('user', '--node-user', 'other', 'add', 'bob', '--password-stdin').nodeUser).toBe('other');
+    // Still refused where the command named does not take it.
+    expect(refusal('user', '--node-user', 'other', 'rm', 'bob').message).toBe('unknown flag --node-user');
+  });
+
   it('names a command by an alias', () => {
     expect(commandOf(parse('user', 'remove', 'bob'))).toBe('prog user rm');
   });
@@ -229,6 +236,7 @@ describe('renderHelp', () => {
     expect(text).toMatch(/^prog images <command> \[flags\]\n/);
     expect(text).toContain('\n  prog images rm <images..>  Delete images\n');
     expect(text).not.toContain('page-size');
+    expect(help('user')).toContain('  prog user rm <name>   Remove a user (also: remove)\n');
   });
 
   it('says which flags are required and which switches are on by default', () => {
