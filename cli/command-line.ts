@@ -66,8 +66,7 @@ export class UsageError extends Error {
   }
 }
 
-export const camelCase = (kebab: string): string =>
-  kebab.replace(/-([a-z0-9])/g, (_, letter: string) => letter.toUpperCase());
+const camelCase = (kebab: string): string => kebab.replace(/-([a-z0-9])/g, (_, letter: string) => letter.toUpperCase());
 
 /** The flags in force at the end of `path`: each command's own, and those of every command above it. */
 export function flagsOf(path: readonly CommandSpec[]): FlagSpecs {
@@ -266,5 +265,6 @@ function nameASubcommand(command: CommandSpec, isProgram: boolean): string {
   const names = (command.subcommands ?? []).map((sub) => sub.name);
   if (isProgram) return `name a command: ${names.join(', ')}`;
   const list = names.length > 1 ? `${names.slice(0, -1).join(', ')} or ${names.at(-1)}` : names.join('');
+  // The article goes by sound: "an images command", but "a user command".
   return `name ${/^[aeio]/.test(command.name) ? 'an' : 'a'} ${command.name} command: ${list}`;
 }

@@ -118,9 +118,11 @@ function firstWord(args: readonly string[], program: CommandSpec): string | unde
   const flags = flagsOf([program]);
   for (let at = 0; at < args.length; at++) {
     const arg = args[at];
-    if (arg === '--') return args[at + 1];
+    // After `--` every word is an argument, never a command's name.
+    if (arg === '--') return undefined;
     if (!arg.startsWith('-')) return arg;
-    if (flags[arg.slice(2)] !== undefined && flags[arg.slice(2)].type !== 'boolean') at++;
+    const name = arg.slice(2);
+    if (Object.hasOwn(flags, name) && flags[name].type !== 'boolean') at++;
   }
   return undefined;
 }
