@@ -1,4 +1,4 @@
-import * as fs from 'node:fs';
+import fs from 'node:fs';
 import { DEFAULT_MATERIAL_DIR } from '../lib/defaults';
 import { ValidationError } from '../lib/validate';
 

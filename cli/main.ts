@@ -1,5 +1,5 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import fs from 'node:fs';
+import path from 'node:path';
 import { ValidationError } from '../lib/validate';
 import { type CommandBody, type CommandSpec, UsageError, flagsOf, parseCommandLine } from './command-line';
 import { renderHelp } from './help';

@@ -1,6 +1,6 @@
 import type * as Crypto from 'node:crypto';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import fs from 'node:fs';
+import path from 'node:path';
 
 /** Mode for keys, password files and anything holding a credential. */
 export const SECRET_FILE_MODE = 0o600;

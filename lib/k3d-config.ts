@@ -1,4 +1,4 @@
-import * as path from 'node:path';
+import path from 'node:path';
 import type * as Yaml from 'js-yaml';
 import { renderPlainYaml } from './block-yaml';
 import { DEFAULT_NODE_PORT, NODE_DIR, NODE_MATERIAL_MOUNT_PATH } from './defaults';

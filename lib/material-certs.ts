@@ -1,4 +1,4 @@
-import * as path from 'node:path';
+import path from 'node:path';
 import { PUBLIC_FILE_MODE, SECRET_FILE_MODE } from './atomic-file';
 import {
   assertCertificatePem,

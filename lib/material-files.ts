@@ -1,4 +1,4 @@
-import * as path from 'node:path';
+import path from 'node:path';
 import { NODE_DIR, NODE_MATERIAL_MOUNT_PATH } from './defaults';
 
 /**

@@ -1,5 +1,5 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import fs from 'node:fs';
+import path from 'node:path';
 import { type FileToWrite, PUBLIC_FILE_MODE, SECRET_FILE_MODE } from './atomic-file';
 import { NODE_DIR } from './defaults';
 import { CONTAINERD_HOSTS_DIR, MATERIAL_FILES } from './material-files';

@@ -1,5 +1,5 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import fs from 'node:fs';
+import path from 'node:path';
 import { SECRET_FILE_MODE } from './atomic-file';
 import { S3_STORAGE_FILE } from './material-files';
 import { commitMaterialChange } from './material-transaction';

@@ -1,5 +1,5 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import fs from 'node:fs';
+import path from 'node:path';
 import { type FileToWrite, SECRET_FILE_MODE } from './atomic-file';
 import { NODE_DIR, NODE_DIRECTORY_MODE } from './defaults';
 import { type LockOptions, withMaterialLock } from './material-lock';

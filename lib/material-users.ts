@@ -1,4 +1,4 @@
-import * as path from 'node:path';
+import path from 'node:path';
 import { SECRET_FILE_MODE } from './atomic-file';
 import { DEFAULT_BCRYPT_COST } from './defaults';
 import {

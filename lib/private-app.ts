@@ -1,4 +1,4 @@
-import * as fs from 'node:fs';
+import fs from 'node:fs';
 import { App } from 'cdk8s';
 
 /** What no one but the owner may do to the synthesized manifests: the group's and others' bits. */

@@ -1,4 +1,4 @@
-import * as path from 'node:path';
+import path from 'node:path';
 import type { Credentials } from './htpasswd';
 import { basicAuthorization, httpsRequest } from './https-request';
 import { materialAddressesOf, nodeCredentialsOf } from './material-addresses';

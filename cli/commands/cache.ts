@@ -1,4 +1,4 @@
-import * as path from 'node:path';
+import path from 'node:path';
 import { cacheObjectNames, cacheSlug } from '../../lib/cache-upstreams';
 import { DEFAULT_NAMESPACE, DEFAULT_SERVICE_NAME } from '../../lib/defaults';
 import { CACHES_FILE } from '../../lib/material-caches-file';

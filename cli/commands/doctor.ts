@@ -1,5 +1,5 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import fs from 'node:fs';
+import path from 'node:path';
 import type * as Yaml from 'js-yaml';
 import { DEFAULT_K3S_IMAGE, k3sVersionProblem } from '../../lib/k3s-version';
 import { NODE_DIR } from '../../lib/defaults';

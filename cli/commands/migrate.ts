@@ -1,11 +1,11 @@
-import * as path from 'node:path';
+import path from 'node:path';
 import { NODE_DIR } from '../../lib/defaults';
 import { migrateMaterial } from '../../lib/material-layout';
 import { ValidationError } from '../../lib/validate';
 import type { CommandBody } from '../command-line';
 import { dirFlag, withFlagNames } from '../flags';
 import { type CliIo, EXIT_OK, type ExitCode } from '../io';
-import * as fs from 'node:fs';
+import fs from 'node:fs';
 
 export interface MigrateArgs {
   readonly dir: string;

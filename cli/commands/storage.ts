@@ -1,4 +1,4 @@
-import * as path from 'node:path';
+import path from 'node:path';
 import {
   S3_STORAGE_FILE,
   clearS3StorageSettings,

@@ -1,4 +1,4 @@
-import * as path from 'node:path';
+import path from 'node:path';
 import { MATERIAL_FILES, materialAddressesOf, readMaterial } from '../../lib/material';
 import { assertMaterialDir } from '../../lib/material-dir';
 import { desktopTrustFiles, writeTrustFiles } from '../../lib/trust';

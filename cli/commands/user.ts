@@ -1,4 +1,4 @@
-import * as path from 'node:path';
+import path from 'node:path';
 import { MATERIAL_FILES } from '../../lib/material-files';
 import { addMaterialUser, listMaterialUsers, removeMaterialUser, verifyMaterialUser } from '../../lib/material-users';
 import { withMaterial } from '../command';
