@@ -1,6 +1,7 @@
 import { Yaml } from 'cdk8s';
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
+import { renderPlainYaml } from './block-yaml';
 
 /** Props of LocalRegistryHosting: the KEP-1755 fields; only `host` is required. */
 export interface LocalRegistryHostingProps {
@@ -55,9 +56,9 @@ export class LocalRegistryHosting extends Construct {
     );
     this.configMap = new k8s.KubeConfigMap(this, 'ConfigMap', {
       metadata: { name: LocalRegistryHosting.NAME, namespace: LocalRegistryHosting.NAMESPACE },
-      // cdk8s's own YAML writer, loaded with cdk8s anyway.
       data: {
-        'localRegistryHosting.v1': Yaml.stringify(value),
+        // Plain words, written as cdk8s's YAML writer writes them; its first call alone costs ~2 ms a synth.
+        'localRegistryHosting.v1': renderPlainYaml(value) ?? Yaml.stringify(value),
         ...(props.pullThroughCaches === undefined || props.pullThroughCaches.length === 0
           ? {}
           : { [LocalRegistryHosting.CACHES_KEY]: Yaml.stringify([...props.pullThroughCaches]) }),
